@@ -1,0 +1,299 @@
+//! Binding glue between `wit/tasks.wit` and the plain modules: conversions only, no rules.
+
+wit_bindgen::generate!({
+    world: "tasks",
+    path: "../wit",
+});
+
+use exports::mcp::tasks::{machine as wit_machine, router as wit_router};
+use mcp::tasks::{server as wit_server, store as wit_store, types as wit};
+
+use crate::machine::{self, TransitionError};
+use crate::model::{self, Action, Context, Outcome, Page, RpcError, Status, StoreError, Task};
+use crate::router::Router;
+
+struct Component;
+
+export!(Component);
+
+impl wit_machine::Guest for Component {
+    fn can_transition(from: wit::Status, to: wit::Status) -> bool {
+        machine::can_transition(from.into(), to.into())
+    }
+
+    fn is_terminal(s: wit::Status) -> bool {
+        machine::is_terminal(s.into())
+    }
+
+    fn transition(
+        task: wit::Task,
+        to: wit::Status,
+        message: Option<String>,
+        now: u64,
+    ) -> Result<wit::Task, wit_machine::TransitionError> {
+        machine::transition(task.into(), to.into(), message, now)
+            .map(Into::into)
+            .map_err(|e| match e {
+                TransitionError::Terminal(s) => wit_machine::TransitionError::Terminal(s.into()),
+                TransitionError::NotAllowed(a, b) => {
+                    wit_machine::TransitionError::NotAllowed((a.into(), b.into()))
+                }
+            })
+    }
+}
+
+impl wit_router::Guest for Component {
+    fn handle(message: String, ctx: wit_router::Context) -> Vec<wit_router::Action> {
+        let ctx = ctx.into();
+        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).handle(&message))
+    }
+
+    fn tool_progress(
+        token: String,
+        message: String,
+        ctx: wit_router::Context,
+    ) -> Vec<wit_router::Action> {
+        let ctx = ctx.into();
+        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).tool_progress(&token, &message))
+    }
+
+    fn tool_finished(
+        token: String,
+        outcome: wit::Outcome,
+        message: Option<String>,
+        ctx: wit_router::Context,
+    ) -> Vec<wit_router::Action> {
+        let ctx = ctx.into();
+        convert(
+            Router::new(&ImportedStore, &ImportedServer, &ctx).tool_finished(
+                &token,
+                outcome.into(),
+                message,
+            ),
+        )
+    }
+
+    fn sweep(ctx: wit_router::Context) -> Vec<wit_router::Action> {
+        let ctx = ctx.into();
+        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).sweep())
+    }
+}
+
+/// The imported `store` interface behind the router's [`model::Store`] trait.
+struct ImportedStore;
+
+impl model::Store for ImportedStore {
+    fn get(&self, id: &str) -> Result<Option<Task>, StoreError> {
+        wit_store::get(id)
+            .map(|t| t.map(Into::into))
+            .map_err(Into::into)
+    }
+
+    fn create(&self, task: &Task) -> Result<(), StoreError> {
+        wit_store::create(&task.clone().into()).map_err(Into::into)
+    }
+
+    fn update(&self, task: &Task, expected_version: u64) -> Result<(), StoreError> {
+        wit_store::update(&task.clone().into(), expected_version).map_err(Into::into)
+    }
+
+    fn list(
+        &self,
+        owner: &str,
+        status: Option<Status>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let page = wit_store::list(owner, status.map(Into::into), cursor, limit)?;
+        Ok(Page {
+            tasks: page.tasks.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    fn delete(&self, id: &str) -> Result<(), StoreError> {
+        wit_store::delete(id).map_err(Into::into)
+    }
+
+    fn expire(&self, now: u64) -> Result<Vec<String>, StoreError> {
+        wit_store::expire(now).map_err(Into::into)
+    }
+}
+
+/// The imported `server` interface behind the router's [`model::Server`] trait.
+struct ImportedServer;
+
+impl model::Server for ImportedServer {
+    fn settings(&self) -> model::Settings {
+        let s = wit_server::get_settings();
+        model::Settings {
+            name: s.name,
+            version: s.version,
+            instructions: s.instructions,
+            default_ttl: s.default_ttl,
+            max_ttl: s.max_ttl,
+            poll_interval: s.poll_interval,
+            page_size: s.page_size,
+        }
+    }
+
+    fn tools(&self) -> Vec<model::Tool> {
+        wit_server::tools().into_iter().map(Into::into).collect()
+    }
+
+    fn find_tool(&self, name: &str) -> Option<model::Tool> {
+        wit_server::find_tool(name).map(Into::into)
+    }
+}
+
+fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
+    actions
+        .into_iter()
+        .map(|a| match a {
+            Action::Send(m) => wit_router::Action::Send(m),
+            Action::SetSession(s) => wit_router::Action::SetSession(s),
+            Action::RunTool(r) => wit_router::Action::RunTool(wit_router::Run {
+                token: r.token,
+                task_id: r.task_id,
+                tool: r.tool,
+                arguments: r.arguments,
+            }),
+            Action::StopTool(t) => wit_router::Action::StopTool(t),
+            Action::Wait(w) => wit_router::Action::Wait(wit_router::Wait {
+                task_id: w.task_id,
+                recheck_after: w.recheck_after,
+            }),
+            Action::Settled(id) => wit_router::Action::Settled(id),
+        })
+        .collect()
+}
+
+impl From<wit_router::Context> for Context {
+    fn from(c: wit_router::Context) -> Self {
+        Context {
+            owner: c.owner,
+            now: c.now,
+            session: c.session,
+        }
+    }
+}
+
+impl From<wit::Status> for Status {
+    fn from(s: wit::Status) -> Self {
+        match s {
+            wit::Status::Working => Status::Working,
+            wit::Status::InputRequired => Status::InputRequired,
+            wit::Status::Completed => Status::Completed,
+            wit::Status::Failed => Status::Failed,
+            wit::Status::Cancelled => Status::Cancelled,
+        }
+    }
+}
+
+impl From<Status> for wit::Status {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Working => wit::Status::Working,
+            Status::InputRequired => wit::Status::InputRequired,
+            Status::Completed => wit::Status::Completed,
+            Status::Failed => wit::Status::Failed,
+            Status::Cancelled => wit::Status::Cancelled,
+        }
+    }
+}
+
+impl From<wit::Outcome> for Outcome {
+    fn from(o: wit::Outcome) -> Self {
+        match o {
+            wit::Outcome::Success(r) => Outcome::Result(r),
+            wit::Outcome::Error(e) => Outcome::Error(RpcError {
+                code: e.code,
+                message: e.message,
+                data: e.data,
+            }),
+        }
+    }
+}
+
+impl From<Outcome> for wit::Outcome {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Result(r) => wit::Outcome::Success(r),
+            Outcome::Error(e) => wit::Outcome::Error(wit::RpcError {
+                code: e.code,
+                message: e.message,
+                data: e.data,
+            }),
+        }
+    }
+}
+
+impl From<wit::Task> for Task {
+    fn from(t: wit::Task) -> Self {
+        Task {
+            id: t.id,
+            owner: t.owner,
+            status: t.status.into(),
+            status_message: t.status_message,
+            created_at: t.created_at,
+            last_updated_at: t.last_updated_at,
+            ttl: t.ttl,
+            poll_interval: t.poll_interval,
+            version: t.version,
+            request: t.request,
+            outcome: t.outcome.map(Into::into),
+        }
+    }
+}
+
+impl From<Task> for wit::Task {
+    fn from(t: Task) -> Self {
+        wit::Task {
+            id: t.id,
+            owner: t.owner,
+            status: t.status.into(),
+            status_message: t.status_message,
+            created_at: t.created_at,
+            last_updated_at: t.last_updated_at,
+            ttl: t.ttl,
+            poll_interval: t.poll_interval,
+            version: t.version,
+            request: t.request,
+            outcome: t.outcome.map(Into::into),
+        }
+    }
+}
+
+impl From<wit_store::StoreError> for StoreError {
+    fn from(e: wit_store::StoreError) -> Self {
+        match e {
+            wit_store::StoreError::NotFound => StoreError::NotFound,
+            wit_store::StoreError::AlreadyExists => StoreError::AlreadyExists,
+            wit_store::StoreError::Conflict(v) => StoreError::Conflict(v),
+            wit_store::StoreError::InvalidCursor => StoreError::InvalidCursor,
+            wit_store::StoreError::Unavailable(why) => StoreError::Unavailable(why),
+        }
+    }
+}
+
+impl From<wit_server::Tool> for model::Tool {
+    fn from(t: wit_server::Tool) -> Self {
+        model::Tool {
+            name: t.name,
+            title: t.title,
+            description: t.description,
+            input_schema: t.input_schema,
+            output_schema: t.output_schema,
+            task_support: match t.task_support {
+                wit_server::TaskSupport::Forbidden => model::TaskSupport::Forbidden,
+                wit_server::TaskSupport::Optional => model::TaskSupport::Optional,
+                wit_server::TaskSupport::Required => model::TaskSupport::Required,
+            },
+        }
+    }
+}
+
+// Talc beats the standard library's dlmalloc on the many small, short-lived allocations of a
+// JSON-RPC call (measured by `cargo bench -p mcp-tasks`).
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

@@ -1,0 +1,166 @@
+//! The task state machine of MCP 2025-11-25: which status may follow which.
+//!
+//! Pure: no store, no clock. The router and the exported `machine` interface both use it, so
+//! there is one place where the lifecycle rules live.
+
+use crate::model::{Status, Task};
+
+/// Why a move was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransitionError {
+    /// The task is terminal and never moves again.
+    Terminal(Status),
+    /// The spec does not allow this move (a move to the same status included).
+    NotAllowed(Status, Status),
+}
+
+impl std::fmt::Display for TransitionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Terminal(s) => write!(f, "task is already in terminal status '{}'", s.as_wire()),
+            Self::NotAllowed(from, to) => {
+                write!(
+                    f,
+                    "a task cannot move from '{}' to '{}'",
+                    from.as_wire(),
+                    to.as_wire()
+                )
+            }
+        }
+    }
+}
+
+/// Whether `s` is terminal: `completed`, `failed` or `cancelled`.
+pub fn is_terminal(s: Status) -> bool {
+    matches!(s, Status::Completed | Status::Failed | Status::Cancelled)
+}
+
+/// Whether a task may move from `from` to `to`.
+///
+/// Exactly the spec's paths: `working` to `input_required` or any terminal status;
+/// `input_required` to `working` or any terminal status; terminal statuses never move.
+pub fn can_transition(from: Status, to: Status) -> bool {
+    match from {
+        Status::Working => to != Status::Working,
+        Status::InputRequired => to != Status::InputRequired,
+        Status::Completed | Status::Failed | Status::Cancelled => false,
+    }
+}
+
+/// Move `task` to `to` at `now`, setting its status message and bumping its version by one.
+///
+/// The result is what `store.update(task, old_version)` expects.
+pub fn transition(
+    mut task: Task,
+    to: Status,
+    message: Option<String>,
+    now: u64,
+) -> Result<Task, TransitionError> {
+    if is_terminal(task.status) {
+        return Err(TransitionError::Terminal(task.status));
+    }
+    if !can_transition(task.status, to) {
+        return Err(TransitionError::NotAllowed(task.status, to));
+    }
+    task.status = to;
+    task.status_message = message;
+    task.last_updated_at = now;
+    task.version += 1;
+    Ok(task)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Status; 5] = [
+        Status::Working,
+        Status::InputRequired,
+        Status::Completed,
+        Status::Failed,
+        Status::Cancelled,
+    ];
+
+    fn task(status: Status) -> Task {
+        Task {
+            id: "t".into(),
+            owner: "o".into(),
+            status,
+            status_message: None,
+            created_at: 10,
+            last_updated_at: 10,
+            ttl: None,
+            poll_interval: None,
+            version: 3,
+            request: "{}".into(),
+            outcome: None,
+        }
+    }
+
+    /// The whole 5×5 matrix, written out as the spec states it rather than derived.
+    #[test]
+    fn transition_matrix_is_the_specs() {
+        use Status::*;
+        let allowed: &[(Status, Status)] = &[
+            (Working, InputRequired),
+            (Working, Completed),
+            (Working, Failed),
+            (Working, Cancelled),
+            (InputRequired, Working),
+            (InputRequired, Completed),
+            (InputRequired, Failed),
+            (InputRequired, Cancelled),
+        ];
+        let mut checked = 0;
+        for from in ALL {
+            for to in ALL {
+                let expect = allowed.contains(&(from, to));
+                assert_eq!(can_transition(from, to), expect, "{from:?} -> {to:?}");
+                let moved = transition(task(from), to, Some("m".into()), 99);
+                assert_eq!(moved.is_ok(), expect, "transition {from:?} -> {to:?}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 25);
+    }
+
+    #[test]
+    fn terminal_statuses() {
+        assert!(!is_terminal(Status::Working));
+        assert!(!is_terminal(Status::InputRequired));
+        assert!(is_terminal(Status::Completed));
+        assert!(is_terminal(Status::Failed));
+        assert!(is_terminal(Status::Cancelled));
+    }
+
+    #[test]
+    fn transition_sets_fields_and_bumps_version() {
+        let t = transition(
+            task(Status::Working),
+            Status::Failed,
+            Some("boom".into()),
+            99,
+        )
+        .unwrap();
+        assert_eq!(t.status, Status::Failed);
+        assert_eq!(t.status_message.as_deref(), Some("boom"));
+        assert_eq!(t.last_updated_at, 99);
+        assert_eq!(t.created_at, 10);
+        assert_eq!(t.version, 4);
+    }
+
+    #[test]
+    fn terminal_tasks_report_their_status() {
+        let err = transition(task(Status::Completed), Status::Cancelled, None, 1).unwrap_err();
+        assert_eq!(err, TransitionError::Terminal(Status::Completed));
+        assert_eq!(
+            err.to_string(),
+            "task is already in terminal status 'completed'"
+        );
+        let err = transition(task(Status::Working), Status::Working, None, 1).unwrap_err();
+        assert_eq!(
+            err,
+            TransitionError::NotAllowed(Status::Working, Status::Working)
+        );
+    }
+}

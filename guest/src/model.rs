@@ -1,0 +1,262 @@
+//! Plain Rust mirrors of the WIT types, so the rules compile and test natively.
+//!
+//! `lib.rs` converts between these and the generated bindings at the component boundary.
+
+/// Where a task is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Being processed; every task starts here.
+    Working,
+    /// Waiting for input from the requestor.
+    InputRequired,
+    /// Finished; the result is available.
+    Completed,
+    /// Finished unsuccessfully.
+    Failed,
+    /// Cancelled before it finished.
+    Cancelled,
+}
+
+impl Status {
+    /// The status as the protocol spells it.
+    pub fn as_wire(self) -> &'static str {
+        match self {
+            Status::Working => "working",
+            Status::InputRequired => "input_required",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RpcError {
+    /// The JSON-RPC error code.
+    pub code: i32,
+    /// A human-readable description.
+    pub message: String,
+    /// Extra information as JSON text.
+    pub data: Option<String>,
+}
+
+/// How the request underneath a task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The JSON `result` object, as text.
+    Result(String),
+    /// The JSON-RPC error.
+    Error(RpcError),
+}
+
+/// One task as the store keeps it. See `wit/tasks.wit` for each field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    /// The task ID.
+    pub id: String,
+    /// The owner; only they see the task.
+    pub owner: String,
+    /// The current status.
+    pub status: Status,
+    /// A note on the current status.
+    pub status_message: Option<String>,
+    /// Creation time, ms since the epoch.
+    pub created_at: u64,
+    /// Time of the last change, ms since the epoch.
+    pub last_updated_at: u64,
+    /// Retention from creation in ms; `None` is unlimited.
+    pub ttl: Option<u64>,
+    /// Suggested polling interval in ms.
+    pub poll_interval: Option<u64>,
+    /// Compare-and-swap version; bumped by one on every change.
+    pub version: u64,
+    /// The original request as JSON text.
+    pub request: String,
+    /// The final outcome once terminal.
+    pub outcome: Option<Outcome>,
+}
+
+impl Task {
+    /// Whether the task's ttl has run out at `now`.
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.ttl
+            .is_some_and(|ttl| self.created_at.saturating_add(ttl) <= now)
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// No task has that ID.
+    NotFound,
+    /// The ID is taken.
+    AlreadyExists,
+    /// The stored version differs; carries it.
+    Conflict(u64),
+    /// The cursor was not issued by this store.
+    InvalidCursor,
+    /// The backend failed.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotFound => f.write_str("task not found"),
+            Self::AlreadyExists => f.write_str("task ID already exists"),
+            Self::Conflict(v) => write!(f, "version conflict (stored version {v})"),
+            Self::InvalidCursor => f.write_str("invalid cursor"),
+            Self::Unavailable(why) => write!(f, "store unavailable: {why}"),
+        }
+    }
+}
+
+/// One page of a store listing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Page {
+    /// Tasks in creation order.
+    pub tasks: Vec<Task>,
+    /// Where the next page starts, while more remain.
+    pub next_cursor: Option<String>,
+}
+
+/// Whether a tool runs as a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskSupport {
+    /// Never as a task.
+    Forbidden,
+    /// Either way.
+    Optional,
+    /// Only as a task.
+    Required,
+}
+
+impl TaskSupport {
+    /// As `execution.taskSupport` spells it.
+    pub fn as_wire(self) -> &'static str {
+        match self {
+            TaskSupport::Forbidden => "forbidden",
+            TaskSupport::Optional => "optional",
+            TaskSupport::Required => "required",
+        }
+    }
+}
+
+/// A tool as `tools/list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tool {
+    /// Unique name.
+    pub name: String,
+    /// Display name.
+    pub title: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// JSON Schema of the arguments, as text.
+    pub input_schema: String,
+    /// JSON Schema of `structuredContent`, as text.
+    pub output_schema: Option<String>,
+    /// Whether it runs as a task.
+    pub task_support: TaskSupport,
+}
+
+/// The server's identity and limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `serverInfo.name`.
+    pub name: String,
+    /// `serverInfo.version`.
+    pub version: String,
+    /// `instructions`.
+    pub instructions: Option<String>,
+    /// The ttl given when a request asks for none.
+    pub default_ttl: Option<u64>,
+    /// The longest ttl granted.
+    pub max_ttl: Option<u64>,
+    /// The suggested polling interval.
+    pub poll_interval: u64,
+    /// The most tasks one `tasks/list` page holds.
+    pub page_size: u32,
+}
+
+/// Who is calling and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    /// The connection's owner.
+    pub owner: String,
+    /// Now, ms since the epoch.
+    pub now: u64,
+    /// The connection's session state ("" when new).
+    pub session: String,
+}
+
+/// A tool the host must start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// Names the run in later calls.
+    pub token: String,
+    /// The task it belongs to, if any.
+    pub task_id: Option<String>,
+    /// The tool's name.
+    pub tool: String,
+    /// The arguments, a JSON object as text.
+    pub arguments: String,
+}
+
+/// A message whose answer waits until a task settles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wait {
+    /// The task waited for.
+    pub task_id: String,
+    /// Deliver again after this many ms at the latest.
+    pub recheck_after: u64,
+}
+
+/// One thing the host must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write this JSON-RPC message to the client.
+    Send(String),
+    /// Keep this session state.
+    SetSession(String),
+    /// Start a tool.
+    RunTool(Run),
+    /// Stop the run with this token.
+    StopTool(String),
+    /// Hold the message and deliver it again later.
+    Wait(Wait),
+    /// This task is terminal: wake what waits on it.
+    Settled(String),
+}
+
+/// Where tasks live: the guest's view of the imported `store` interface.
+pub trait Store {
+    /// The task with this ID, if any.
+    fn get(&self, id: &str) -> Result<Option<Task>, StoreError>;
+    /// Store a new task.
+    fn create(&self, task: &Task) -> Result<(), StoreError>;
+    /// Replace the task if the stored version is `expected_version`.
+    fn update(&self, task: &Task, expected_version: u64) -> Result<(), StoreError>;
+    /// One page of an owner's tasks in creation order.
+    fn list(
+        &self,
+        owner: &str,
+        status: Option<Status>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page, StoreError>;
+    /// Delete a task.
+    fn delete(&self, id: &str) -> Result<(), StoreError>;
+    /// Delete expired tasks; their IDs.
+    fn expire(&self, now: u64) -> Result<Vec<String>, StoreError>;
+}
+
+/// The guest's view of the imported `server` interface.
+pub trait Server {
+    /// Identity and limits.
+    fn settings(&self) -> Settings;
+    /// Every tool.
+    fn tools(&self) -> Vec<Tool>;
+    /// One tool by name.
+    fn find_tool(&self, name: &str) -> Option<Tool>;
+}

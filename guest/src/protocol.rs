@@ -1,0 +1,355 @@
+//! The JSON-RPC 2.0 and MCP wire format: parsing incoming messages, building outgoing ones.
+
+use std::borrow::Cow;
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+
+use crate::model::{RpcError, Task};
+
+/// The protocol revision this implementation speaks; answered when a client asks for one we do
+/// not know.
+pub const LATEST_PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// Revisions a client may negotiate. Tasks exist only in the first; the older ones share
+/// everything else this server offers.
+pub const SUPPORTED_PROTOCOL_VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
+
+/// The `_meta` key that ties a message to its task.
+pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
+
+/// JSON-RPC error codes.
+pub mod code {
+    /// Invalid JSON.
+    pub const PARSE_ERROR: i32 = -32700;
+    /// Not a valid request object.
+    pub const INVALID_REQUEST: i32 = -32600;
+    /// Unknown method, or a tool called in a way its task support forbids.
+    pub const METHOD_NOT_FOUND: i32 = -32601;
+    /// Bad parameters: unknown task, bad cursor, unknown tool.
+    pub const INVALID_PARAMS: i32 = -32602;
+    /// A failure inside the server (the store, a tool runner).
+    pub const INTERNAL_ERROR: i32 = -32603;
+    /// `tasks/result` of a task that was cancelled before its request finished.
+    pub const REQUEST_CANCELLED: i32 = -32800;
+}
+
+impl RpcError {
+    /// An error without data.
+    pub fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// -32602 with this message.
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self::new(code::INVALID_PARAMS, message)
+    }
+
+    /// -32603 with this message.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(code::INTERNAL_ERROR, message)
+    }
+
+    /// The error as a JSON object.
+    pub fn to_json(&self) -> Value {
+        let mut e = json!({ "code": self.code, "message": self.message });
+        if let Some(data) = &self.data {
+            // Data that is not valid JSON is still worth passing on, as a string.
+            e["data"] = serde_json::from_str(data).unwrap_or_else(|_| Value::String(data.clone()));
+        }
+        e
+    }
+}
+
+/// The params of a message, still as raw JSON text: each method parses what it needs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Params<'a>(Option<&'a RawValue>);
+
+impl<'a> Params<'a> {
+    /// The params as a JSON value (`{}` when absent).
+    pub fn value(&self) -> Value {
+        self.0
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or_else(|| Value::Object(Map::new()))
+    }
+
+    /// The params as `T`, or -32602 saying what is wrong with them.
+    pub fn parse<T: Deserialize<'a>>(&self, method: &str) -> Result<T, RpcError> {
+        let text = self.0.map_or("{}", RawValue::get);
+        serde_json::from_str(text)
+            .map_err(|e| RpcError::invalid_params(format!("{method}: invalid params: {e}")))
+    }
+}
+
+/// One incoming message, classified.
+#[derive(Debug)]
+pub enum Incoming<'a> {
+    /// A request: it gets exactly one response.
+    Request {
+        /// The request ID (a string or an integer).
+        id: Value,
+        /// The method.
+        method: Cow<'a, str>,
+        /// The params (an object, or absent).
+        params: Params<'a>,
+    },
+    /// A notification: no response.
+    Notification {
+        /// The method.
+        method: Cow<'a, str>,
+        /// The params.
+        params: Params<'a>,
+    },
+    /// A response to a request the server sent.
+    Response {
+        /// The ID it answers.
+        id: Value,
+    },
+}
+
+/// The members of a JSON-RPC message that classify it, borrowed from the line. Every member is
+/// kept raw: a member of the wrong type is an invalid request (-32600), not a parse error, and
+/// `"id": null` must be told apart from no `id` at all.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(default, borrow, deserialize_with = "present")]
+    jsonrpc: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    method: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    params: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    result: Option<&'a RawValue>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    error: Option<&'a RawValue>,
+}
+
+/// `Some(raw)` for any member that is present, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// Classify one line of input, or say which error to answer (and to which ID).
+pub fn parse(line: &str) -> Result<Incoming<'_>, (Value, RpcError)> {
+    let envelope: Envelope = match serde_json::from_str(line) {
+        Ok(envelope) => envelope,
+        Err(e) => {
+            // Valid JSON that is not an object is an invalid request; anything else a parse error.
+            let error = match serde_json::from_str::<IgnoredAny>(line) {
+                Err(_) => RpcError::new(code::PARSE_ERROR, format!("Parse error: {e}")),
+                Ok(_) if line.trim_start().starts_with('[') => RpcError::new(
+                    code::INVALID_REQUEST,
+                    "Invalid request: batches are not supported; send one JSON-RPC object per line",
+                ),
+                Ok(_) => RpcError::new(
+                    code::INVALID_REQUEST,
+                    "Invalid request: a JSON-RPC message must be a JSON object",
+                ),
+            };
+            return Err((Value::Null, error));
+        }
+    };
+    let id: Option<Value> = envelope
+        .id
+        .and_then(|raw| serde_json::from_str(raw.get()).ok());
+    let invalid = |id: Option<Value>, why: &str| {
+        let id = id.filter(valid_id).unwrap_or(Value::Null);
+        (
+            id,
+            RpcError::new(code::INVALID_REQUEST, format!("Invalid request: {why}")),
+        )
+    };
+    if envelope.jsonrpc.map(RawValue::get) != Some("\"2.0\"") {
+        return Err(invalid(id, "\"jsonrpc\" must be \"2.0\""));
+    }
+    let Some(method) = envelope.method else {
+        return match id {
+            Some(id) if envelope.result.is_some() || envelope.error.is_some() => {
+                Ok(Incoming::Response { id })
+            }
+            id => Err(invalid(id, "no \"method\", and not a response")),
+        };
+    };
+    let Ok(method) = serde_json::from_str::<Cow<'_, str>>(method.get()) else {
+        return Err(invalid(id, "\"method\" must be a string"));
+    };
+    if envelope.params.is_some_and(|p| !p.get().starts_with('{')) {
+        return Err(invalid(id, "\"params\" must be an object"));
+    }
+    let params = Params(envelope.params);
+    match id {
+        None => Ok(Incoming::Notification { method, params }),
+        Some(id) if valid_id(&id) => Ok(Incoming::Request { id, method, params }),
+        Some(id) => Err(invalid(Some(id), "\"id\" must be a string or an integer")),
+    }
+}
+
+/// MCP request IDs are strings or integers (never null, never fractional).
+fn valid_id(id: &Value) -> bool {
+    id.is_string() || id.is_i64() || id.is_u64()
+}
+
+/// A success response.
+pub fn response(id: &Value, result: &impl Serialize) -> String {
+    #[derive(Serialize)]
+    struct Response<'a, T> {
+        jsonrpc: &'static str,
+        id: &'a Value,
+        result: &'a T,
+    }
+    serde_json::to_string(&Response {
+        jsonrpc: "2.0",
+        id,
+        result,
+    })
+    .expect("a JSON value always serializes")
+}
+
+/// An error response. Where the request's ID is unknown (`Value::Null`: unparseable input) the
+/// `id` is left out, as MCP's schema has it (JSON-RPC 2.0 would write `null`, which MCP's
+/// `RequestId` does not allow).
+pub fn error_response(id: &Value, error: &RpcError) -> String {
+    if id.is_null() {
+        return json!({ "jsonrpc": "2.0", "error": error.to_json() }).to_string();
+    }
+    json!({ "jsonrpc": "2.0", "id": id, "error": error.to_json() }).to_string()
+}
+
+/// A notification.
+pub fn notification(method: &str, params: &impl Serialize) -> String {
+    #[derive(Serialize)]
+    struct Notification<'a, T> {
+        jsonrpc: &'static str,
+        method: &'a str,
+        params: &'a T,
+    }
+    serde_json::to_string(&Notification {
+        jsonrpc: "2.0",
+        method,
+        params,
+    })
+    .expect("a JSON value always serializes")
+}
+
+/// The task as the protocol shows it (`Task` in the schema): never the owner, the version, the
+/// request or the outcome.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireTask<'a> {
+    task_id: &'a str,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_message: Option<&'a str>,
+    created_at: String,
+    last_updated_at: String,
+    /// `null` for unlimited, as the schema requires the member.
+    ttl: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    poll_interval: Option<u64>,
+}
+
+/// The wire form of `task`.
+pub fn task_json(task: &Task) -> WireTask<'_> {
+    WireTask {
+        task_id: &task.id,
+        status: task.status.as_wire(),
+        status_message: task.status_message.as_deref(),
+        created_at: iso8601(task.created_at),
+        last_updated_at: iso8601(task.last_updated_at),
+        ttl: task.ttl,
+        poll_interval: task.poll_interval,
+    }
+}
+
+/// `{"taskId": id}` under the related-task key, for a `_meta` object.
+pub fn related_task_meta(task_id: &str) -> Value {
+    json!({ RELATED_TASK: { "taskId": task_id } })
+}
+
+/// Milliseconds since the Unix epoch as an RFC 3339 / ISO 8601 UTC timestamp with milliseconds,
+/// e.g. `2025-11-25T10:30:00.000Z`.
+pub fn iso8601(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, mo, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day); Howard Hinnant's algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_known_instants() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        // 2025-11-25T10:30:00Z
+        assert_eq!(iso8601(1_764_066_600_000), "2025-11-25T10:30:00.000Z");
+        // A leap day, with milliseconds.
+        assert_eq!(iso8601(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(iso8601(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn parse_classifies_messages() {
+        assert!(matches!(
+            parse(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+            Ok(Incoming::Request { .. })
+        ));
+        assert!(matches!(
+            parse(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            Ok(Incoming::Notification { .. })
+        ));
+        assert!(matches!(
+            parse(r#"{"jsonrpc":"2.0","id":"a","result":{}}"#),
+            Ok(Incoming::Response { .. })
+        ));
+        // A present but null id is not a notification.
+        let (id, e) = parse(r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#).unwrap_err();
+        assert_eq!((id, e.code), (Value::Null, code::INVALID_REQUEST));
+        let (id, e) = parse(r#"{"jsonrpc":"2.0","id":3,"method":7}"#).unwrap_err();
+        assert_eq!((id, e.code), (json!(3), code::INVALID_REQUEST));
+    }
+
+    #[test]
+    fn parse_errors_carry_code_and_id() {
+        let (id, e) = parse("{not json").unwrap_err();
+        assert_eq!((id, e.code), (Value::Null, code::PARSE_ERROR));
+        let (id, e) = parse(r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#).unwrap_err();
+        assert_eq!((id, e.code), (Value::Null, code::INVALID_REQUEST));
+        let (id, e) = parse(r#"{"jsonrpc":"1.0","id":7,"method":"ping"}"#).unwrap_err();
+        assert_eq!((id, e.code), (json!(7), code::INVALID_REQUEST));
+        let (id, e) = parse(r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#).unwrap_err();
+        assert_eq!((id, e.code), (Value::Null, code::INVALID_REQUEST));
+        let (_, e) = parse(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#).unwrap_err();
+        assert_eq!(e.code, code::INVALID_REQUEST);
+    }
+}

@@ -1,0 +1,582 @@
+//! The MCP JSON-RPC router: every tasks method, decided here, carried out by the host.
+//!
+//! Stateless: each call reads and writes the store and returns the actions the host must take.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::machine::{self, TransitionError};
+use crate::model::{
+    Action, Context, Outcome, RpcError, Run, Server, Status, Store, StoreError, Task, TaskSupport,
+    Tool, Wait,
+};
+use crate::protocol::{self, Incoming, Params, code};
+
+/// How often a compare-and-swap is retried before the router gives up with -32603. Conflicts
+/// come only from concurrent writers of the same task, so a handful of rounds always suffices
+/// in practice; the bound keeps a misbehaving store from looping forever.
+const CAS_ROUNDS: usize = 16;
+
+/// The status message of a task cancelled through `tasks/cancel`.
+const CANCELLED_MESSAGE: &str = "The task was cancelled by request.";
+
+/// Names a tool run so the host can report back on it: a task's run, or a plain call's.
+#[derive(Debug, Clone, PartialEq)]
+enum RunRef {
+    Task(String),
+    Request(Value),
+}
+
+impl RunRef {
+    fn token(&self) -> String {
+        match self {
+            RunRef::Task(id) => format!("task:{id}"),
+            RunRef::Request(id) => format!("request:{id}"),
+        }
+    }
+
+    fn parse(token: &str) -> Option<RunRef> {
+        if let Some(id) = token.strip_prefix("task:") {
+            return Some(RunRef::Task(id.to_string()));
+        }
+        let id = token.strip_prefix("request:")?;
+        serde_json::from_str(id).ok().map(RunRef::Request)
+    }
+}
+
+/// The router's view of one call: where tasks live, what the server offers, who calls.
+pub struct Router<'a> {
+    store: &'a dyn Store,
+    server: &'a dyn Server,
+    ctx: &'a Context,
+}
+
+type Handled = Result<Vec<Action>, RpcError>;
+
+impl<'a> Router<'a> {
+    /// A router over this store and server, for one call in this context.
+    pub fn new(store: &'a dyn Store, server: &'a dyn Server, ctx: &'a Context) -> Self {
+        Self { store, server, ctx }
+    }
+
+    /// Handle one incoming JSON-RPC message.
+    pub fn handle(&self, message: &str) -> Vec<Action> {
+        match protocol::parse(message) {
+            Err((id, error)) => vec![send_error(&id, &error)],
+            Ok(Incoming::Request { id, method, params }) => self
+                .request(&id, &method, params)
+                .unwrap_or_else(|error| vec![send_error(&id, &error)]),
+            Ok(Incoming::Notification { method, params }) => self.notification(&method, params),
+            // The server sends no requests of its own yet, so no response can be expected.
+            Ok(Incoming::Response { .. }) => Vec::new(),
+        }
+    }
+
+    fn request(&self, id: &Value, method: &str, params: Params<'_>) -> Handled {
+        match method {
+            "initialize" => self.initialize(id, &params.value()),
+            "ping" => Ok(vec![send_result(id, Map::new())]),
+            "tools/list" => self.tools_list(id),
+            "tools/call" => self.tools_call(id, &params.value()),
+            "tasks/get" => {
+                let task = self.visible_task(method, params)?;
+                Ok(vec![send_result(id, protocol::task_json(&task))])
+            }
+            "tasks/list" => self.tasks_list(id, params),
+            "tasks/result" => self.tasks_result(id, params),
+            "tasks/cancel" => self.tasks_cancel(id, params),
+            _ => Err(RpcError::new(
+                code::METHOD_NOT_FOUND,
+                format!("Method not found: {method}"),
+            )),
+        }
+    }
+
+    fn notification(&self, method: &str, params: Params<'_>) -> Vec<Action> {
+        match method {
+            // A plain (not task-augmented) call the client gave up on: stop its tool. Tasks are
+            // cancelled through tasks/cancel instead, as the spec asks.
+            "notifications/cancelled" => params
+                .value()
+                .get("requestId")
+                .map(|id| vec![Action::StopTool(RunRef::Request(id.clone()).token())])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn initialize(&self, id: &Value, params: &Value) -> Handled {
+        let requested = params
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                RpcError::invalid_params("initialize: \"protocolVersion\" is required")
+            })?;
+        let version = protocol::SUPPORTED_PROTOCOL_VERSIONS
+            .iter()
+            .find(|v| **v == requested)
+            .copied()
+            .unwrap_or(protocol::LATEST_PROTOCOL_VERSION);
+        let settings = self.server.settings();
+        let mut result = json!({
+            "protocolVersion": version,
+            "capabilities": {
+                "tools": { "listChanged": false },
+                "tasks": {
+                    "list": {},
+                    "cancel": {},
+                    "requests": { "tools": { "call": {} } }
+                }
+            },
+            "serverInfo": { "name": settings.name, "version": settings.version },
+        });
+        if let Some(instructions) = settings.instructions {
+            result["instructions"] = Value::String(instructions);
+        }
+        let session = json!({
+            "protocolVersion": version,
+            "clientCapabilities": params.get("capabilities").cloned().unwrap_or(Value::Null),
+        });
+        Ok(vec![
+            Action::SetSession(session.to_string()),
+            send_result(id, result),
+        ])
+    }
+
+    fn tools_list(&self, id: &Value) -> Handled {
+        let tools: Vec<Value> = self.server.tools().iter().map(tool_json).collect();
+        Ok(vec![send_result(id, json!({ "tools": tools }))])
+    }
+
+    fn tools_call(&self, id: &Value, params: &Value) -> Handled {
+        let name = params
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| RpcError::invalid_params("tools/call: \"name\" must be a string"))?;
+        let tool = self
+            .server
+            .find_tool(name)
+            .ok_or_else(|| RpcError::invalid_params(format!("Unknown tool: {name}")))?;
+        let arguments = match params.get("arguments") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(args @ Value::Object(_)) => args.clone(),
+            Some(_) => {
+                return Err(RpcError::invalid_params(
+                    "tools/call: \"arguments\" must be an object",
+                ));
+            }
+        };
+        check_required_arguments(&tool, &arguments)?;
+        let task = params.get("task");
+        match (task, tool.task_support) {
+            (Some(_), TaskSupport::Forbidden) => Err(RpcError::new(
+                code::METHOD_NOT_FOUND,
+                format!("Tool '{name}' does not support task-augmented calls"),
+            )),
+            (None, TaskSupport::Required) => Err(RpcError::new(
+                code::METHOD_NOT_FOUND,
+                format!("Tool '{name}' must be called as a task (add \"task\" to the params)"),
+            )),
+            (Some(task), _) => self.create_task(id, name, params, task, arguments),
+            (None, _) => Ok(vec![Action::RunTool(Run {
+                token: RunRef::Request(id.clone()).token(),
+                task_id: None,
+                tool: name.to_string(),
+                arguments: arguments.to_string(),
+            })]),
+        }
+    }
+
+    fn create_task(
+        &self,
+        id: &Value,
+        tool: &str,
+        params: &Value,
+        task_params: &Value,
+        arguments: Value,
+    ) -> Handled {
+        if !task_params.is_object() {
+            return Err(RpcError::invalid_params(
+                "tools/call: \"task\" must be an object",
+            ));
+        }
+        let requested_ttl = match task_params.get("ttl") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_u64().ok_or_else(|| {
+                RpcError::invalid_params("tools/call: \"task.ttl\" must be a non-negative integer")
+            })?),
+        };
+        let settings = self.server.settings();
+        let ttl = grant_ttl(requested_ttl, settings.default_ttl, settings.max_ttl);
+        let now = self.ctx.now;
+        let task = Task {
+            id: uuid::Uuid::new_v4().to_string(),
+            owner: self.ctx.owner.clone(),
+            status: Status::Working,
+            status_message: None,
+            created_at: now,
+            last_updated_at: now,
+            ttl,
+            poll_interval: Some(settings.poll_interval),
+            version: 1,
+            request: json!({ "method": "tools/call", "params": params }).to_string(),
+            outcome: None,
+        };
+        self.store.create(&task).map_err(store_failure)?;
+        Ok(vec![
+            send_result(id, json!({ "task": protocol::task_json(&task) })),
+            Action::RunTool(Run {
+                token: RunRef::Task(task.id.clone()).token(),
+                task_id: Some(task.id),
+                tool: tool.to_string(),
+                arguments: arguments.to_string(),
+            }),
+        ])
+    }
+
+    fn tasks_list(&self, id: &Value, params: Params<'_>) -> Handled {
+        #[derive(Deserialize)]
+        struct ListParams {
+            cursor: Option<String>,
+        }
+        let ListParams { cursor } = params.parse("tasks/list")?;
+        let cursor = cursor.as_deref();
+        let page_size = self.server.settings().page_size.max(1);
+        let page = self
+            .store
+            .list(&self.ctx.owner, None, cursor, page_size)
+            .map_err(|e| match e {
+                StoreError::InvalidCursor => RpcError::invalid_params("tasks/list: invalid cursor"),
+                other => store_failure(other),
+            })?;
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct ListResult<'t> {
+            tasks: Vec<protocol::WireTask<'t>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            next_cursor: Option<String>,
+        }
+        let tasks = page
+            .tasks
+            .iter()
+            .filter(|t| !t.is_expired(self.ctx.now))
+            .map(protocol::task_json)
+            .collect();
+        Ok(vec![send_result(
+            id,
+            ListResult {
+                tasks,
+                next_cursor: page.next_cursor,
+            },
+        )])
+    }
+
+    fn tasks_result(&self, id: &Value, params: Params<'_>) -> Handled {
+        let task = self.visible_task("tasks/result", params)?;
+        if !machine::is_terminal(task.status) {
+            return Ok(vec![Action::Wait(Wait {
+                task_id: task.id,
+                recheck_after: task.poll_interval.unwrap_or(1_000),
+            })]);
+        }
+        let meta = protocol::related_task_meta(&task.id);
+        match task.outcome {
+            Some(Outcome::Result(text)) => {
+                let mut result: Value = serde_json::from_str(&text).map_err(|e| {
+                    RpcError::internal(format!(
+                        "stored result of task {} is not JSON: {e}",
+                        task.id
+                    ))
+                })?;
+                let Some(obj) = result.as_object_mut() else {
+                    return Err(RpcError::internal(format!(
+                        "stored result of task {} is not a JSON object",
+                        task.id
+                    )));
+                };
+                let merged = obj.entry("_meta").or_insert_with(|| json!({}));
+                if let (Some(merged), Value::Object(meta)) = (merged.as_object_mut(), meta) {
+                    merged.extend(meta);
+                }
+                Ok(vec![send_result(id, result)])
+            }
+            Some(Outcome::Error(error)) => Ok(vec![send_error(id, &error)]),
+            None if task.status == Status::Cancelled => Ok(vec![send_error(
+                id,
+                &RpcError {
+                    code: code::REQUEST_CANCELLED,
+                    message: format!(
+                        "Task was cancelled: {}",
+                        task.status_message.as_deref().unwrap_or(CANCELLED_MESSAGE)
+                    ),
+                    data: Some(json!({ "taskId": task.id, "status": "cancelled" }).to_string()),
+                },
+            )]),
+            None => Err(RpcError::internal(format!(
+                "task {} is {} but has no stored outcome",
+                task.id,
+                task.status.as_wire()
+            ))),
+        }
+    }
+
+    fn tasks_cancel(&self, id: &Value, params: Params<'_>) -> Handled {
+        let task = self.visible_task("tasks/cancel", params)?;
+        let now = self.ctx.now;
+        let cancelled = self.update(task, |t| {
+            machine::transition(t, Status::Cancelled, Some(CANCELLED_MESSAGE.into()), now)
+        })?;
+        let cancelled = cancelled.map_err(|e| match e {
+            TransitionError::Terminal(s) => RpcError::invalid_params(format!(
+                "Cannot cancel task: already in terminal status '{}'",
+                s.as_wire()
+            )),
+            other => RpcError::invalid_params(format!("Cannot cancel task: {other}")),
+        })?;
+        let wire = protocol::task_json(&cancelled);
+        Ok(vec![
+            send_result(id, &wire),
+            status_notification(&wire),
+            Action::StopTool(RunRef::Task(cancelled.id.clone()).token()),
+            Action::Settled(cancelled.id),
+        ])
+    }
+
+    /// A running tool reported progress: it becomes the status message of its task.
+    pub fn tool_progress(&self, token: &str, message: &str) -> Vec<Action> {
+        let Some(RunRef::Task(task_id)) = RunRef::parse(token) else {
+            return Vec::new();
+        };
+        let now = self.ctx.now;
+        let Ok(Some(task)) = self.store.get(&task_id) else {
+            return Vec::new();
+        };
+        // Progress never changes the status, and terminal tasks keep their final message.
+        let _ = self.update(task, |mut t| {
+            if machine::is_terminal(t.status) || t.status_message.as_deref() == Some(message) {
+                return Err(TransitionError::Terminal(t.status));
+            }
+            t.status_message = Some(message.to_string());
+            t.last_updated_at = now;
+            t.version += 1;
+            Ok(t)
+        });
+        Vec::new()
+    }
+
+    /// A tool finished: answer its plain call, or complete or fail its task.
+    pub fn tool_finished(
+        &self,
+        token: &str,
+        outcome: Outcome,
+        message: Option<String>,
+    ) -> Vec<Action> {
+        match RunRef::parse(token) {
+            Some(RunRef::Request(id)) => vec![answer(&id, &outcome)],
+            Some(RunRef::Task(task_id)) => self.settle(&task_id, outcome, message),
+            None => Vec::new(),
+        }
+    }
+
+    fn settle(&self, task_id: &str, outcome: Outcome, message: Option<String>) -> Vec<Action> {
+        let (to, message) = match &outcome {
+            Outcome::Result(text) if is_error_result(text) => (Status::Failed, message),
+            Outcome::Result(_) => (Status::Completed, message),
+            Outcome::Error(e) => (Status::Failed, message.or_else(|| Some(e.message.clone()))),
+        };
+        let Ok(Some(task)) = self.store.get(task_id) else {
+            // Expired and swept, or deleted: nobody can ask for the outcome any more.
+            return Vec::new();
+        };
+        let now = self.ctx.now;
+        let settled = self.update(task, |t| {
+            let mut t = machine::transition(t, to, message.clone(), now)?;
+            t.outcome = Some(outcome.clone());
+            Ok(t)
+        });
+        match settled {
+            Ok(Ok(task)) => vec![
+                status_notification(&protocol::task_json(&task)),
+                Action::Settled(task.id),
+            ],
+            // Already terminal (cancelled while the tool ran): it stays as it is, as the spec
+            // requires. A store failure leaves the task to its ttl; nothing else can be done.
+            _ => Vec::new(),
+        }
+    }
+
+    /// Delete expired tasks and stop the tools still running for them.
+    pub fn sweep(&self) -> Vec<Action> {
+        let Ok(expired) = self.store.expire(self.ctx.now) else {
+            return Vec::new();
+        };
+        expired
+            .into_iter()
+            .flat_map(|id| {
+                [
+                    Action::StopTool(RunRef::Task(id.clone()).token()),
+                    Action::Settled(id),
+                ]
+            })
+            .collect()
+    }
+
+    /// The task named by `params.taskId`, if the caller may see it: it exists, belongs to the
+    /// caller, and has not expired. Anything else is -32602, worded so that another owner's
+    /// task is indistinguishable from none.
+    fn visible_task(&self, method: &str, params: Params<'_>) -> Result<Task, RpcError> {
+        #[derive(Deserialize)]
+        struct TaskIdParams<'p> {
+            #[serde(rename = "taskId", borrow)]
+            task_id: Cow<'p, str>,
+        }
+        let TaskIdParams { task_id } = params.parse(method)?;
+        let task = self
+            .store
+            .get(&task_id)
+            .map_err(store_failure)?
+            .filter(|t| t.owner == self.ctx.owner)
+            .ok_or_else(|| RpcError::invalid_params("Failed to retrieve task: Task not found"))?;
+        if task.is_expired(self.ctx.now) {
+            return Err(RpcError::invalid_params(
+                "Failed to retrieve task: Task has expired",
+            ));
+        }
+        Ok(task)
+    }
+
+    /// Apply `change` to `task` and store it with compare-and-swap, re-reading and re-applying
+    /// on conflict. The outer error is the store's; the inner is `change`'s refusal.
+    fn update(
+        &self,
+        mut task: Task,
+        mut change: impl FnMut(Task) -> Result<Task, TransitionError>,
+    ) -> Result<Result<Task, TransitionError>, RpcError> {
+        for _ in 0..CAS_ROUNDS {
+            let expected = task.version;
+            let changed = match change(task) {
+                Ok(t) => t,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            match self.store.update(&changed, expected) {
+                Ok(()) => return Ok(Ok(changed)),
+                Err(StoreError::Conflict(_)) => {
+                    task = self
+                        .store
+                        .get(&changed.id)
+                        .map_err(store_failure)?
+                        .ok_or_else(|| {
+                            RpcError::invalid_params("Failed to retrieve task: Task not found")
+                        })?;
+                }
+                Err(StoreError::NotFound) => {
+                    return Err(RpcError::invalid_params(
+                        "Failed to retrieve task: Task not found",
+                    ));
+                }
+                Err(other) => return Err(store_failure(other)),
+            }
+        }
+        Err(RpcError::internal(format!(
+            "task kept changing under {CAS_ROUNDS} concurrent updates; try again"
+        )))
+    }
+}
+
+/// The ttl granted for a requested one: clamped to the maximum; the default (or, if none, the
+/// maximum) when none is asked for.
+fn grant_ttl(requested: Option<u64>, default: Option<u64>, max: Option<u64>) -> Option<u64> {
+    let wanted = requested.or(default).or(max);
+    match (wanted, max) {
+        (Some(w), Some(m)) => Some(w.min(m)),
+        (w, _) => w,
+    }
+}
+
+/// -32602 when the arguments lack a property the tool's input schema lists as required.
+fn check_required_arguments(tool: &Tool, arguments: &Value) -> Result<(), RpcError> {
+    let Ok(schema) = serde_json::from_str::<Value>(&tool.input_schema) else {
+        return Ok(());
+    };
+    let missing: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|key| arguments.get(key).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(RpcError::invalid_params(format!(
+        "Invalid arguments for tool '{}': missing required argument(s): {}",
+        tool.name,
+        missing.join(", ")
+    )))
+}
+
+/// Whether a stored `CallToolResult` says `isError: true` (the task then fails, per the spec).
+fn is_error_result(text: &str) -> bool {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v.get("isError").and_then(Value::as_bool))
+        .unwrap_or(false)
+}
+
+fn tool_json(tool: &Tool) -> Value {
+    let mut t = json!({
+        "name": tool.name,
+        "inputSchema": serde_json::from_str::<Value>(&tool.input_schema)
+            .unwrap_or_else(|_| json!({ "type": "object" })),
+        "execution": { "taskSupport": tool.task_support.as_wire() },
+    });
+    if let Some(title) = &tool.title {
+        t["title"] = Value::String(title.clone());
+    }
+    if let Some(description) = &tool.description {
+        t["description"] = Value::String(description.clone());
+    }
+    if let Some(schema) = tool
+        .output_schema
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok())
+    {
+        t["outputSchema"] = schema;
+    }
+    t
+}
+
+fn answer(id: &Value, outcome: &Outcome) -> Action {
+    match outcome {
+        Outcome::Result(text) => match serde_json::from_str::<Value>(text) {
+            Ok(result) => send_result(id, result),
+            Err(e) => send_error(
+                id,
+                &RpcError::internal(format!("tool result is not JSON: {e}")),
+            ),
+        },
+        Outcome::Error(e) => send_error(id, e),
+    }
+}
+
+fn store_failure(e: StoreError) -> RpcError {
+    RpcError::internal(format!("Internal error: {e}"))
+}
+
+fn send_result(id: &Value, result: impl Serialize) -> Action {
+    Action::Send(protocol::response(id, &result))
+}
+
+fn send_error(id: &Value, error: &RpcError) -> Action {
+    Action::Send(protocol::error_response(id, error))
+}
+
+fn status_notification(task: &protocol::WireTask<'_>) -> Action {
+    Action::Send(protocol::notification("notifications/tasks/status", task))
+}
+
+#[cfg(test)]
+mod tests;

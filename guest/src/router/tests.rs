@@ -1,0 +1,660 @@
+//! Native tests of the router against a small in-memory store.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::model::{Page, Settings};
+
+#[derive(Default)]
+struct MemStore {
+    tasks: RefCell<BTreeMap<String, Task>>,
+    /// Conflicts to report before the next update goes through, to exercise the CAS retry.
+    conflicts: Cell<u32>,
+}
+
+impl Store for MemStore {
+    fn get(&self, id: &str) -> Result<Option<Task>, StoreError> {
+        Ok(self.tasks.borrow().get(id).cloned())
+    }
+    fn create(&self, task: &Task) -> Result<(), StoreError> {
+        let mut tasks = self.tasks.borrow_mut();
+        if tasks.contains_key(&task.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        tasks.insert(task.id.clone(), task.clone());
+        Ok(())
+    }
+    fn update(&self, task: &Task, expected: u64) -> Result<(), StoreError> {
+        if self.conflicts.get() > 0 {
+            self.conflicts.set(self.conflicts.get() - 1);
+            return Err(StoreError::Conflict(expected + 1));
+        }
+        let mut tasks = self.tasks.borrow_mut();
+        let stored = tasks.get_mut(&task.id).ok_or(StoreError::NotFound)?;
+        if stored.version != expected {
+            return Err(StoreError::Conflict(stored.version));
+        }
+        *stored = task.clone();
+        Ok(())
+    }
+    fn list(
+        &self,
+        owner: &str,
+        status: Option<Status>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let mut all: Vec<Task> = self
+            .tasks
+            .borrow()
+            .values()
+            .filter(|t| t.owner == owner && status.is_none_or(|s| t.status == s))
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        let start = match cursor {
+            None => 0,
+            Some(c) => {
+                all.iter()
+                    .position(|t| t.id == c)
+                    .ok_or(StoreError::InvalidCursor)?
+                    + 1
+            }
+        };
+        let rest = &all[start..];
+        let page: Vec<Task> = rest.iter().take(limit as usize).cloned().collect();
+        let next_cursor = (rest.len() > page.len()).then(|| page.last().unwrap().id.clone());
+        Ok(Page {
+            tasks: page,
+            next_cursor,
+        })
+    }
+    fn delete(&self, id: &str) -> Result<(), StoreError> {
+        self.tasks
+            .borrow_mut()
+            .remove(id)
+            .map(|_| ())
+            .ok_or(StoreError::NotFound)
+    }
+    fn expire(&self, now: u64) -> Result<Vec<String>, StoreError> {
+        let mut tasks = self.tasks.borrow_mut();
+        let gone: Vec<String> = tasks
+            .values()
+            .filter(|t| t.is_expired(now))
+            .map(|t| t.id.clone())
+            .collect();
+        for id in &gone {
+            tasks.remove(id);
+        }
+        Ok(gone)
+    }
+}
+
+struct TestServer {
+    page_size: u32,
+}
+
+impl Server for TestServer {
+    fn settings(&self) -> Settings {
+        Settings {
+            name: "test".into(),
+            version: "1.0".into(),
+            instructions: None,
+            default_ttl: Some(60_000),
+            max_ttl: Some(600_000),
+            poll_interval: 500,
+            page_size: self.page_size,
+        }
+    }
+    fn tools(&self) -> Vec<Tool> {
+        ["sleep", "echo", "quick"]
+            .iter()
+            .filter_map(|n| self.find_tool(n))
+            .collect()
+    }
+    fn find_tool(&self, name: &str) -> Option<Tool> {
+        let (support, schema) = match name {
+            "sleep" => (
+                TaskSupport::Required,
+                r#"{"type":"object","required":["secs"]}"#,
+            ),
+            "echo" => (TaskSupport::Optional, r#"{"type":"object"}"#),
+            "quick" => (TaskSupport::Forbidden, r#"{"type":"object"}"#),
+            _ => return None,
+        };
+        Some(Tool {
+            name: name.into(),
+            title: None,
+            description: Some(format!("the {name} tool")),
+            input_schema: schema.into(),
+            output_schema: None,
+            task_support: support,
+        })
+    }
+}
+
+struct Harness {
+    store: MemStore,
+    server: TestServer,
+    owner: String,
+    now: Cell<u64>,
+    next_id: Cell<u64>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with_page_size(50)
+    }
+
+    fn with_page_size(page_size: u32) -> Self {
+        Self {
+            store: MemStore::default(),
+            server: TestServer { page_size },
+            owner: "alice".into(),
+            now: Cell::new(1_764_066_600_000),
+            next_id: Cell::new(1),
+        }
+    }
+
+    fn ctx(&self) -> Context {
+        Context {
+            owner: self.owner.clone(),
+            now: self.now.get(),
+            session: String::new(),
+        }
+    }
+
+    fn handle(&self, message: Value) -> Vec<Action> {
+        let ctx = self.ctx();
+        Router::new(&self.store, &self.server, &ctx).handle(&message.to_string())
+    }
+
+    fn request(&self, method: &str, params: Value) -> Vec<Action> {
+        let id = self.next_id.get();
+        self.next_id.set(id + 1);
+        self.handle(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }))
+    }
+
+    /// The single message a request answers with: `Ok(result)` or `Err(error)`.
+    fn call(&self, method: &str, params: Value) -> Result<Value, Value> {
+        let actions = self.request(method, params);
+        response(&actions)
+    }
+
+    fn finish(&self, token: &str, outcome: Outcome, message: Option<&str>) -> Vec<Action> {
+        let ctx = self.ctx();
+        Router::new(&self.store, &self.server, &ctx).tool_finished(
+            token,
+            outcome,
+            message.map(String::from),
+        )
+    }
+
+    /// Create a task on the `echo` tool; its ID and run token.
+    fn create(&self, ttl: Option<u64>) -> (String, String) {
+        let task = match ttl {
+            Some(ttl) => json!({ "ttl": ttl }),
+            None => json!({}),
+        };
+        let actions = self.request("tools/call", json!({ "name": "echo", "task": task }));
+        let result = response(&actions).expect("task created");
+        let id = result["task"]["taskId"].as_str().unwrap().to_string();
+        let Some(Action::RunTool(run)) = actions.get(1) else {
+            panic!("no run: {actions:?}")
+        };
+        assert_eq!(run.task_id.as_deref(), Some(id.as_str()));
+        (id, run.token.clone())
+    }
+}
+
+fn sent(actions: &[Action]) -> Vec<Value> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(m) => Some(serde_json::from_str(m).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn response(actions: &[Action]) -> Result<Value, Value> {
+    let msg = sent(actions)
+        .into_iter()
+        .find(|m| m.get("result").is_some() || m.get("error").is_some())
+        .expect("a response");
+    match msg.get("result") {
+        Some(r) => Ok(r.clone()),
+        None => Err(msg["error"].clone()),
+    }
+}
+
+fn ok_result(text: &str) -> Outcome {
+    Outcome::Result(json!({ "content": [{ "type": "text", "text": text }] }).to_string())
+}
+
+#[test]
+fn initialize_declares_tasks_and_negotiates_the_version() {
+    let h = Harness::new();
+    let actions = h.request(
+        "initialize",
+        json!({ "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "t", "version": "1" } }),
+    );
+    assert!(matches!(actions[0], Action::SetSession(_)));
+    let result = response(&actions).unwrap();
+    assert_eq!(result["protocolVersion"], "2025-11-25");
+    assert_eq!(
+        result["capabilities"]["tasks"],
+        json!({ "list": {}, "cancel": {}, "requests": { "tools": { "call": {} } } })
+    );
+    let older = h
+        .call("initialize", json!({ "protocolVersion": "2025-06-18" }))
+        .unwrap();
+    assert_eq!(older["protocolVersion"], "2025-06-18");
+    let unknown = h
+        .call("initialize", json!({ "protocolVersion": "1999-01-01" }))
+        .unwrap();
+    assert_eq!(unknown["protocolVersion"], "2025-11-25");
+}
+
+#[test]
+fn tools_list_shows_task_support() {
+    let h = Harness::new();
+    let tools = h.call("tools/list", json!({})).unwrap()["tools"].clone();
+    let support: Vec<_> = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap(),
+                t["execution"]["taskSupport"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        support,
+        [
+            ("sleep", "required"),
+            ("echo", "optional"),
+            ("quick", "forbidden")
+        ]
+    );
+}
+
+#[test]
+fn tool_call_errors() {
+    let h = Harness::new();
+    let code = |r: Result<Value, Value>| r.unwrap_err()["code"].as_i64().unwrap();
+    assert_eq!(
+        code(h.call("tools/call", json!({ "name": "nope" }))),
+        -32602
+    );
+    assert_eq!(
+        code(h.call("tools/call", json!({ "name": "quick", "task": {} }))),
+        -32601
+    );
+    assert_eq!(
+        code(h.call(
+            "tools/call",
+            json!({ "name": "sleep", "arguments": { "secs": 1 } })
+        )),
+        -32601
+    );
+    assert_eq!(
+        code(h.call("tools/call", json!({ "name": "sleep", "task": {} }))),
+        -32602
+    );
+    assert_eq!(
+        code(h.call("tools/call", json!({ "name": "echo", "arguments": [1] }))),
+        -32602
+    );
+    assert_eq!(
+        code(h.call(
+            "tools/call",
+            json!({ "name": "echo", "task": { "ttl": -5 } })
+        )),
+        -32602
+    );
+    assert_eq!(code(h.call("tools/call", json!({}))), -32602);
+    assert_eq!(code(h.call("no/such/method", json!({}))), -32601);
+    assert!(
+        h.store.tasks.borrow().is_empty(),
+        "no task is created by a refused call"
+    );
+}
+
+#[test]
+fn malformed_messages_get_jsonrpc_errors() {
+    let h = Harness::new();
+    let ctx = h.ctx();
+    let router = Router::new(&h.store, &h.server, &ctx);
+    let err = |line: &str| {
+        response(&router.handle(line)).unwrap_err()["code"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(err("{oops"), -32700);
+    assert_eq!(err("[]"), -32600);
+    assert_eq!(err(r#"{"id":1,"method":"ping"}"#), -32600);
+    assert_eq!(
+        response(&router.handle(r#"{"jsonrpc":"2.0","id":"x","method":"ping"}"#)).unwrap(),
+        json!({})
+    );
+    assert!(
+        router
+            .handle(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+            .is_empty()
+    );
+    assert!(
+        router
+            .handle(r#"{"jsonrpc":"2.0","id":9,"result":{}}"#)
+            .is_empty()
+    );
+}
+
+#[test]
+fn plain_call_runs_and_answers_the_request() {
+    let h = Harness::new();
+    let actions = h.request(
+        "tools/call",
+        json!({ "name": "echo", "arguments": { "x": 1 } }),
+    );
+    let [Action::RunTool(run)] = actions.as_slice() else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(run.task_id, None);
+    assert_eq!(
+        serde_json::from_str::<Value>(&run.arguments).unwrap(),
+        json!({ "x": 1 })
+    );
+    let done = h.finish(&run.token, ok_result("hi"), None);
+    let msgs = sent(&done);
+    assert_eq!(msgs.len(), 1);
+    assert_eq!(msgs[0]["id"], 1);
+    assert_eq!(msgs[0]["result"]["content"][0]["text"], "hi");
+    assert!(h.store.tasks.borrow().is_empty());
+}
+
+#[test]
+fn task_lifecycle_completes_and_returns_the_result_with_related_task_meta() {
+    let h = Harness::new();
+    let (id, token) = h.create(None);
+    let got = h.call("tasks/get", json!({ "taskId": id })).unwrap();
+    assert_eq!(got["status"], "working");
+    assert_eq!(got["ttl"], 60_000);
+    assert_eq!(got["pollInterval"], 500);
+    assert_eq!(got["createdAt"], "2025-11-25T10:30:00.000Z");
+
+    let waiting = h.request("tasks/result", json!({ "taskId": id }));
+    assert_eq!(
+        waiting,
+        [Action::Wait(Wait {
+            task_id: id.clone(),
+            recheck_after: 500
+        })]
+    );
+
+    h.now.set(h.now.get() + 1_500);
+    let done = h.finish(&token, ok_result("done"), None);
+    let note = &sent(&done)[0];
+    assert_eq!(note["method"], "notifications/tasks/status");
+    assert_eq!(note["params"]["status"], "completed");
+    assert_eq!(note["params"]["lastUpdatedAt"], "2025-11-25T10:30:01.500Z");
+    assert_eq!(done[1], Action::Settled(id.clone()));
+
+    let result = h.call("tasks/result", json!({ "taskId": id })).unwrap();
+    assert_eq!(result["content"][0]["text"], "done");
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
+        id.as_str()
+    );
+}
+
+#[test]
+fn is_error_results_and_rpc_errors_fail_the_task() {
+    let h = Harness::new();
+    let (a, token_a) = h.create(None);
+    let is_error = json!({ "content": [{ "type": "text", "text": "bad" }], "isError": true });
+    h.finish(
+        &token_a,
+        Outcome::Result(is_error.to_string()),
+        Some("exit status 3: disk full"),
+    );
+    let got = h.call("tasks/get", json!({ "taskId": a })).unwrap();
+    assert_eq!(got["status"], "failed");
+    assert_eq!(got["statusMessage"], "exit status 3: disk full");
+    assert_eq!(
+        h.call("tasks/result", json!({ "taskId": a })).unwrap()["isError"],
+        true
+    );
+
+    let (b, token_b) = h.create(None);
+    let error = RpcError::internal("runner crashed");
+    h.finish(&token_b, Outcome::Error(error), None);
+    let got = h.call("tasks/get", json!({ "taskId": b })).unwrap();
+    assert_eq!(
+        (got["status"].as_str(), got["statusMessage"].as_str()),
+        (Some("failed"), Some("runner crashed"))
+    );
+    let err = h.call("tasks/result", json!({ "taskId": b })).unwrap_err();
+    assert_eq!(err, json!({ "code": -32603, "message": "runner crashed" }));
+}
+
+#[test]
+fn cancel_wins_and_stays_whatever_the_tool_does() {
+    let h = Harness::new();
+    let (id, token) = h.create(None);
+    let actions = h.request("tasks/cancel", json!({ "taskId": id }));
+    assert_eq!(response(&actions).unwrap()["status"], "cancelled");
+    assert_eq!(sent(&actions)[1]["params"]["status"], "cancelled");
+    assert!(actions.contains(&Action::StopTool(token.clone())));
+    assert!(actions.contains(&Action::Settled(id.clone())));
+
+    assert!(h.finish(&token, ok_result("late"), None).is_empty());
+    let got = h.call("tasks/get", json!({ "taskId": id })).unwrap();
+    assert_eq!(got["status"], "cancelled");
+    let again = h.call("tasks/cancel", json!({ "taskId": id })).unwrap_err();
+    assert_eq!(again["code"], -32602);
+    assert_eq!(
+        again["message"],
+        "Cannot cancel task: already in terminal status 'cancelled'"
+    );
+    let result = h.call("tasks/result", json!({ "taskId": id })).unwrap_err();
+    assert_eq!(result["code"], -32800);
+}
+
+#[test]
+fn cancel_of_a_completed_task_is_refused() {
+    let h = Harness::new();
+    let (id, token) = h.create(None);
+    h.finish(&token, ok_result("x"), None);
+    let err = h.call("tasks/cancel", json!({ "taskId": id })).unwrap_err();
+    assert_eq!(err["code"], -32602);
+    assert_eq!(
+        err["message"],
+        "Cannot cancel task: already in terminal status 'completed'"
+    );
+}
+
+#[test]
+fn cancel_retries_on_version_conflict() {
+    let h = Harness::new();
+    let (id, _) = h.create(None);
+    h.store.conflicts.set(3);
+    assert_eq!(
+        h.call("tasks/cancel", json!({ "taskId": id })).unwrap()["status"],
+        "cancelled"
+    );
+    assert_eq!(h.store.tasks.borrow()[&id].version, 2);
+}
+
+#[test]
+fn unknown_and_foreign_tasks_are_not_found() {
+    let h = Harness::new();
+    let (id, _) = h.create(None);
+    for method in ["tasks/get", "tasks/result", "tasks/cancel"] {
+        let err = h
+            .call(method, json!({ "taskId": "no-such-task" }))
+            .unwrap_err();
+        assert_eq!(err["code"], -32602, "{method}");
+        assert_eq!(
+            h.call(method, json!({})).unwrap_err()["code"],
+            -32602,
+            "{method}"
+        );
+    }
+    let mallory = Harness {
+        owner: "mallory".into(),
+        ..Harness::new()
+    };
+    mallory
+        .store
+        .tasks
+        .borrow_mut()
+        .extend(h.store.tasks.borrow().clone());
+    let err = mallory
+        .call("tasks/get", json!({ "taskId": id }))
+        .unwrap_err();
+    assert_eq!(err["message"], "Failed to retrieve task: Task not found");
+    assert!(
+        mallory.call("tasks/list", json!({})).unwrap()["tasks"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        mallory
+            .call("tasks/cancel", json!({ "taskId": id }))
+            .unwrap_err()["code"],
+        -32602
+    );
+}
+
+#[test]
+fn ttl_is_clamped_defaulted_and_expiry_hides_then_sweeps() {
+    let h = Harness::new();
+    let (long, _) = h.create(Some(10_000_000));
+    assert_eq!(
+        h.call("tasks/get", json!({ "taskId": long })).unwrap()["ttl"],
+        600_000
+    );
+    let (short, short_token) = h.create(Some(1_000));
+    assert_eq!(
+        h.call("tasks/get", json!({ "taskId": short })).unwrap()["ttl"],
+        1_000
+    );
+
+    h.now.set(h.now.get() + 1_000);
+    let err = h.call("tasks/get", json!({ "taskId": short })).unwrap_err();
+    assert_eq!(
+        (err["code"].as_i64(), err["message"].as_str()),
+        (
+            Some(-32602),
+            Some("Failed to retrieve task: Task has expired")
+        )
+    );
+    let listed = h.call("tasks/list", json!({})).unwrap()["tasks"].clone();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    let ctx = h.ctx();
+    let swept = Router::new(&h.store, &h.server, &ctx).sweep();
+    assert_eq!(
+        swept,
+        [
+            Action::StopTool(short_token),
+            Action::Settled(short.clone())
+        ]
+    );
+    assert!(!h.store.tasks.borrow().contains_key(&short));
+    assert!(h.store.tasks.borrow().contains_key(&long));
+}
+
+#[test]
+fn grant_ttl_rules() {
+    assert_eq!(grant_ttl(Some(5), Some(10), Some(100)), Some(5));
+    assert_eq!(grant_ttl(Some(500), Some(10), Some(100)), Some(100));
+    assert_eq!(grant_ttl(None, Some(10), Some(100)), Some(10));
+    assert_eq!(grant_ttl(None, None, Some(100)), Some(100));
+    assert_eq!(grant_ttl(None, None, None), None);
+    assert_eq!(grant_ttl(Some(7), None, None), Some(7));
+}
+
+#[test]
+fn list_pages_through_all_tasks_in_creation_order() {
+    let h = Harness::with_page_size(2);
+    let mut created = Vec::new();
+    for _ in 0..5 {
+        created.push(h.create(None).0);
+        h.now.set(h.now.get() + 1);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let params = cursor
+            .as_ref()
+            .map_or(json!({}), |c| json!({ "cursor": c }));
+        let page = h.call("tasks/list", params).unwrap();
+        pages += 1;
+        for t in page["tasks"].as_array().unwrap() {
+            seen.push(t["taskId"].as_str().unwrap().to_string());
+        }
+        match page.get("nextCursor") {
+            Some(c) => cursor = Some(c.as_str().unwrap().to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, created);
+    let err = h
+        .call("tasks/list", json!({ "cursor": "bogus" }))
+        .unwrap_err();
+    assert_eq!(err["code"], -32602);
+}
+
+#[test]
+fn progress_sets_the_status_message_until_terminal() {
+    let h = Harness::new();
+    let (id, token) = h.create(None);
+    let ctx = h.ctx();
+    let router = Router::new(&h.store, &h.server, &ctx);
+    assert!(router.tool_progress(&token, "compiling 3/10").is_empty());
+    let got = h.call("tasks/get", json!({ "taskId": id })).unwrap();
+    assert_eq!(
+        (got["status"].as_str(), got["statusMessage"].as_str()),
+        (Some("working"), Some("compiling 3/10"))
+    );
+    h.finish(&token, ok_result("ok"), Some("built"));
+    router.tool_progress(&token, "late line");
+    let got = h.call("tasks/get", json!({ "taskId": id })).unwrap();
+    assert_eq!(
+        (got["status"].as_str(), got["statusMessage"].as_str()),
+        (Some("completed"), Some("built"))
+    );
+}
+
+#[test]
+fn cancelled_notification_stops_a_plain_call() {
+    let h = Harness::new();
+    let actions = h.request("tools/call", json!({ "name": "echo" }));
+    let [Action::RunTool(run)] = actions.as_slice() else {
+        panic!()
+    };
+    let stop = h.handle(json!({ "jsonrpc": "2.0", "method": "notifications/cancelled", "params": { "requestId": 1 } }));
+    assert_eq!(stop, [Action::StopTool(run.token.clone())]);
+}
+
+#[test]
+fn run_tokens_round_trip() {
+    for r in [
+        RunRef::Task("abc".into()),
+        RunRef::Request(json!(5)),
+        RunRef::Request(json!("x:y")),
+    ] {
+        assert_eq!(RunRef::parse(&r.token()), Some(r));
+    }
+    assert_eq!(RunRef::parse("bogus"), None);
+}
