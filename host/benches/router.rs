@@ -1,0 +1,393 @@
+//! Benchmarks (`cargo bench -p mcp-tasks`): not tests, and nothing here asserts a speed.
+//!
+//! 1. One `router.handle` call (`tasks/get` of a stored task) through the component, against
+//!    the same guest code compiled natively, both over the same `MemoryStore`.
+//! 2. The real binary over stdio: `tasks/get` round trips and task creations per second,
+//!    pipelined and one at a time.
+//!
+//! Every figure is the median of several rounds, measured in the same run as its baseline.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use mcp_tasks::types::{Action, Context, Settings, Status, StoreError, Task};
+use mcp_tasks::{Call, ComponentSource, Guest, MemoryStore, TaskStore};
+use mcp_tasks_guest::model as native;
+
+const ROUNDS: usize = 7;
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// The memory store's futures never wait: poll once.
+fn ready<T>(fut: impl Future<Output = T>) -> T {
+    let mut fut = std::pin::pin!(fut);
+    match fut
+        .as_mut()
+        .poll(&mut TaskContext::from_waker(Waker::noop()))
+    {
+        Poll::Ready(v) => v,
+        Poll::Pending => unreachable!("MemoryStore never waits"),
+    }
+}
+
+/// The native guest's store: the host's `MemoryStore`, converted at the boundary just as the
+/// component's bindings convert.
+struct NativeStore(Arc<MemoryStore>);
+
+fn to_native(t: Task) -> native::Task {
+    native::Task {
+        id: t.id,
+        owner: t.owner,
+        status: match t.status {
+            Status::Working => native::Status::Working,
+            Status::InputRequired => native::Status::InputRequired,
+            Status::Completed => native::Status::Completed,
+            Status::Failed => native::Status::Failed,
+            Status::Cancelled => native::Status::Cancelled,
+        },
+        status_message: t.status_message,
+        created_at: t.created_at,
+        last_updated_at: t.last_updated_at,
+        ttl: t.ttl,
+        poll_interval: t.poll_interval,
+        version: t.version,
+        request: t.request,
+        outcome: None,
+    }
+}
+
+fn store_error(e: StoreError) -> native::StoreError {
+    native::StoreError::Unavailable(format!("{e:?}"))
+}
+
+impl native::Store for NativeStore {
+    fn get(&self, id: &str) -> Result<Option<native::Task>, native::StoreError> {
+        ready(self.0.get(id))
+            .map(|t| t.map(to_native))
+            .map_err(store_error)
+    }
+    fn create(&self, _: &native::Task) -> Result<(), native::StoreError> {
+        unimplemented!("the benchmark only reads")
+    }
+    fn update(&self, _: &native::Task, _: u64) -> Result<(), native::StoreError> {
+        unimplemented!("the benchmark only reads")
+    }
+    fn list(
+        &self,
+        _: &str,
+        _: Option<native::Status>,
+        _: Option<&str>,
+        _: u32,
+    ) -> Result<native::Page, native::StoreError> {
+        unimplemented!("the benchmark only reads")
+    }
+    fn delete(&self, _: &str) -> Result<(), native::StoreError> {
+        unimplemented!("the benchmark only reads")
+    }
+    fn expire(&self, _: u64) -> Result<Vec<String>, native::StoreError> {
+        unimplemented!("the benchmark only reads")
+    }
+}
+
+struct NativeServer;
+
+impl native::Server for NativeServer {
+    fn settings(&self) -> native::Settings {
+        let s = mcp_tasks::tools::default_settings();
+        native::Settings {
+            name: s.name,
+            version: s.version,
+            instructions: s.instructions,
+            default_ttl: s.default_ttl,
+            max_ttl: s.max_ttl,
+            poll_interval: s.poll_interval,
+            page_size: s.page_size,
+        }
+    }
+    fn tools(&self) -> Vec<native::Tool> {
+        Vec::new()
+    }
+    fn find_tool(&self, _: &str) -> Option<native::Tool> {
+        None
+    }
+}
+
+fn stored_task(store: &MemoryStore) -> String {
+    let id = "2f1c6a57-5d0e-4a4e-9d51-4f1f7c1d2b11".to_string();
+    let task = Task {
+        id: id.clone(),
+        owner: "bench".into(),
+        status: Status::Working,
+        status_message: Some("compiling".into()),
+        created_at: 1_764_066_600_000,
+        last_updated_at: 1_764_066_600_000,
+        ttl: Some(3_600_000),
+        poll_interval: Some(1000),
+        version: 1,
+        request:
+            r#"{"method":"tools/call","params":{"name":"build","arguments":{"dir":"."},"task":{}}}"#
+                .into(),
+        outcome: None,
+    };
+    ready(store.create(task)).unwrap();
+    id
+}
+
+fn router_call(runtime: &tokio::runtime::Runtime) {
+    const CALLS: usize = 20_000;
+    let store = Arc::new(MemoryStore::new());
+    let id = stored_task(&store);
+    let now = 1_764_066_601_000;
+    let settings: Settings = mcp_tasks::tools::default_settings();
+    let guest = Guest::new(
+        &ComponentSource::embedded(),
+        store.clone(),
+        settings,
+        Vec::new(),
+    )
+    .unwrap();
+    let native_store = NativeStore(store.clone());
+
+    println!("router.handle, one call, median of {ROUNDS} rounds of {CALLS}:");
+    let ping = r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#.to_string();
+    let get =
+        format!(r#"{{"jsonrpc":"2.0","id":7,"method":"tasks/get","params":{{"taskId":"{id}"}}}}"#);
+    for (what, message) in [
+        ("ping (no store access)", ping),
+        ("tasks/get (one store read)", get),
+    ] {
+        let ctx = || Context {
+            owner: "bench".into(),
+            now,
+            session: String::new(),
+        };
+        let component_round = || {
+            runtime.block_on(async {
+                let start = Instant::now();
+                for _ in 0..CALLS {
+                    let actions = guest
+                        .call(Call::Handle(message.clone()), ctx())
+                        .await
+                        .unwrap();
+                    assert!(matches!(&actions[..], [Action::Send(_)]));
+                }
+                start.elapsed().as_secs_f64() / CALLS as f64
+            })
+        };
+        let native_ctx = native::Context {
+            owner: "bench".into(),
+            now,
+            session: String::new(),
+        };
+        let native_round = || {
+            let start = Instant::now();
+            for _ in 0..CALLS {
+                let router =
+                    mcp_tasks_guest::router::Router::new(&native_store, &NativeServer, &native_ctx);
+                let actions = router.handle(&message);
+                assert!(matches!(&actions[..], [native::Action::Send(_)]));
+            }
+            start.elapsed().as_secs_f64() / CALLS as f64
+        };
+        component_round(); // warm-up: instantiate, fault in pages
+        native_round();
+        let (mut c, mut n) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            c.push(component_round());
+            n.push(native_round());
+        }
+        let (c, n) = (median(c), median(n));
+        println!(
+            "  {what:28} native {:6.2} µs   component {:6.2} µs   ({:.2}× native)",
+            n * 1e6,
+            c * 1e6,
+            c / n
+        );
+    }
+}
+
+fn binary() -> PathBuf {
+    // Benches run from <target>/release/deps/.
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .unwrap()
+        .join("mcp-tasks");
+    if !bin.exists() {
+        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args([
+                "build",
+                "--release",
+                "-p",
+                "mcp-tasks",
+                "--bin",
+                "mcp-tasks",
+            ])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    bin
+}
+
+struct StdioServer {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: BufReader<std::process::ChildStdout>,
+    _dir: PathBuf,
+}
+
+impl StdioServer {
+    fn start() -> StdioServer {
+        let dir = std::env::temp_dir().join(format!("mcp-tasks-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let tools = dir.join("tools.toml");
+        std::fs::write(
+            &tools,
+            "[[tools]]\nname = \"noop\"\ncommand = [\"true\"]\ntask_support = \"optional\"\n",
+        )
+        .unwrap();
+        let mut child = Command::new(binary())
+            .args(["serve", "--owner", "bench", "--tools"])
+            .arg(&tools)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        StdioServer {
+            child,
+            stdin,
+            stdout,
+            _dir: dir,
+        }
+    }
+
+    /// Read lines until `n` responses (lines with an `"id"`) have arrived; notifications skip.
+    fn read_responses(&mut self, n: usize) {
+        let mut line = String::new();
+        let mut got = 0;
+        while got < n {
+            line.clear();
+            assert!(
+                self.stdout.read_line(&mut line).unwrap() > 0,
+                "server closed its output"
+            );
+            if line.starts_with("{\"id\"") {
+                got += 1;
+            }
+        }
+    }
+
+    /// Requests per second for `n` copies of `request`: all written at once (pipelined) or one
+    /// after the other's response.
+    fn rate(&mut self, request: &str, n: usize, pipelined: bool) -> f64 {
+        let start = Instant::now();
+        if pipelined {
+            // Write from another thread so neither pipe fills while the other waits.
+            let mut stdin = self.stdin.try_clone_handle();
+            let batch = format!("{request}\n").repeat(n);
+            let writer = std::thread::spawn(move || stdin.write_all(batch.as_bytes()).unwrap());
+            self.read_responses(n);
+            writer.join().unwrap();
+        } else {
+            let line = format!("{request}\n");
+            for _ in 0..n {
+                self.stdin.write_all(line.as_bytes()).unwrap();
+                self.stdin.flush().unwrap();
+                self.read_responses(1);
+            }
+        }
+        n as f64 / start.elapsed().as_secs_f64()
+    }
+}
+
+trait CloneHandle {
+    fn try_clone_handle(&self) -> std::fs::File;
+}
+
+impl CloneHandle for std::process::ChildStdin {
+    /// A second handle on the same pipe, for a writer thread.
+    fn try_clone_handle(&self) -> std::fs::File {
+        use std::os::fd::AsFd;
+        std::fs::File::from(self.as_fd().try_clone_to_owned().unwrap())
+    }
+}
+
+impl Drop for StdioServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self._dir);
+    }
+}
+
+fn over_stdio() {
+    let mut s = StdioServer::start();
+    // One task to read back.
+    s.stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":\"c\",\"method\":\"tools/call\",\"params\":{\"name\":\"noop\",\"task\":{}}}\n")
+        .unwrap();
+    let mut line = String::new();
+    s.stdout.read_line(&mut line).unwrap();
+    let created: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let id = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let get =
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{{"taskId":"{id}"}}}}"#);
+    let create = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"noop","task":{"ttl":60000}}}"#;
+    let ping = r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#;
+
+    println!("over stdio, the real binary (requests per second, median of {ROUNDS} rounds):");
+    for (what, request, n_pipe, n_serial) in [
+        ("ping (baseline)", ping, 50_000, 5_000),
+        ("tasks/get", get.as_str(), 50_000, 5_000),
+        (
+            "task creation (tools/call + task; each runs `true`)",
+            create,
+            2_000,
+            1_000,
+        ),
+    ] {
+        s.rate(request, 200, true); // warm-up
+        let pipelined = median((0..ROUNDS).map(|_| s.rate(request, n_pipe, true)).collect());
+        let serial = median(
+            (0..ROUNDS)
+                .map(|_| s.rate(request, n_serial, false))
+                .collect(),
+        );
+        // Let the tools of a creation round finish before the next measurement.
+        std::thread::sleep(Duration::from_millis(500));
+        println!("  {what:52} pipelined {pipelined:>9.0}/s   one-at-a-time {serial:>8.0}/s");
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this once with no argument
+    // worth acting on, so keep that run short.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("run with `cargo bench -p mcp-tasks` to measure");
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    router_call(&runtime);
+    // MCP_TASKS_BENCH=router skips the stdio part.
+    if std::env::var("MCP_TASKS_BENCH").as_deref() != Ok("router") {
+        over_stdio();
+    }
+}

@@ -1,0 +1,310 @@
+//! Loading the tasks component into wasmtime and calling its router.
+//!
+//! The guest keeps no state between calls, so instances are interchangeable: a small pool keeps
+//! idle ones for reuse, a concurrent request takes another, and an instance that trapped is
+//! dropped rather than returned, so a trap costs only the call that hit it.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::store::TaskStore;
+use crate::tools::Catalog;
+
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        world: "tasks",
+        path: "../wit",
+        imports: { default: async },
+        additional_derives: [PartialEq],
+        exports: { default: async },
+    });
+}
+
+use bindings::exports::mcp::tasks::router::{Action, Context};
+use bindings::mcp::tasks::types::Outcome;
+use bindings::mcp::tasks::{server, store, types};
+
+/// The component this crate was built with: `guest/` compiled for `wasm32-wasip2`.
+pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mcp_tasks.wasm"));
+
+/// How often the epoch ticks; a guest call may run for [`CALL_BUDGET_TICKS`] of them.
+const EPOCH_TICK: Duration = Duration::from_millis(100);
+/// A guest call that computes for longer than this (30 s) is stopped with a trap. Generous:
+/// time spent in the store's host functions counts too, and a database may be slow.
+const CALL_BUDGET_TICKS: u64 = 300;
+/// Idle instances kept for reuse; more are created under load and dropped when idle.
+const MAX_IDLE: usize = 64;
+
+/// Why the component could not be loaded or called.
+#[derive(Debug, thiserror::Error)]
+pub enum GuestError {
+    /// The component could not be read, compiled or linked.
+    #[error("cannot load the tasks component: {0}")]
+    Load(String),
+    /// The component trapped (or ran out of time) during a call; the instance was dropped.
+    #[error("the tasks component trapped: {0}")]
+    Trap(String),
+}
+
+/// One call into the component's `router` export.
+pub enum Call {
+    /// `router.handle`: one incoming JSON-RPC message.
+    Handle(String),
+    /// `router.tool-progress`: a running tool's progress report.
+    Progress {
+        /// The run's token.
+        token: String,
+        /// The report.
+        message: String,
+    },
+    /// `router.tool-finished`: a tool's outcome.
+    Finished {
+        /// The run's token.
+        token: String,
+        /// The result or error.
+        outcome: Outcome,
+        /// A status message for the task.
+        message: Option<String>,
+    },
+    /// `router.sweep`: delete expired tasks.
+    Sweep,
+}
+
+/// What the component's imports see: the store and the server's catalog. No WASI capability
+/// is granted beyond what the standard library needs (clocks, random): no env, files or stdio.
+struct HostState {
+    store: Arc<dyn TaskStore>,
+    catalog: Arc<Catalog>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl store::Host for HostState {
+    async fn get(&mut self, id: String) -> Result<Option<types::Task>, store::StoreError> {
+        self.store.get(&id).await
+    }
+
+    async fn create(&mut self, task: types::Task) -> Result<(), store::StoreError> {
+        self.store.create(task).await
+    }
+
+    async fn update(
+        &mut self,
+        task: types::Task,
+        expected_version: u64,
+    ) -> Result<(), store::StoreError> {
+        self.store.update(task, expected_version).await
+    }
+
+    async fn list(
+        &mut self,
+        owner: String,
+        status: Option<types::Status>,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<store::Page, store::StoreError> {
+        self.store
+            .list(&owner, status, cursor.as_deref(), limit)
+            .await
+    }
+
+    async fn delete(&mut self, id: String) -> Result<(), store::StoreError> {
+        self.store.delete(&id).await
+    }
+
+    async fn expire(&mut self, now: u64) -> Result<Vec<String>, store::StoreError> {
+        self.store.expire(now).await
+    }
+}
+
+impl server::Host for HostState {
+    async fn get_settings(&mut self) -> server::Settings {
+        self.catalog.settings().clone()
+    }
+
+    async fn tools(&mut self) -> Vec<server::Tool> {
+        self.catalog.infos()
+    }
+
+    async fn find_tool(&mut self, name: String) -> Option<server::Tool> {
+        self.catalog.get(&name).map(|t| t.info().clone())
+    }
+}
+
+struct Instance {
+    store: Store<HostState>,
+    bindings: bindings::Tasks,
+}
+
+/// The loaded component with its imports wired to a store and a catalog of tools, ready to be
+/// called from many tasks at once. [`Server`](crate::Server) drives one over a byte stream; an
+/// embedder with another transport can drive one directly, carrying out the returned
+/// [`Action`]s itself.
+pub struct Guest {
+    engine: Engine,
+    pre: bindings::TasksPre<HostState>,
+    idle: Mutex<Vec<Instance>>,
+    store: Arc<dyn TaskStore>,
+    catalog: Arc<Catalog>,
+}
+
+impl Guest {
+    /// Compile `component`, link its imports to `store` and to these settings and tools.
+    pub fn new(
+        component: &ComponentSource,
+        store: Arc<dyn TaskStore>,
+        settings: crate::types::Settings,
+        tools: Vec<Arc<dyn crate::Tool>>,
+    ) -> Result<Self, GuestError> {
+        Self::load(component, store, Arc::new(Catalog::new(settings, tools)))
+    }
+
+    /// Compile `component` (the bytes of a component, or a path to one) and link it.
+    pub(crate) fn load(
+        component: &ComponentSource,
+        store: Arc<dyn TaskStore>,
+        catalog: Arc<Catalog>,
+    ) -> Result<Self, GuestError> {
+        let load = |e: wasmtime::Error| GuestError::Load(format!("{e:?}"));
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(load)?;
+        let compiled = match component {
+            ComponentSource::Bytes(bytes) => wasmtime::component::Component::new(&engine, bytes),
+            ComponentSource::File(path) => wasmtime::component::Component::from_file(&engine, path),
+        }
+        .map_err(load)?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(load)?;
+        bindings::Tasks::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(load)?;
+        let pre = bindings::TasksPre::new(linker.instantiate_pre(&compiled).map_err(load)?)
+            .map_err(load)?;
+        spawn_epoch_ticker(&engine);
+        Ok(Self {
+            engine,
+            pre,
+            idle: Mutex::new(Vec::new()),
+            store,
+            catalog,
+        })
+    }
+
+    /// Make one call on an idle instance (or a new one), returning the router's actions.
+    pub async fn call(&self, call: Call, ctx: Context) -> Result<Vec<Action>, GuestError> {
+        let mut instance = match self.take_idle() {
+            Some(i) => i,
+            None => self.instantiate().await?,
+        };
+        instance.store.set_epoch_deadline(CALL_BUDGET_TICKS);
+        let router = instance.bindings.mcp_tasks_router();
+        let store = &mut instance.store;
+        let result = match call {
+            Call::Handle(message) => router.call_handle(store, &message, &ctx).await,
+            Call::Progress { token, message } => {
+                router
+                    .call_tool_progress(store, &token, &message, &ctx)
+                    .await
+            }
+            Call::Finished {
+                token,
+                outcome,
+                message,
+            } => {
+                router
+                    .call_tool_finished(store, &token, &outcome, message.as_deref(), &ctx)
+                    .await
+            }
+            Call::Sweep => router.call_sweep(store, &ctx).await,
+        };
+        match result {
+            Ok(actions) => {
+                self.put_idle(instance);
+                Ok(actions)
+            }
+            // The instance may be in any state after a trap: drop it.
+            Err(trap) => Err(GuestError::Trap(format!("{trap:?}"))),
+        }
+    }
+
+    fn take_idle(&self) -> Option<Instance> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    fn put_idle(&self, instance: Instance) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(instance);
+        }
+    }
+
+    async fn instantiate(&self) -> Result<Instance, GuestError> {
+        let state = HostState {
+            store: self.store.clone(),
+            catalog: self.catalog.clone(),
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(CALL_BUDGET_TICKS);
+        let bindings = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| GuestError::Load(format!("{e:?}")))?;
+        Ok(Instance { store, bindings })
+    }
+}
+
+/// Where the component comes from.
+#[derive(Debug, Clone)]
+pub enum ComponentSource {
+    /// The bytes of a component (e.g. [`EMBEDDED_COMPONENT`]).
+    Bytes(Arc<[u8]>),
+    /// A component file on disk.
+    File(std::path::PathBuf),
+}
+
+impl ComponentSource {
+    /// The component embedded in this binary.
+    pub fn embedded() -> Self {
+        Self::Bytes(Arc::from(EMBEDDED_COMPONENT))
+    }
+
+    /// A component file.
+    pub fn file(path: impl AsRef<Path>) -> Self {
+        Self::File(path.as_ref().to_path_buf())
+    }
+}
+
+/// Ticks the engine's epoch so runaway guest calls trap instead of hanging the server. The
+/// thread holds only a weak reference and ends with the engine.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("mcp-tasks-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .ok();
+}

@@ -1,0 +1,100 @@
+//! `mcp-tasks`: MCP Tasks (protocol revision 2025-11-25) served by a WebAssembly component.
+//!
+//! Every task rule — the status lifecycle, how a `tools/call` becomes a task, `tasks/get`,
+//! `tasks/list`, `tasks/result`, `tasks/cancel`, ownership and expiry — lives in the component
+//! built from `guest/` (its interface is [`WIT`]). This crate hosts it with wasmtime: it provides
+//! the component's imports (a [`TaskStore`] and the server's tools), runs [`Tool`]s, and serves
+//! newline-delimited JSON-RPC. It never decides a status itself.
+//!
+//! An embedder builds a [`Server`] with its own store and tools:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mcp_tasks::types::{TaskSupport, ToolInfo};
+//! use mcp_tasks::{Server, Tool, ToolContext, ToolOutcome};
+//! use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+//!
+//! /// Counts to `n`, reporting each step as the task's status message.
+//! struct Count(ToolInfo);
+//!
+//! #[mcp_tasks::async_trait]
+//! impl Tool for Count {
+//!     fn info(&self) -> &ToolInfo {
+//!         &self.0
+//!     }
+//!     async fn call(&self, arguments: serde_json::Value, cx: ToolContext) -> ToolOutcome {
+//!         let n = arguments["n"].as_u64().unwrap_or(3);
+//!         for i in 1..=n {
+//!             cx.progress(format!("counted {i} of {n}"));
+//!         }
+//!         ToolOutcome::text(format!("counted to {n}"))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let count = Count(ToolInfo {
+//!     name: "count".into(),
+//!     title: None,
+//!     description: Some("Count to n".into()),
+//!     input_schema: r#"{"type":"object","properties":{"n":{"type":"integer"}}}"#.into(),
+//!     output_schema: None,
+//!     task_support: TaskSupport::Optional,
+//! });
+//! let server = Server::builder().owner("alice").tool(Arc::new(count)).build()?;
+//!
+//! // Any byte stream works; here an in-memory pipe stands in for stdio.
+//! let (client, server_end) = tokio::io::duplex(64 * 1024);
+//! let (server_in, server_out) = tokio::io::split(server_end);
+//! tokio::spawn(async move { server.serve(BufReader::new(server_in), server_out).await });
+//! let (client_in, mut client_out) = tokio::io::split(client);
+//! let mut lines = BufReader::new(client_in).lines();
+//!
+//! // Call the tool as a task, then wait for its result with tasks/result.
+//! client_out
+//!     .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"count\",\"arguments\":{\"n\":5},\"task\":{\"ttl\":60000}}}\n")
+//!     .await?;
+//! let created: serde_json::Value = serde_json::from_str(&lines.next_line().await?.unwrap())?;
+//! let task_id = created["result"]["task"]["taskId"].as_str().unwrap().to_string();
+//! let request = serde_json::json!({
+//!     "jsonrpc": "2.0", "id": 2, "method": "tasks/result", "params": { "taskId": task_id }
+//! });
+//! client_out.write_all(format!("{request}\n").as_bytes()).await?;
+//! loop {
+//!     let message: serde_json::Value = serde_json::from_str(&lines.next_line().await?.unwrap())?;
+//!     if message["id"] == 2 {
+//!         assert_eq!(message["result"]["content"][0]["text"], "counted to 5");
+//!         break;
+//!     }
+//!     // Meanwhile: notifications/tasks/status as the task completes.
+//!     assert_eq!(message["method"], "notifications/tasks/status");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+
+mod component;
+mod server;
+pub mod store;
+pub mod tools;
+mod transport;
+
+pub use async_trait::async_trait;
+pub use component::{Call, ComponentSource, EMBEDDED_COMPONENT, Guest, GuestError};
+pub use server::{Server, ServerBuilder, os_user};
+pub use store::{MemoryStore, TaskStore};
+pub use tools::{CommandTool, Tool, ToolContext, ToolOutcome, ToolsFile};
+
+/// The WIT package `mcp:tasks@0.1.0` that the component implements.
+pub const WIT: &str = include_str!("../../wit/tasks.wit");
+
+/// The types of the WIT package, as the host sees them.
+pub mod types {
+    pub use crate::component::bindings::exports::mcp::tasks::router::{Action, Context, Run, Wait};
+    pub use crate::component::bindings::mcp::tasks::server::{
+        Settings, TaskSupport, Tool as ToolInfo,
+    };
+    pub use crate::component::bindings::mcp::tasks::store::{Page, StoreError};
+    pub use crate::component::bindings::mcp::tasks::types::{Outcome, RpcError, Status, Task};
+}

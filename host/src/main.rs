@@ -1,0 +1,121 @@
+//! The `mcp-tasks` binary: serve MCP Tasks over stdio, or print what it embeds.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use mcp_tasks::{ComponentSource, EMBEDDED_COMPONENT, Server, ToolsFile, WIT};
+
+/// MCP Tasks (protocol 2025-11-25) over stdio, with every task rule in a WebAssembly component.
+#[derive(Parser)]
+#[command(name = "mcp-tasks", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve MCP JSON-RPC on stdin/stdout, one message per line; logs go to stderr.
+    Serve {
+        /// A TOML file with the server's settings and command tools (see the README).
+        #[arg(long, value_name = "FILE")]
+        tools: Option<PathBuf>,
+        /// Where tasks live: `memory` (lost when the process exits).
+        #[arg(long, value_name = "STORE", default_value = "memory")]
+        store: String,
+        /// The owner of this connection's tasks [default: the OS user].
+        #[arg(long, value_name = "NAME")]
+        owner: Option<String>,
+        /// Run this component instead of the embedded one (e.g. a build of your own).
+        #[arg(long, value_name = "FILE")]
+        component: Option<PathBuf>,
+    },
+    /// Print the WIT package mcp:tasks@0.1.0 that the component implements.
+    Wit,
+    /// Write the embedded component (a wasm32-wasip2 component) to a file.
+    Component {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve {
+            tools,
+            store,
+            owner,
+            component,
+        } => match serve(tools, &store, owner, component) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mcp-tasks: error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Wit => {
+            print!("{WIT}");
+            ExitCode::SUCCESS
+        }
+        Command::Component { out } => match std::fs::write(&out, EMBEDDED_COMPONENT) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mcp-tasks: error: cannot write {}: {e}", out.display());
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn serve(
+    tools: Option<PathBuf>,
+    store: &str,
+    owner: Option<String>,
+    component: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let file = match &tools {
+        Some(path) => ToolsFile::load(path)?,
+        None => ToolsFile::default(),
+    };
+    let store = mcp_tasks::store::open(store)?;
+    let mut builder = Server::builder()
+        .store(store)
+        .settings(file.settings())
+        .tools(file.tools());
+    if let Some(owner) = owner {
+        builder = builder.owner(owner);
+    }
+    if let Some(path) = component {
+        anyhow::ensure!(
+            path.is_file(),
+            "component file {} not found",
+            path.display()
+        );
+        builder = builder.component(ComponentSource::file(path));
+    }
+    let server = Arc::new(builder.build()?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let input = tokio::io::BufReader::new(tokio::io::stdin());
+        let stop = async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r,
+                _ = term.recv() => Ok(()),
+            }
+        };
+        server.serve_until(input, tokio::io::stdout(), stop).await
+    })?;
+    // Stdin is read by a blocking thread that may still sit in read(2); do not wait for it.
+    runtime.shutdown_background();
+    Ok(())
+}

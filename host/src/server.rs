@@ -1,0 +1,364 @@
+//! The server: one connection's message loop, carrying out what the component decides.
+//!
+//! The component decides every status and every reply; this module only runs tools, holds
+//! `tasks/result` requests until their task settles, and writes messages out.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufRead, AsyncWrite};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::component::bindings::exports::mcp::tasks::router::{Action, Context, Run, Wait};
+use crate::component::{Call, ComponentSource, Guest, GuestError};
+use crate::store::{MemoryStore, TaskStore};
+use crate::tools::{Catalog, Tool, ToolContext, ToolOutcome, default_settings};
+use crate::transport::{self, Outbox};
+use crate::types::Settings;
+
+/// How often expired tasks are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// How many settle events a waiting `tasks/result` may fall behind before it simply re-checks.
+const SETTLED_BACKLOG: usize = 1024;
+
+/// Builds a [`Server`]: its store, tools, settings, owner and component.
+pub struct ServerBuilder {
+    store: Arc<dyn TaskStore>,
+    tools: Vec<Arc<dyn Tool>>,
+    settings: Settings,
+    owner: String,
+    component: ComponentSource,
+}
+
+impl ServerBuilder {
+    /// Keep tasks in this store (default: a fresh [`MemoryStore`]).
+    pub fn store(mut self, store: Arc<dyn TaskStore>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Offer this tool.
+    pub fn tool(mut self, tool: Arc<dyn Tool>) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    /// Offer these tools.
+    pub fn tools(mut self, tools: impl IntoIterator<Item = Arc<dyn Tool>>) -> Self {
+        self.tools.extend(tools);
+        self
+    }
+
+    /// Use these settings (identity, ttl limits, poll interval, page size).
+    pub fn settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Create tasks for, and show tasks only to, this owner (default: the OS user).
+    pub fn owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = owner.into();
+        self
+    }
+
+    /// Run this component instead of the embedded one.
+    pub fn component(mut self, component: ComponentSource) -> Self {
+        self.component = component;
+        self
+    }
+
+    /// Compile the component and make the server.
+    pub fn build(self) -> Result<Server, GuestError> {
+        let catalog = Arc::new(Catalog::new(self.settings, self.tools));
+        let guest = Guest::load(&self.component, self.store, catalog.clone())?;
+        Ok(Server {
+            guest: Arc::new(guest),
+            catalog,
+            owner: self.owner,
+        })
+    }
+}
+
+/// An MCP server whose task logic runs in the component.
+pub struct Server {
+    guest: Arc<Guest>,
+    catalog: Arc<Catalog>,
+    owner: String,
+}
+
+impl Server {
+    /// A builder with the defaults: memory store, no tools, default settings, the OS user as
+    /// owner, the embedded component.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            store: Arc::new(MemoryStore::new()),
+            tools: Vec::new(),
+            settings: default_settings(),
+            owner: os_user(),
+            component: ComponentSource::embedded(),
+        }
+    }
+
+    /// Serve one connection of newline-delimited JSON-RPC until `input` ends.
+    ///
+    /// Requests run concurrently; all output goes through one writer, so messages never
+    /// interleave. At the end of input, requests already read are answered, waiting
+    /// `tasks/result` requests and running tools are stopped, and the output is flushed.
+    pub async fn serve<R, W>(&self, input: R, output: W) -> std::io::Result<()>
+    where
+        R: AsyncBufRead + Unpin,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        self.serve_until(input, output, std::future::pending())
+            .await
+    }
+
+    /// [`serve`](Self::serve), but also ending, the same way, when `stop` completes (e.g. on
+    /// SIGTERM); an error from `stop` is returned after the shutdown.
+    pub async fn serve_until<R, W>(
+        &self,
+        input: R,
+        output: W,
+        stop: impl Future<Output = std::io::Result<()>>,
+    ) -> std::io::Result<()>
+    where
+        R: AsyncBufRead + Unpin,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let (outbox, writer) = transport::writer(output);
+        let conn = Arc::new(Connection {
+            guest: self.guest.clone(),
+            catalog: self.catalog.clone(),
+            owner: self.owner.clone(),
+            session: Mutex::new(String::new()),
+            outbox,
+            settled: broadcast::channel(SETTLED_BACKLOG).0,
+            runs: Mutex::new(HashMap::new()),
+            shutdown: CancellationToken::new(),
+            tool_tasks: tokio_util::task::TaskTracker::new(),
+        });
+        let sweeper = tokio::spawn(conn.clone().sweep_periodically());
+        let mut requests = JoinSet::new();
+        let read = transport::read_lines(input, &conn.outbox, stop, |line| {
+            let conn = conn.clone();
+            requests.spawn(async move { conn.handle(line).await });
+            // Reap finished handlers as we go, so a long session does not accumulate them.
+            while requests.try_join_next().is_some() {}
+        })
+        .await;
+
+        conn.shutdown.cancel();
+        sweeper.abort();
+        while requests.join_next().await.is_some() {}
+        conn.stop_all_runs();
+        conn.tool_tasks.close();
+        conn.tool_tasks.wait().await;
+        // Dropping the last outbox lets the writer drain and finish.
+        drop(conn);
+        let written = writer
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        read.and(written)
+    }
+}
+
+struct Connection {
+    guest: Arc<Guest>,
+    catalog: Arc<Catalog>,
+    owner: String,
+    session: Mutex<String>,
+    outbox: Outbox,
+    /// Task IDs as they settle, for the `tasks/result` requests waiting on them.
+    settled: broadcast::Sender<String>,
+    /// Cancellation of each running tool, by run token.
+    runs: Mutex<HashMap<String, CancellationToken>>,
+    shutdown: CancellationToken,
+    tool_tasks: tokio_util::task::TaskTracker,
+}
+
+impl Connection {
+    fn ctx(&self) -> Context {
+        Context {
+            owner: self.owner.clone(),
+            now: now_ms(),
+            session: lock(&self.session).clone(),
+        }
+    }
+
+    /// Handle one incoming line, re-delivering it while the component says to wait.
+    async fn handle(self: Arc<Self>, line: String) {
+        let mut settled: Option<broadcast::Receiver<String>> = None;
+        loop {
+            let actions = match self
+                .guest
+                .call(Call::Handle(line.clone()), self.ctx())
+                .await
+            {
+                Ok(actions) => actions,
+                Err(e) => return self.fail_request(&line, e),
+            };
+            let Some(wait) = self.execute(actions) else {
+                return;
+            };
+            match &mut settled {
+                // First wait: subscribe, then look again at once, so that a settle between the
+                // component's answer and the subscription is not missed.
+                None => settled = Some(self.settled.subscribe()),
+                Some(rx) => {
+                    let recheck = tokio::time::sleep(Duration::from_millis(wait.recheck_after));
+                    tokio::pin!(recheck);
+                    loop {
+                        tokio::select! {
+                            _ = self.shutdown.cancelled() => return,
+                            _ = &mut recheck => break,
+                            event = rx.recv() => match event {
+                                Ok(id) if id != wait.task_id => continue,
+                                // Our task, a backlog overflow, or a closed channel: look again.
+                                _ => break,
+                            },
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Carry out the component's actions in order; the wait it asked for, if any.
+    fn execute(self: &Arc<Self>, actions: Vec<Action>) -> Option<Wait> {
+        let mut wait = None;
+        for action in actions {
+            match action {
+                Action::Send(message) => self.outbox.send(message),
+                Action::SetSession(session) => *lock(&self.session) = session,
+                Action::RunTool(run) => self.start(run),
+                Action::StopTool(token) => {
+                    if let Some(cancel) = lock(&self.runs).remove(&token) {
+                        cancel.cancel();
+                    }
+                }
+                Action::Wait(w) => wait = Some(w),
+                Action::Settled(task_id) => {
+                    // No receiver just means nobody waits.
+                    let _ = self.settled.send(task_id);
+                }
+            }
+        }
+        wait
+    }
+
+    /// Start a tool run; its progress and outcome go back to the component.
+    fn start(self: &Arc<Self>, run: Run) {
+        let cancel = self.shutdown.child_token();
+        lock(&self.runs).insert(run.token.clone(), cancel.clone());
+        let conn = self.clone();
+        self.tool_tasks.spawn(async move {
+            let (progress_tx, mut progress_rx) = watch::channel(None::<String>);
+            let forward = {
+                let conn = conn.clone();
+                let token = run.token.clone();
+                tokio::spawn(async move {
+                    while progress_rx.changed().await.is_ok() {
+                        let Some(message) = progress_rx.borrow_and_update().clone() else {
+                            continue;
+                        };
+                        let call = Call::Progress {
+                            token: token.clone(),
+                            message,
+                        };
+                        if let Ok(actions) = conn.guest.call(call, conn.ctx()).await {
+                            conn.execute(actions);
+                        }
+                    }
+                })
+            };
+            let outcome = match conn.catalog.get(&run.tool) {
+                Some(tool) => {
+                    let arguments = serde_json::from_str(&run.arguments).unwrap_or(Value::Null);
+                    let cx = ToolContext::new(run.task_id.clone(), progress_tx, cancel.clone());
+                    tool.call(arguments, cx).await
+                }
+                None => ToolOutcome::rpc_error(-32602, format!("Unknown tool: {}", run.tool)),
+            };
+            // The sender went with the tool's context: the forwarder ends after the last report.
+            let _ = forward.await;
+            let stopped = lock(&conn.runs).remove(&run.token).is_none() || cancel.is_cancelled();
+            if stopped {
+                return; // Stopped on the component's word: the outcome is not wanted.
+            }
+            let call = Call::Finished {
+                token: run.token,
+                outcome: outcome.outcome,
+                message: outcome.message,
+            };
+            match conn.guest.call(call, conn.ctx()).await {
+                Ok(actions) => {
+                    conn.execute(actions);
+                }
+                Err(e) => eprintln!("mcp-tasks: reporting a finished tool failed: {e}"),
+            }
+        });
+    }
+
+    fn stop_all_runs(&self) {
+        for (_, cancel) in lock(&self.runs).drain() {
+            cancel.cancel();
+        }
+    }
+
+    async fn sweep_periodically(self: Arc<Self>) {
+        let mut every = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            match self.guest.call(Call::Sweep, self.ctx()).await {
+                Ok(actions) => {
+                    self.execute(actions);
+                }
+                Err(e) => eprintln!("mcp-tasks: sweeping expired tasks failed: {e}"),
+            }
+        }
+    }
+
+    /// The component trapped on this line: answer the request with -32603 if it was one; the
+    /// server goes on.
+    fn fail_request(&self, line: &str, error: GuestError) {
+        eprintln!("mcp-tasks: {error}");
+        let Ok(message) = serde_json::from_str::<Value>(line) else {
+            return;
+        };
+        if message.get("method").is_none() {
+            return; // A notification or a response: nobody waits for an answer.
+        }
+        if let Some(id @ (Value::String(_) | Value::Number(_))) = message.get("id") {
+            let error = json!({ "code": -32603, "message": format!("Internal error: {error}") });
+            self.outbox
+                .send(json!({ "jsonrpc": "2.0", "id": id, "error": error }).to_string());
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The OS user running this process: `$USER`, `$LOGNAME`, else `uid-N`.
+pub fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty())
+        // SAFETY: getuid(2) cannot fail and has no preconditions.
+        .unwrap_or_else(|| format!("uid-{}", unsafe { libc::getuid() }))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section here is a single insert, remove or clone: a panic cannot leave
+    // the data half-changed, so a poisoned lock is still sound to use.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

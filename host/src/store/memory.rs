@@ -1,0 +1,169 @@
+//! The in-memory store: the default, for one process.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::RwLock;
+
+use super::TaskStore;
+use crate::types::{Page, Status, StoreError, Task};
+
+/// Tasks in this process's memory, indexed for listing by owner and for expiry.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    tasks: HashMap<String, Task>,
+    /// Per owner, (created_at, id): creation order for `list`.
+    by_owner: HashMap<String, BTreeSet<(u64, String)>>,
+    /// (expires_at, id) of tasks with a ttl, so `expire` touches only what it deletes.
+    by_expiry: BTreeSet<(u64, String)>,
+}
+
+fn expires_at(task: &Task) -> Option<u64> {
+    task.ttl.map(|ttl| task.created_at.saturating_add(ttl))
+}
+
+/// Cursors name the last (created_at, id) a page returned.
+fn encode_cursor(created_at: u64, id: &str) -> String {
+    format!("{created_at}:{id}")
+}
+
+fn decode_cursor(cursor: &str) -> Option<(u64, String)> {
+    let (at, id) = cursor.split_once(':')?;
+    Some((at.parse().ok()?, id.to_string()))
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        // A panic elsewhere while holding the lock leaves the maps consistent (every change is
+        // a single insert or remove), so a poisoned lock is still usable.
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Inner {
+    fn insert(&mut self, task: Task) {
+        self.by_owner
+            .entry(task.owner.clone())
+            .or_default()
+            .insert((task.created_at, task.id.clone()));
+        if let Some(at) = expires_at(&task) {
+            self.by_expiry.insert((at, task.id.clone()));
+        }
+        self.tasks.insert(task.id.clone(), task);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Task> {
+        let task = self.tasks.remove(id)?;
+        if let Some(set) = self.by_owner.get_mut(&task.owner) {
+            set.remove(&(task.created_at, task.id.clone()));
+            if set.is_empty() {
+                self.by_owner.remove(&task.owner);
+            }
+        }
+        if let Some(at) = expires_at(&task) {
+            self.by_expiry.remove(&(at, task.id.clone()));
+        }
+        Some(task)
+    }
+}
+
+#[async_trait::async_trait]
+impl TaskStore for MemoryStore {
+    async fn get(&self, id: &str) -> Result<Option<Task>, StoreError> {
+        Ok(self.read().tasks.get(id).cloned())
+    }
+
+    async fn create(&self, task: Task) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        if inner.tasks.contains_key(&task.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        inner.insert(task);
+        Ok(())
+    }
+
+    async fn update(&self, task: Task, expected_version: u64) -> Result<(), StoreError> {
+        let mut inner = self.write();
+        let stored = inner.tasks.get(&task.id).ok_or(StoreError::NotFound)?;
+        if stored.version != expected_version {
+            return Err(StoreError::Conflict(stored.version));
+        }
+        // Owner, creation time and ttl never change after creation, so the indexes stand;
+        // should a caller change them anyway, re-index rather than corrupt the listing.
+        if stored.owner != task.owner
+            || stored.created_at != task.created_at
+            || stored.ttl != task.ttl
+        {
+            inner.remove(&task.id);
+            inner.insert(task);
+            return Ok(());
+        }
+        inner.tasks.insert(task.id.clone(), task);
+        Ok(())
+    }
+
+    async fn list(
+        &self,
+        owner: &str,
+        status: Option<Status>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let after = cursor
+            .map(|c| decode_cursor(c).ok_or(StoreError::InvalidCursor))
+            .transpose()?;
+        let inner = self.read();
+        let Some(keys) = inner.by_owner.get(owner) else {
+            return Ok(Page {
+                tasks: Vec::new(),
+                next_cursor: None,
+            });
+        };
+        let range: Box<dyn Iterator<Item = &(u64, String)>> = match &after {
+            Some(after) => Box::new(keys.range(after.clone()..).skip_while(move |k| *k == after)),
+            None => Box::new(keys.iter()),
+        };
+        let mut matching = range
+            .filter_map(|(_, id)| inner.tasks.get(id))
+            .filter(|t| status.is_none_or(|s| t.status == s));
+        let tasks: Vec<Task> = matching.by_ref().take(limit as usize).cloned().collect();
+        let next_cursor = match (tasks.last(), matching.next()) {
+            (Some(last), Some(_)) => Some(encode_cursor(last.created_at, &last.id)),
+            _ => None,
+        };
+        Ok(Page { tasks, next_cursor })
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        self.write()
+            .remove(id)
+            .map(|_| ())
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn expire(&self, now: u64) -> Result<Vec<String>, StoreError> {
+        let mut inner = self.write();
+        let due: Vec<String> = inner
+            .by_expiry
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, id)| id.clone())
+            .collect();
+        for id in &due {
+            inner.remove(id);
+        }
+        Ok(due)
+    }
+}

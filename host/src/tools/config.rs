@@ -1,0 +1,292 @@
+//! The tools file: the server's settings and its command tools, in TOML.
+//!
+//! ```toml
+//! [server]                       # optional; these are the defaults
+//! name = "mcp-tasks"
+//! default_ttl_ms = 3600000       # a task's ttl when the request asks for none
+//! max_ttl_ms = 86400000          # longer requests are clamped
+//! poll_interval_ms = 1000
+//! page_size = 50                 # tasks per tasks/list page
+//!
+//! [[tools]]
+//! name = "build"
+//! description = "Build the project"
+//! command = ["make", "-C", "{dir}"]
+//! task_support = "optional"      # forbidden | optional | required
+//! timeout_secs = 600
+//! input_schema = { type = "object", properties = { dir = { type = "string" } }, required = ["dir"] }
+//! ```
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{CommandTool, Tool, default_settings};
+use crate::types::{Settings, TaskSupport, ToolInfo};
+
+/// Why a tools file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read tools file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("invalid tools file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with its position.
+        message: String,
+    },
+    /// A value is out of place (duplicate names, empty command, ...).
+    #[error("invalid tools file {path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// A parsed tools file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolsFile {
+    #[serde(default)]
+    server: ServerSection,
+    #[serde(default)]
+    tools: Vec<ToolEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    name: Option<String>,
+    version: Option<String>,
+    instructions: Option<String>,
+    default_ttl_ms: Option<u64>,
+    max_ttl_ms: Option<u64>,
+    poll_interval_ms: Option<u64>,
+    page_size: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolEntry {
+    name: String,
+    title: Option<String>,
+    description: Option<String>,
+    command: Vec<String>,
+    #[serde(default = "optional")]
+    task_support: TaskSupportName,
+    timeout_secs: Option<f64>,
+    grace_secs: Option<f64>,
+    cwd: Option<PathBuf>,
+    input_schema: Option<Value>,
+    output_schema: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum TaskSupportName {
+    Forbidden,
+    Optional,
+    Required,
+}
+
+fn optional() -> TaskSupportName {
+    TaskSupportName::Optional
+}
+
+impl ToolsFile {
+    /// Read and check a tools file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parse and check the text of a tools file; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let file: ToolsFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut names = HashSet::new();
+        for tool in &file.tools {
+            if tool.name.is_empty() {
+                return Err(invalid("a tool has an empty name".into()));
+            }
+            if !names.insert(tool.name.as_str()) {
+                return Err(invalid(format!("tool '{}' is defined twice", tool.name)));
+            }
+            if tool.command.is_empty() || tool.command[0].is_empty() {
+                return Err(invalid(format!(
+                    "tool '{}': command must name a program",
+                    tool.name
+                )));
+            }
+            for (what, secs) in [
+                ("timeout_secs", tool.timeout_secs),
+                ("grace_secs", tool.grace_secs),
+            ] {
+                if secs.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+                    return Err(invalid(format!(
+                        "tool '{}': {what} must be a positive number",
+                        tool.name
+                    )));
+                }
+            }
+            for (what, schema) in [
+                ("input_schema", &tool.input_schema),
+                ("output_schema", &tool.output_schema),
+            ] {
+                if schema
+                    .as_ref()
+                    .is_some_and(|s| s.get("type").and_then(Value::as_str) != Some("object"))
+                {
+                    return Err(invalid(format!(
+                        "tool '{}': {what} must be a JSON Schema with type = \"object\"",
+                        tool.name
+                    )));
+                }
+            }
+        }
+        let s = &file.server;
+        if let (Some(default), Some(max)) = (s.default_ttl_ms, s.max_ttl_ms)
+            && default > max
+        {
+            return Err(invalid(format!(
+                "default_ttl_ms ({default}) is above max_ttl_ms ({max})"
+            )));
+        }
+        if s.page_size == Some(0) || s.poll_interval_ms == Some(0) {
+            return Err(invalid(
+                "page_size and poll_interval_ms must be at least 1".into(),
+            ));
+        }
+        Ok(file)
+    }
+
+    /// The server settings this file gives (defaults where it is silent).
+    pub fn settings(&self) -> Settings {
+        let d = default_settings();
+        let s = &self.server;
+        Settings {
+            name: s.name.clone().unwrap_or(d.name),
+            version: s.version.clone().unwrap_or(d.version),
+            instructions: s.instructions.clone().or(d.instructions),
+            default_ttl: s.default_ttl_ms.or(d.default_ttl),
+            max_ttl: s.max_ttl_ms.or(d.max_ttl),
+            poll_interval: s.poll_interval_ms.unwrap_or(d.poll_interval),
+            page_size: s.page_size.unwrap_or(d.page_size),
+        }
+    }
+
+    /// The command tools this file defines, in its order.
+    pub fn tools(&self) -> Vec<Arc<dyn Tool>> {
+        self.tools
+            .iter()
+            .map(|t| {
+                let info = ToolInfo {
+                    name: t.name.clone(),
+                    title: t.title.clone(),
+                    description: t.description.clone(),
+                    input_schema: t
+                        .input_schema
+                        .clone()
+                        .unwrap_or_else(|| serde_json::json!({ "type": "object" }))
+                        .to_string(),
+                    output_schema: t.output_schema.as_ref().map(Value::to_string),
+                    task_support: match t.task_support {
+                        TaskSupportName::Forbidden => TaskSupport::Forbidden,
+                        TaskSupportName::Optional => TaskSupport::Optional,
+                        TaskSupportName::Required => TaskSupport::Required,
+                    },
+                };
+                let mut tool = CommandTool::new(info, t.command.clone());
+                if let Some(secs) = t.timeout_secs {
+                    tool = tool.with_timeout(Duration::from_secs_f64(secs));
+                }
+                if let Some(secs) = t.grace_secs {
+                    tool = tool.with_grace(Duration::from_secs_f64(secs));
+                }
+                if let Some(cwd) = &t.cwd {
+                    tool = tool.with_cwd(cwd);
+                }
+                Arc::new(tool) as Arc<dyn Tool>
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ToolsFile, ConfigError> {
+        ToolsFile::parse(text, Path::new("tools.toml"))
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let file = parse(
+            r#"
+            [[tools]]
+            name = "build"
+            description = "Build the project"
+            command = ["make", "-C", "{dir}"]
+            task_support = "required"
+            timeout_secs = 600
+            input_schema = { type = "object", properties = { dir = { type = "string" } }, required = ["dir"] }
+            "#,
+        )
+        .unwrap();
+        let tools = file.tools();
+        assert_eq!(tools.len(), 1);
+        assert_eq!(tools[0].info().task_support, TaskSupport::Required);
+        assert!(
+            tools[0]
+                .info()
+                .input_schema
+                .contains("\"required\":[\"dir\"]")
+        );
+        assert_eq!(file.settings(), default_settings());
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = |t: &str| parse(t).unwrap_err().to_string();
+        assert!(err("[[tools]]\nname='a'\ncommand=[]").contains("command must name a program"));
+        assert!(
+            err("[[tools]]\nname='a'\ncommand=['x']\n[[tools]]\nname='a'\ncommand=['y']")
+                .contains("defined twice")
+        );
+        assert!(
+            err("[[tools]]\nname='a'\ncommand=['x']\ntask_support='sometimes'")
+                .contains("unknown variant")
+        );
+        assert!(err("[[tools]]\nname='a'\ncommand=['x']\ncolour='red'").contains("unknown field"));
+        assert!(err("[server]\ndefault_ttl_ms=10\nmax_ttl_ms=5").contains("above max_ttl_ms"));
+        assert!(
+            err("[[tools]]\nname='a'\ncommand=['x']\ninput_schema={type='string'}")
+                .contains("type = \"object\"")
+        );
+        assert!(err("[[tools]]\nname='a'\ncommand=['x']\ntimeout_secs=0").contains("positive"));
+    }
+}

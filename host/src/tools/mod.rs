@@ -1,0 +1,186 @@
+//! Tools the server runs: the [`Tool`] trait an embedder implements, command tools from a TOML
+//! file, and the catalog the component's `server` import reads.
+
+mod command;
+mod config;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+pub use command::CommandTool;
+pub use config::{ConfigError, ToolsFile};
+
+use crate::types::{Outcome, RpcError, Settings, ToolInfo};
+
+/// A tool the server can run, as a plain call or as a task.
+///
+/// ```
+/// use mcp_tasks::{Tool, ToolContext, ToolOutcome};
+/// use mcp_tasks::types::{TaskSupport, ToolInfo};
+///
+/// struct Greet(ToolInfo);
+///
+/// #[async_trait::async_trait]
+/// impl Tool for Greet {
+///     fn info(&self) -> &ToolInfo { &self.0 }
+///     async fn call(&self, arguments: serde_json::Value, cx: ToolContext) -> ToolOutcome {
+///         cx.progress("thinking of a greeting");
+///         let name = arguments["name"].as_str().unwrap_or("world");
+///         ToolOutcome::text(format!("hello, {name}"))
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
+pub trait Tool: Send + Sync + 'static {
+    /// How the tool appears in `tools/list`, and whether it runs as a task.
+    fn info(&self) -> &ToolInfo;
+
+    /// Run the tool with these arguments (a JSON object). Report progress through `cx`, and stop
+    /// soon after `cx.cancelled()` fires: the outcome of a cancelled run is discarded.
+    async fn call(&self, arguments: Value, cx: ToolContext) -> ToolOutcome;
+}
+
+/// What a running tool can see and do besides its arguments.
+#[derive(Clone)]
+pub struct ToolContext {
+    task_id: Option<String>,
+    progress: Arc<watch::Sender<Option<String>>>,
+    cancel: CancellationToken,
+}
+
+impl ToolContext {
+    pub(crate) fn new(
+        task_id: Option<String>,
+        progress: watch::Sender<Option<String>>,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            task_id,
+            progress: Arc::new(progress),
+            cancel,
+        }
+    }
+
+    /// The task this run belongs to, when it runs as a task.
+    pub fn task_id(&self) -> Option<&str> {
+        self.task_id.as_deref()
+    }
+
+    /// Report progress: it becomes the task's `statusMessage`. Reports that arrive faster than
+    /// the store takes them are coalesced; the latest wins.
+    pub fn progress(&self, message: impl Into<String>) {
+        self.progress.send_replace(Some(message.into()));
+    }
+
+    /// Fires when the run must stop (its task was cancelled or expired, or the client went
+    /// away).
+    pub fn cancelled(&self) -> &CancellationToken {
+        &self.cancel
+    }
+}
+
+/// How a run ended: the result of the call, and an optional status message for its task.
+#[derive(Debug, Clone)]
+pub struct ToolOutcome {
+    /// A `CallToolResult` (as JSON text) or a JSON-RPC error.
+    pub outcome: Outcome,
+    /// The task's final `statusMessage`, e.g. why it failed.
+    pub message: Option<String>,
+}
+
+impl ToolOutcome {
+    /// A successful result with one text content block.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::result(json!({ "content": [{ "type": "text", "text": text.into() }] }))
+    }
+
+    /// A tool error (`isError: true`: the task fails) with this text, also used as the task's
+    /// status message.
+    pub fn tool_error(text: impl Into<String>) -> Self {
+        let text = text.into();
+        Self {
+            outcome: Outcome::Success(
+                json!({ "content": [{ "type": "text", "text": text }], "isError": true })
+                    .to_string(),
+            ),
+            message: Some(text),
+        }
+    }
+
+    /// A `CallToolResult` given as JSON.
+    pub fn result(call_tool_result: Value) -> Self {
+        Self {
+            outcome: Outcome::Success(call_tool_result.to_string()),
+            message: None,
+        }
+    }
+
+    /// A JSON-RPC error in place of a result.
+    pub fn rpc_error(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            outcome: Outcome::Error(RpcError {
+                code,
+                message: message.into(),
+                data: None,
+            }),
+            message: None,
+        }
+    }
+
+    /// The same outcome with this status message.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+}
+
+/// The server's settings and tools, as the component's `server` import shows them.
+pub struct Catalog {
+    settings: Settings,
+    tools: Vec<Arc<dyn Tool>>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Catalog {
+    pub(crate) fn new(settings: Settings, tools: Vec<Arc<dyn Tool>>) -> Self {
+        let by_name = tools
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.info().name.clone(), i))
+            .collect();
+        Self {
+            settings,
+            tools,
+            by_name,
+        }
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(crate) fn infos(&self) -> Vec<ToolInfo> {
+        self.tools.iter().map(|t| t.info().clone()).collect()
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        self.by_name.get(name).map(|&i| &self.tools[i])
+    }
+}
+
+/// The settings a server has unless told otherwise.
+pub fn default_settings() -> Settings {
+    Settings {
+        name: "mcp-tasks".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        instructions: None,
+        default_ttl: Some(60 * 60 * 1000),
+        max_ttl: Some(24 * 60 * 60 * 1000),
+        poll_interval: 1000,
+        page_size: 50,
+    }
+}
