@@ -1,0 +1,72 @@
+"""A whole task lifecycle against `mcp-tasks serve`, through the official MCP Python SDK (1.x).
+
+Usage: python lifecycle.py MCP_TASKS_BINARY TOOLS_TOML
+"""
+
+import asyncio
+import sys
+import warnings
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import McpError
+from mcp.types import CallToolResult
+
+# mcp 1.x marks these experimental APIs deprecated in favour of 2.x; 1.x is the line we test.
+warnings.filterwarnings("ignore", category=DeprecationWarning, module=__name__)
+
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+async def lifecycle(binary: str, tools: str) -> None:
+    server = StdioServerParameters(command=binary, args=["serve", "--tools", tools, "--owner", "python-sdk"])
+    async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
+        init = await session.initialize()
+        assert init.protocolVersion == "2025-11-25", init.protocolVersion
+        caps = init.capabilities.tasks
+        assert caps is not None and caps.requests.tools.call is not None, caps
+
+        listed = await session.list_tools()
+        support = {t.name: t.execution.taskSupport for t in listed.tools}
+        assert support == {"greet": "optional", "long": "required"}, support
+
+        # Call as a task, poll until terminal, fetch the result.
+        created = await session.experimental.call_tool_as_task("greet", {"name": "python"}, ttl=60_000)
+        task_id = created.task.taskId
+        assert created.task.status == "working", created
+        assert created.task.ttl == 60_000, created
+        for _ in range(400):
+            task = await session.experimental.get_task(task_id)
+            if task.status in TERMINAL:
+                break
+            await asyncio.sleep((task.pollInterval or 100) / 1000)
+        assert task.status == "completed", task
+        result = await session.experimental.get_task_result(task_id, CallToolResult)
+        assert result.content[0].text == "hello, python\n", result
+        assert result.meta["io.modelcontextprotocol/related-task"]["taskId"] == task_id, result.meta
+
+        # List: the task is there.
+        tasks = await session.experimental.list_tasks()
+        assert task_id in [t.taskId for t in tasks.tasks], tasks
+
+        # Cancel a long task; it stays cancelled, and a second cancel is refused with -32602.
+        long = await session.experimental.call_tool_as_task("long", {})
+        cancelled = await session.experimental.cancel_task(long.task.taskId)
+        assert cancelled.status == "cancelled", cancelled
+        again = await session.experimental.get_task(long.task.taskId)
+        assert again.status == "cancelled", again
+        try:
+            await session.experimental.cancel_task(long.task.taskId)
+        except McpError as e:
+            assert e.error.code == -32602, e.error
+        else:
+            raise AssertionError("cancelling a cancelled task was accepted")
+
+        # A plain call of an optional tool answers directly.
+        plain = await session.call_tool("greet", {"name": "plain"})
+        assert plain.content[0].text == "hello, plain\n", plain
+    print("python sdk lifecycle: ok")
+
+
+if __name__ == "__main__":
+    asyncio.run(lifecycle(sys.argv[1], sys.argv[2]))

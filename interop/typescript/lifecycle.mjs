@@ -1,0 +1,67 @@
+// A whole task lifecycle against `mcp-tasks serve`, through the official TypeScript SDK (1.32.x).
+//
+// Usage: node lifecycle.mjs MCP_TASKS_BINARY TOOLS_TOML
+import assert from "node:assert/strict";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { CallToolResultSchema, CreateTaskResultSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
+
+const [binary, tools] = process.argv.slice(2);
+const transport = new StdioClientTransport({
+  command: binary,
+  args: ["serve", "--tools", tools, "--owner", "typescript-sdk"],
+  stderr: "inherit",
+});
+const client = new Client({ name: "mcp-tasks-interop", version: "1.0.0" });
+await client.connect(transport);
+
+const caps = client.getServerCapabilities();
+assert.ok(caps?.tasks?.requests?.tools?.call, "tasks.requests.tools.call declared");
+const { tools: listed } = await client.listTools();
+assert.deepEqual(
+  Object.fromEntries(listed.map((t) => [t.name, t.execution?.taskSupport])),
+  { greet: "optional", long: "required" },
+);
+
+// Call as a task through the SDK's stream: task created, (status), result.
+const stream = client.experimental.tasks.callToolStream(
+  { name: "greet", arguments: { name: "typescript" } },
+  CallToolResultSchema,
+  { task: { ttl: 60000 } },
+);
+let taskId;
+let result;
+for await (const message of stream) {
+  if (message.type === "taskCreated") taskId = message.task.taskId;
+  else if (message.type === "result") result = message.result;
+  else if (message.type === "error") throw message.error;
+}
+assert.ok(taskId, "a task was created");
+assert.equal(result.content[0].text, "hello, typescript\n");
+
+// Poll, fetch the result again, list.
+const task = await client.experimental.tasks.getTask(taskId);
+assert.equal(task.status, "completed");
+assert.equal(task.ttl, 60000);
+const again = await client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema);
+assert.equal(again.content[0].text, "hello, typescript\n");
+assert.equal(again._meta["io.modelcontextprotocol/related-task"].taskId, taskId);
+const { tasks } = await client.experimental.tasks.listTasks();
+assert.ok(tasks.some((t) => t.taskId === taskId), "the task is listed");
+
+// Cancel a long task; a second cancel is refused with -32602.
+const long = await client.request(
+  { method: "tools/call", params: { name: "long", arguments: {}, task: { ttl: 60000 } } },
+  CreateTaskResultSchema,
+);
+const cancelled = await client.experimental.tasks.cancelTask(long.task.taskId);
+assert.equal(cancelled.status, "cancelled");
+assert.equal((await client.experimental.tasks.getTask(long.task.taskId)).status, "cancelled");
+await assert.rejects(client.experimental.tasks.cancelTask(long.task.taskId), (e) => e instanceof McpError && e.code === -32602);
+
+// A plain call of an optional tool answers directly.
+const plain = await client.callTool({ name: "greet", arguments: { name: "plain" } });
+assert.equal(plain.content[0].text, "hello, plain\n");
+
+await client.close();
+console.log("typescript sdk lifecycle: ok");

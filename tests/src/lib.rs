@@ -1,0 +1,396 @@
+//! Drives the real `mcp-tasks` binary over stdio, and checks every message it sends against
+//! the official MCP 2025-11-25 JSON schema (`../shared/spec/mcp-2025-11-25.schema.json`).
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// How long any single expected message may take before a test gives up. Generous: this bounds
+/// a hang, it measures nothing.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
+}
+
+/// The `mcp-tasks` binary of the profile these tests were built with, built if need be.
+pub fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("MCP_TASKS_BIN") {
+            return PathBuf::from(bin);
+        }
+        // This test runs from <target>/<profile>/deps/.
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("<target>/<profile>");
+        let profile = profile_dir
+            .file_name()
+            .and_then(|p| p.to_str())
+            .expect("profile name");
+        let profile = if profile == "debug" { "dev" } else { profile };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(root())
+            .args([
+                "build",
+                "--profile",
+                profile,
+                "-p",
+                "mcp-tasks",
+                "--bin",
+                "mcp-tasks",
+            ])
+            .status()
+            .expect("run cargo build for the mcp-tasks binary");
+        assert!(status.success(), "building the mcp-tasks binary failed");
+        profile_dir.join("mcp-tasks")
+    })
+}
+
+/// The official schema, with one compiled validator per definition used.
+pub struct Schema {
+    document: Value,
+    validators: Mutex<std::collections::HashMap<String, Arc<jsonschema::Validator>>>,
+}
+
+impl Schema {
+    /// The 2025-11-25 schema from `../shared/spec/`.
+    pub fn get() -> &'static Schema {
+        static SCHEMA: OnceLock<Schema> = OnceLock::new();
+        SCHEMA.get_or_init(|| {
+            let path = root().join("../shared/spec/mcp-2025-11-25.schema.json");
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("the MCP schema is needed at {}: {e}", path.display()));
+            Schema {
+                document: serde_json::from_str(&text).expect("schema is JSON"),
+                validators: Default::default(),
+            }
+        })
+    }
+
+    /// Check `instance` against the schema's definition `def`; the errors, if any.
+    pub fn check(&self, def: &str, instance: &Value) -> Result<(), String> {
+        let validator = {
+            let mut validators = self.validators.lock().unwrap();
+            validators
+                .entry(def.to_string())
+                .or_insert_with(|| {
+                    let mut schema = json!({ "$ref": format!("#/$defs/{def}") });
+                    schema["$defs"] = self.document["$defs"].clone();
+                    schema["$schema"] = self.document["$schema"].clone();
+                    Arc::new(jsonschema::validator_for(&schema).expect("the schema compiles"))
+                })
+                .clone()
+        };
+        let errors: Vec<String> = validator
+            .iter_errors(instance)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{def}: {}", errors.join("; ")))
+        }
+    }
+}
+
+/// The schema definition a result of `method` must match.
+fn result_def(method: &str, params: &Value) -> Option<&'static str> {
+    Some(match method {
+        "initialize" => "InitializeResult",
+        "ping" => "EmptyResult",
+        "tools/list" => "ListToolsResult",
+        "tools/call" if params.get("task").is_some() => "CreateTaskResult",
+        "tools/call" => "CallToolResult",
+        "tasks/get" => "GetTaskResult",
+        "tasks/list" => "ListTasksResult",
+        "tasks/cancel" => "CancelTaskResult",
+        "tasks/result" => "GetTaskPayloadResult",
+        _ => return None,
+    })
+}
+
+/// One running `mcp-tasks serve`, with a client on its stdio.
+pub struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    incoming: Receiver<Result<Value, String>>,
+    /// Messages read but not yet asked for.
+    pending: VecDeque<Value>,
+    /// Methods and params of the requests sent, by id, to check their results' shape.
+    sent: std::collections::HashMap<String, (String, Value)>,
+    next_id: u64,
+    stderr: Arc<Mutex<String>>,
+    /// Keeps the tools file (and whatever the test put beside it) alive.
+    pub dir: tempdir::Dir,
+}
+
+/// A response: `Ok(result)` or `Err(error object)`.
+pub type Response = Result<Value, Value>;
+
+impl Server {
+    /// Start `mcp-tasks serve --tools <tools.toml>` with these extra arguments.
+    pub fn start(tools_toml: &str, args: &[&str]) -> Server {
+        let dir = tempdir::Dir::new();
+        let tools = dir.path().join("tools.toml");
+        std::fs::write(
+            &tools,
+            tools_toml.replace("$DIR", &dir.path().display().to_string()),
+        )
+        .unwrap();
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .arg("--tools")
+            .arg(&tools)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mcp-tasks");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, incoming) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                // A bad line is reported to the test thread, which fails with it.
+                let checked = serde_json::from_str::<Value>(&line)
+                    .map_err(|e| format!("the server wrote a line that is not JSON ({e}): {line}"))
+                    .and_then(
+                        |value| match Schema::get().check("JSONRPCMessage", &value) {
+                            Ok(()) => Ok(value),
+                            Err(e) => Err(format!("not a JSON-RPC message: {e}\n{line}")),
+                        },
+                    );
+                if tx.send(checked).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let stdin = child.stdin.take();
+        Server {
+            child,
+            stdin,
+            incoming,
+            pending: VecDeque::new(),
+            sent: Default::default(),
+            next_id: 1,
+            stderr,
+            dir,
+        }
+    }
+
+    /// Write one raw line.
+    pub fn send_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Send a request without waiting; its id.
+    pub fn send(&mut self, method: &str, params: Value) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.sent
+            .insert(id.to_string(), (method.to_string(), params.clone()));
+        let msg = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        self.send_line(&msg.to_string());
+        id
+    }
+
+    /// Send a request and wait for its response.
+    pub fn request(&mut self, method: &str, params: Value) -> Response {
+        let id = self.send(method, params);
+        self.response(id)
+    }
+
+    /// The response to request `id`, checked against the schema for its method.
+    pub fn response(&mut self, id: u64) -> Response {
+        let msg = self.next_matching(&format!("the response to request {id}"), |m| {
+            m.get("id") == Some(&json!(id)) && m.get("method").is_none()
+        });
+        if let Some(result) = msg.get("result") {
+            if let Some((method, params)) = self.sent.get(&id.to_string())
+                && let Some(def) = result_def(method, params)
+            {
+                Schema::get()
+                    .check(def, result)
+                    .unwrap_or_else(|e| panic!("{method} result: {e}\n{msg}"));
+            }
+            Ok(result.clone())
+        } else {
+            Err(msg["error"].clone())
+        }
+    }
+
+    /// The next message that `pred` accepts (others are kept for later), waiting up to
+    /// [`PATIENCE`].
+    pub fn next_matching(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(pos) = self.pending.iter().position(&pred) {
+            return self.pending.remove(pos).unwrap();
+        }
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.incoming.recv_timeout(left) {
+                Ok(Err(bad)) => panic!("{bad}"),
+                Ok(Ok(msg)) if pred(&msg) => return msg,
+                Ok(Ok(msg)) => self.pending.push_back(msg),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!(
+                        "waited {PATIENCE:?} for {what}; got {:?}\nstderr:\n{}",
+                        self.pending,
+                        self.stderr()
+                    )
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!(
+                        "the server closed its output before {what}; stderr:\n{}",
+                        self.stderr()
+                    )
+                }
+            }
+        }
+    }
+
+    /// The next `notifications/tasks/status` for this task, checked against the schema.
+    pub fn status_notification(&mut self, task_id: &str, status: &str) -> Value {
+        let msg = self.next_matching(&format!("a {status} notification for {task_id}"), |m| {
+            m["method"] == "notifications/tasks/status"
+                && m["params"]["taskId"] == task_id
+                && m["params"]["status"] == status
+        });
+        Schema::get().check("TaskStatusNotification", &msg).unwrap();
+        msg["params"].clone()
+    }
+
+    /// Messages received and not yet taken.
+    pub fn drain(&mut self) -> Vec<Value> {
+        while let Ok(msg) = self.incoming.try_recv() {
+            self.pending
+                .push_back(msg.unwrap_or_else(|bad| panic!("{bad}")));
+        }
+        self.pending.drain(..).collect()
+    }
+
+    /// Poll `tasks/get` until `pred` accepts the task (up to [`PATIENCE`]).
+    pub fn poll_task(&mut self, task_id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let task = self
+                .request("tasks/get", json!({ "taskId": task_id }))
+                .expect("tasks/get");
+            if pred(&task) {
+                return task;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "task {task_id} never became {what}: {task}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Close stdin and wait for the process to exit.
+    pub fn close(mut self) -> (ExitStatus, String) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(Duration::from_millis(50));
+                return (status, self.stderr());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit after EOF"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// What the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether a process with this PID exists.
+pub fn alive(pid: i32) -> bool {
+    // A zombie (exited, not yet reaped) still has a /proc entry: read its state too. The state
+    // is the first field after the command name, which is in parentheses and may hold spaces.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state != "Z")
+}
+
+/// Temporary directories, removed on drop.
+pub mod tempdir {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A fresh directory under the system's temp dir.
+    pub struct Dir(PathBuf);
+
+    impl Dir {
+        /// Make one.
+        pub fn new() -> Dir {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "mcp-tasks-test-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&path).unwrap();
+            Dir(path)
+        }
+
+        /// Its path.
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Default for Dir {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
