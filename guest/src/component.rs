@@ -73,6 +73,15 @@ impl wit_router::Guest for Component {
         )
     }
 
+    fn tool_input(
+        token: String,
+        request: String,
+        ctx: wit_router::Context,
+    ) -> Vec<wit_router::Action> {
+        let ctx = ctx.into();
+        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).tool_input(&token, &request))
+    }
+
     fn sweep(ctx: wit_router::Context) -> Vec<wit_router::Action> {
         let ctx = ctx.into();
         convert(Router::new(&ImportedStore, &ImportedServer, &ctx).sweep())
@@ -163,7 +172,12 @@ fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
                 task_id: w.task_id,
                 recheck_after: w.recheck_after,
             }),
-            Action::Settled(id) => wit_router::Action::Settled(id),
+            Action::Changed(id) => wit_router::Action::Changed(id),
+            Action::ReplyTool(r) => wit_router::Action::ReplyTool(wit_router::ToolReply {
+                token: r.token,
+                response: r.response,
+            }),
+            Action::Log(m) => wit_router::Action::Log(m),
         })
         .collect()
 }
@@ -242,6 +256,11 @@ impl From<wit::Task> for Task {
             version: t.version,
             request: t.request,
             outcome: t.outcome.map(Into::into),
+            input_request: t.input_request.map(|r| model::InputRequest {
+                id: r.id,
+                params: r.params,
+                delivered: r.delivered,
+            }),
         }
     }
 }
@@ -260,6 +279,11 @@ impl From<Task> for wit::Task {
             version: t.version,
             request: t.request,
             outcome: t.outcome.map(Into::into),
+            input_request: t.input_request.map(|r| wit::InputRequest {
+                id: r.id,
+                params: r.params,
+                delivered: r.delivered,
+            }),
         }
     }
 }

@@ -64,6 +64,11 @@ pub fn transition(
     }
     task.status = to;
     task.status_message = message;
+    // A question is only ever pending while input is required; leaving that status, whatever
+    // the way, retires it, so a late answer finds nothing to match.
+    if to != Status::InputRequired {
+        task.input_request = None;
+    }
     task.last_updated_at = now;
     task.version += 1;
     Ok(task)
@@ -94,6 +99,7 @@ mod tests {
             version: 3,
             request: "{}".into(),
             outcome: None,
+            input_request: None,
         }
     }
 
@@ -162,5 +168,24 @@ mod tests {
             err,
             TransitionError::NotAllowed(Status::Working, Status::Working)
         );
+    }
+
+    #[test]
+    fn leaving_input_required_retires_the_question() {
+        let mut waiting = task(Status::InputRequired);
+        waiting.input_request = Some(crate::model::InputRequest {
+            id: "q".into(),
+            params: "{}".into(),
+            delivered: true,
+        });
+        for to in [
+            Status::Working,
+            Status::Completed,
+            Status::Failed,
+            Status::Cancelled,
+        ] {
+            let moved = transition(waiting.clone(), to, None, 1).unwrap();
+            assert_eq!(moved.input_request, None, "-> {to:?}");
+        }
     }
 }

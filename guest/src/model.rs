@@ -50,6 +50,17 @@ pub enum Outcome {
     Error(RpcError),
 }
 
+/// A question a task put to the client, kept while it is `input_required`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputRequest {
+    /// The (string) id of the server's `elicitation/create` request.
+    pub id: String,
+    /// The request's params, as JSON text.
+    pub params: String,
+    /// Whether it has been sent to the client.
+    pub delivered: bool,
+}
+
 /// One task as the store keeps it. See `wit/tasks.wit` for each field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
@@ -75,6 +86,8 @@ pub struct Task {
     pub request: String,
     /// The final outcome once terminal.
     pub outcome: Option<Outcome>,
+    /// The question awaited while `input_required`.
+    pub input_request: Option<InputRequest>,
 }
 
 impl Task {
@@ -203,7 +216,16 @@ pub struct Run {
     pub arguments: String,
 }
 
-/// A message whose answer waits until a task settles.
+/// The client's answer for the tool that asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolReply {
+    /// The run that asked.
+    pub token: String,
+    /// The `ElicitResult`, or `{"error": ...}`, as JSON text.
+    pub response: String,
+}
+
+/// A message whose answer waits until a task changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wait {
     /// The task waited for.
@@ -225,8 +247,12 @@ pub enum Action {
     StopTool(String),
     /// Hold the message and deliver it again later.
     Wait(Wait),
-    /// This task is terminal: wake what waits on it.
-    Settled(String),
+    /// This task changed: wake what waits on it.
+    Changed(String),
+    /// Hand the client's answer to the tool.
+    ReplyTool(ToolReply),
+    /// Log this for the operator.
+    Log(String),
 }
 
 /// Where tasks live: the guest's view of the imported `store` interface.

@@ -110,6 +110,8 @@ pub enum Incoming<'a> {
     Response {
         /// The ID it answers.
         id: Value,
+        /// The `result` member, or `Err` with the `error` member.
+        reply: Result<&'a RawValue, &'a RawValue>,
     },
 }
 
@@ -171,11 +173,17 @@ pub fn parse(line: &str) -> Result<Incoming<'_>, (Value, RpcError)> {
         return Err(invalid(id, "\"jsonrpc\" must be \"2.0\""));
     }
     let Some(method) = envelope.method else {
-        return match id {
-            Some(id) if envelope.result.is_some() || envelope.error.is_some() => {
-                Ok(Incoming::Response { id })
-            }
-            id => Err(invalid(id, "no \"method\", and not a response")),
+        let reply = match (envelope.result, envelope.error) {
+            (Some(result), None) => Some(Ok(result)),
+            (None, Some(error)) => Some(Err(error)),
+            _ => None,
+        };
+        return match (id, reply) {
+            (Some(id), Some(reply)) => Ok(Incoming::Response { id, reply }),
+            (id, _) => Err(invalid(
+                id,
+                "no \"method\", and not a response (one of \"result\" or \"error\")",
+            )),
         };
     };
     let Ok(method) = serde_json::from_str::<Cow<'_, str>>(method.get()) else {
@@ -221,6 +229,24 @@ pub fn error_response(id: &Value, error: &RpcError) -> String {
         return json!({ "jsonrpc": "2.0", "error": error.to_json() }).to_string();
     }
     json!({ "jsonrpc": "2.0", "id": id, "error": error.to_json() }).to_string()
+}
+
+/// A request from the server to the client.
+pub fn request(id: &str, method: &str, params: &RawValue) -> String {
+    #[derive(Serialize)]
+    struct Request<'a> {
+        jsonrpc: &'static str,
+        id: &'a str,
+        method: &'a str,
+        params: &'a RawValue,
+    }
+    serde_json::to_string(&Request {
+        jsonrpc: "2.0",
+        id,
+        method,
+        params,
+    })
+    .expect("a JSON value always serializes")
 }
 
 /// A notification.
@@ -269,9 +295,18 @@ pub fn task_json(task: &Task) -> WireTask<'_> {
     }
 }
 
-/// `{"taskId": id}` under the related-task key, for a `_meta` object.
-pub fn related_task_meta(task_id: &str) -> Value {
-    json!({ RELATED_TASK: { "taskId": task_id } })
+/// Tie a result or params object to a task: `_meta` gains the related-task key (the other
+/// members of `_meta` stay).
+pub fn add_related_task(object: &mut Map<String, Value>, task_id: &str) {
+    let meta = object
+        .entry("_meta")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !meta.is_object() {
+        *meta = Value::Object(Map::new());
+    }
+    if let Value::Object(meta) = meta {
+        meta.insert(RELATED_TASK.into(), json!({ "taskId": task_id }));
+    }
 }
 
 /// Milliseconds since the Unix epoch as an RFC 3339 / ISO 8601 UTC timestamp with milliseconds,

@@ -5,12 +5,13 @@
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::machine::{self, TransitionError};
 use crate::model::{
-    Action, Context, Outcome, RpcError, Run, Server, Status, Store, StoreError, Task, TaskSupport,
-    Tool, Wait,
+    Action, Context, InputRequest, Outcome, RpcError, Run, Server, Status, Store, StoreError, Task,
+    TaskSupport, Tool, ToolReply, Wait,
 };
 use crate::protocol::{self, Incoming, Params, code};
 
@@ -21,6 +22,14 @@ const CAS_ROUNDS: usize = 16;
 
 /// The status message of a task cancelled through `tasks/cancel`.
 const CANCELLED_MESSAGE: &str = "The task was cancelled by request.";
+
+/// The status message of a task whose tool failed because the client cannot answer questions.
+const NO_ELICITATION_MESSAGE: &str = "The tool asked the client for input, but the client did \
+     not declare the elicitation capability at initialize.";
+
+/// The ids of the server's own requests start with this: `mcp-tasks/input/<n>/<run token>`,
+/// so a response leads back to the run that asked, with no state kept between calls.
+const INPUT_ID_PREFIX: &str = "mcp-tasks/input/";
 
 /// Names a tool run so the host can report back on it: a task's run, or a plain call's.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +52,18 @@ impl RunRef {
         }
         let id = token.strip_prefix("request:")?;
         serde_json::from_str(id).ok().map(RunRef::Request)
+    }
+
+    /// The id of the server's `n`th question for this run (`n` tells apart the questions of
+    /// one run, so a late answer to an earlier one is not taken for the current one).
+    fn input_id(&self, n: u64) -> String {
+        format!("{INPUT_ID_PREFIX}{n}/{}", self.token())
+    }
+
+    /// The run whose question this response id answers.
+    fn from_input_id(id: &str) -> Option<RunRef> {
+        let (_, token) = id.strip_prefix(INPUT_ID_PREFIX)?.split_once('/')?;
+        RunRef::parse(token)
     }
 }
 
@@ -69,8 +90,7 @@ impl<'a> Router<'a> {
                 .request(&id, &method, params)
                 .unwrap_or_else(|error| vec![send_error(&id, &error)]),
             Ok(Incoming::Notification { method, params }) => self.notification(&method, params),
-            // The server sends no requests of its own yet, so no response can be expected.
-            Ok(Incoming::Response { .. }) => Vec::new(),
+            Ok(Incoming::Response { id, reply }) => self.response(&id, reply),
         }
     }
 
@@ -223,6 +243,7 @@ impl<'a> Router<'a> {
             version: 1,
             request: json!({ "method": "tools/call", "params": params }).to_string(),
             outcome: None,
+            input_request: None,
         };
         self.store.create(&task).map_err(store_failure)?;
         Ok(vec![
@@ -276,12 +297,15 @@ impl<'a> Router<'a> {
     fn tasks_result(&self, id: &Value, params: Params<'_>) -> Handled {
         let task = self.visible_task("tasks/result", params)?;
         if !machine::is_terminal(task.status) {
-            return Ok(vec![Action::Wait(Wait {
-                task_id: task.id,
-                recheck_after: task.poll_interval.unwrap_or(1_000),
-            })]);
+            let recheck_after = task.poll_interval.unwrap_or(1_000);
+            let task_id = task.id.clone();
+            let mut actions = self.deliver_question(task)?;
+            actions.push(Action::Wait(Wait {
+                task_id,
+                recheck_after,
+            }));
+            return Ok(actions);
         }
-        let meta = protocol::related_task_meta(&task.id);
         match task.outcome {
             Some(Outcome::Result(text)) => {
                 let mut result: Value = serde_json::from_str(&text).map_err(|e| {
@@ -296,10 +320,7 @@ impl<'a> Router<'a> {
                         task.id
                     )));
                 };
-                let merged = obj.entry("_meta").or_insert_with(|| json!({}));
-                if let (Some(merged), Value::Object(meta)) = (merged.as_object_mut(), meta) {
-                    merged.extend(meta);
-                }
+                protocol::add_related_task(obj, &task.id);
                 Ok(vec![send_result(id, result)])
             }
             Some(Outcome::Error(error)) => Ok(vec![send_error(id, &error)]),
@@ -340,8 +361,186 @@ impl<'a> Router<'a> {
             send_result(id, &wire),
             status_notification(&wire),
             Action::StopTool(RunRef::Task(cancelled.id.clone()).token()),
-            Action::Settled(cancelled.id),
+            Action::Changed(cancelled.id),
         ])
+    }
+
+    /// The task's question, sent once: marked delivered in the store first, so that of several
+    /// `tasks/result` requests (on this host or another) exactly one sends it.
+    fn deliver_question(&self, task: Task) -> Handled {
+        if task.input_request.as_ref().is_none_or(|q| q.delivered) {
+            return Ok(Vec::new());
+        }
+        let now = self.ctx.now;
+        let marked = self.update(task, |mut t| match &mut t.input_request {
+            Some(q) if !q.delivered => {
+                q.delivered = true;
+                t.last_updated_at = now;
+                t.version += 1;
+                Ok(t)
+            }
+            // Answered, retired or sent by another request meanwhile.
+            _ => Err(TransitionError::NotAllowed(t.status, t.status)),
+        })?;
+        let Ok(task) = marked else {
+            return Ok(Vec::new());
+        };
+        let Some(question) = &task.input_request else {
+            return Ok(Vec::new());
+        };
+        let params: &RawValue = serde_json::from_str(&question.params).map_err(|e| {
+            RpcError::internal(format!(
+                "stored question of task {} is not JSON: {e}",
+                task.id
+            ))
+        })?;
+        Ok(vec![Action::Send(protocol::request(
+            &question.id,
+            "elicitation/create",
+            params,
+        ))])
+    }
+
+    /// The client answered a request of the server's: hand the answer to the tool that asked.
+    /// An answer nobody waits for is logged and dropped, never an error to the client.
+    fn response(&self, id: &Value, reply: Result<&RawValue, &RawValue>) -> Vec<Action> {
+        let dropped = |why: &str| vec![Action::Log(format!("dropped a response to {id}: {why}"))];
+        let Some((id_text, run)) = id
+            .as_str()
+            .and_then(|text| Some((text, RunRef::from_input_id(text)?)))
+        else {
+            return dropped("the server sent no request with that id");
+        };
+        let response = match reply {
+            Ok(result) => result.get().to_string(),
+            Err(error) => format!("{{\"error\":{}}}", error.get()),
+        };
+        let task_id = match run {
+            RunRef::Task(task_id) => task_id,
+            // A plain call's question is in no store: the host knows whether its run still waits.
+            request @ RunRef::Request(_) => {
+                return vec![Action::ReplyTool(ToolReply {
+                    token: request.token(),
+                    response,
+                })];
+            }
+        };
+        let task = match self.store.get(&task_id) {
+            Ok(Some(task)) if task.owner == self.ctx.owner => task,
+            Ok(_) => return dropped("its task does not exist"),
+            Err(e) => return dropped(&e.to_string()),
+        };
+        let now = self.ctx.now;
+        let answered = self.update(task, |t| {
+            if t.input_request.as_ref().map(|q| q.id.as_str()) != Some(id_text) {
+                return Err(TransitionError::NotAllowed(t.status, Status::Working));
+            }
+            machine::transition(t, Status::Working, None, now)
+        });
+        match answered {
+            Ok(Ok(task)) => vec![
+                Action::ReplyTool(ToolReply {
+                    token: RunRef::Task(task.id.clone()).token(),
+                    response,
+                }),
+                status_notification(&protocol::task_json(&task)),
+            ],
+            Ok(Err(_)) => dropped("its task no longer waits for it (answered, cancelled or ended)"),
+            Err(e) => dropped(&e.message),
+        }
+    }
+
+    /// A running tool asks the client a question (the params of `elicitation/create`).
+    pub fn tool_input(&self, token: &str, request: &str) -> Vec<Action> {
+        let Some(run) = RunRef::parse(token) else {
+            return vec![Action::Log(format!(
+                "a question from an unknown run ({token}) was ignored"
+            ))];
+        };
+        let mut question = match serde_json::from_str::<Value>(request) {
+            Ok(Value::Object(q)) if q.get("message").is_some_and(Value::is_string) => q,
+            _ => {
+                return vec![reply_error(
+                    token,
+                    code::INVALID_PARAMS,
+                    "a question must be a JSON object with a \"message\" string (and a \
+                     \"requestedSchema\")",
+                )];
+            }
+        };
+        if !self.client_can_elicit() {
+            let outcome = Outcome::Result(
+                json!({
+                    "content": [{ "type": "text", "text": NO_ELICITATION_MESSAGE }],
+                    "isError": true,
+                })
+                .to_string(),
+            );
+            let mut actions = match &run {
+                RunRef::Request(id) => vec![answer(id, &outcome)],
+                RunRef::Task(id) => self.settle(id, outcome, Some(NO_ELICITATION_MESSAGE.into())),
+            };
+            actions.push(Action::StopTool(token.to_string()));
+            return actions;
+        }
+        let task_id = match run {
+            RunRef::Task(task_id) => task_id,
+            // A plain call: the client waits on that very call, so the question goes at once.
+            request @ RunRef::Request(_) => {
+                let params = Value::Object(question).to_string();
+                let params: &RawValue =
+                    serde_json::from_str(&params).expect("a serialized value parses");
+                return vec![Action::Send(protocol::request(
+                    &request.input_id(self.ctx.now),
+                    "elicitation/create",
+                    params,
+                ))];
+            }
+        };
+        protocol::add_related_task(&mut question, &task_id);
+        let message = format!(
+            "Waiting for input: {}",
+            question["message"].as_str().unwrap_or_default()
+        );
+        let params = Value::Object(question).to_string();
+        let task = match self.store.get(&task_id) {
+            Ok(Some(task)) => task,
+            Ok(None) => return vec![reply_error(token, code::INVALID_PARAMS, "the task is gone")],
+            Err(e) => return vec![reply_error(token, code::INTERNAL_ERROR, &e.to_string())],
+        };
+        let now = self.ctx.now;
+        let asked = self.update(task, |t| {
+            let mut t = machine::transition(t, Status::InputRequired, Some(message.clone()), now)?;
+            t.input_request = Some(InputRequest {
+                id: RunRef::Task(t.id.clone()).input_id(t.version),
+                params: params.clone(),
+                delivered: false,
+            });
+            Ok(t)
+        });
+        match asked {
+            Ok(Ok(task)) => vec![
+                status_notification(&protocol::task_json(&task)),
+                // A tasks/result already waiting delivers the question now.
+                Action::Changed(task.id),
+            ],
+            // Cancelled (or ended) meanwhile: the tool is being stopped; nothing to ask.
+            Ok(Err(TransitionError::Terminal(_))) => vec![Action::StopTool(token.to_string())],
+            Ok(Err(TransitionError::NotAllowed(..))) => vec![reply_error(
+                token,
+                code::INVALID_REQUEST,
+                "the task already waits for the answer to another question",
+            )],
+            Err(e) => vec![reply_error(token, e.code, &e.message)],
+        }
+    }
+
+    /// Whether the client declared the elicitation capability at initialize.
+    fn client_can_elicit(&self) -> bool {
+        serde_json::from_str::<Value>(&self.ctx.session)
+            .ok()
+            .and_then(|s| s.pointer("/clientCapabilities/elicitation").cloned())
+            .is_some_and(|e| e.is_object())
     }
 
     /// A running tool reported progress: it becomes the status message of its task.
@@ -353,9 +552,10 @@ impl<'a> Router<'a> {
         let Ok(Some(task)) = self.store.get(&task_id) else {
             return Vec::new();
         };
-        // Progress never changes the status, and terminal tasks keep their final message.
+        // Progress never changes the status; terminal tasks keep their final message, and a task
+        // waiting for input keeps saying what it waits for.
         let _ = self.update(task, |mut t| {
-            if machine::is_terminal(t.status) || t.status_message.as_deref() == Some(message) {
+            if t.status != Status::Working || t.status_message.as_deref() == Some(message) {
                 return Err(TransitionError::Terminal(t.status));
             }
             t.status_message = Some(message.to_string());
@@ -399,7 +599,7 @@ impl<'a> Router<'a> {
         match settled {
             Ok(Ok(task)) => vec![
                 status_notification(&protocol::task_json(&task)),
-                Action::Settled(task.id),
+                Action::Changed(task.id),
             ],
             // Already terminal (cancelled while the tool ran): it stays as it is, as the spec
             // requires. A store failure leaves the task to its ttl; nothing else can be done.
@@ -417,7 +617,7 @@ impl<'a> Router<'a> {
             .flat_map(|id| {
                 [
                     Action::StopTool(RunRef::Task(id.clone()).token()),
-                    Action::Settled(id),
+                    Action::Changed(id),
                 ]
             })
             .collect()
@@ -572,6 +772,14 @@ fn send_result(id: &Value, result: impl Serialize) -> Action {
 
 fn send_error(id: &Value, error: &RpcError) -> Action {
     Action::Send(protocol::error_response(id, error))
+}
+
+/// An error for the tool that asked a question, in place of the client's answer.
+fn reply_error(token: &str, code: i32, message: &str) -> Action {
+    Action::ReplyTool(ToolReply {
+        token: token.to_string(),
+        response: json!({ "error": { "code": code, "message": message } }).to_string(),
+    })
 }
 
 fn status_notification(task: &protocol::WireTask<'_>) -> Action {

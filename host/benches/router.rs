@@ -60,6 +60,7 @@ fn to_native(t: Task) -> native::Task {
         version: t.version,
         request: t.request,
         outcome: None,
+        input_request: None,
     }
 }
 
@@ -135,6 +136,7 @@ fn stored_task(store: &MemoryStore) -> String {
             r#"{"method":"tools/call","params":{"name":"build","arguments":{"dir":"."},"task":{}}}"#
                 .into(),
         outcome: None,
+        input_request: None,
     };
     ready(store.create(task)).unwrap();
     id

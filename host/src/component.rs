@@ -71,6 +71,13 @@ pub enum Call {
         /// A status message for the task.
         message: Option<String>,
     },
+    /// `router.tool-input`: a running tool asks the client a question.
+    Input {
+        /// The run's token.
+        token: String,
+        /// The `elicitation/create` params, as JSON text.
+        request: String,
+    },
     /// `router.sweep`: delete expired tasks.
     Sweep,
 }
@@ -229,6 +236,9 @@ impl Guest {
                 router
                     .call_tool_finished(store, &token, &outcome, message.as_deref(), &ctx)
                     .await
+            }
+            Call::Input { token, request } => {
+                router.call_tool_input(store, &token, &request, &ctx).await
             }
             Call::Sweep => router.call_sweep(store, &ctx).await,
         };

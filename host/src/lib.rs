@@ -84,7 +84,7 @@ pub use async_trait::async_trait;
 pub use component::{Call, ComponentSource, EMBEDDED_COMPONENT, Guest, GuestError};
 pub use server::{Server, ServerBuilder, os_user};
 pub use store::{MemoryStore, TaskStore};
-pub use tools::{CommandTool, Tool, ToolContext, ToolOutcome, ToolsFile};
+pub use tools::{CommandTool, InputError, Tool, ToolContext, ToolOutcome, ToolsFile};
 
 /// The WIT package `mcp:tasks@0.1.0` that the component implements.
 pub const WIT: &str = include_str!("../../wit/tasks.wit");

@@ -1,7 +1,8 @@
 //! The server: one connection's message loop, carrying out what the component decides.
 //!
 //! The component decides every status and every reply; this module only runs tools, holds
-//! `tasks/result` requests until their task settles, and writes messages out.
+//! `tasks/result` requests until their task changes, passes tools' questions and the client's
+//! answers between them, and writes messages out.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,21 +10,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncWrite};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::component::bindings::exports::mcp::tasks::router::{Action, Context, Run, Wait};
 use crate::component::{Call, ComponentSource, Guest, GuestError};
 use crate::store::{MemoryStore, TaskStore};
-use crate::tools::{Catalog, Tool, ToolContext, ToolOutcome, default_settings};
+use crate::tools::{Catalog, Question, Tool, ToolContext, ToolOutcome, default_settings};
 use crate::transport::{self, Outbox};
 use crate::types::Settings;
 
 /// How often expired tasks are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
-/// How many settle events a waiting `tasks/result` may fall behind before it simply re-checks.
-const SETTLED_BACKLOG: usize = 1024;
+/// How many change events a waiting `tasks/result` may fall behind before it simply re-checks.
+const CHANGED_BACKLOG: usize = 1024;
 
 /// Builds a [`Server`]: its store, tools, settings, owner and component.
 pub struct ServerBuilder {
@@ -136,8 +137,9 @@ impl Server {
             owner: self.owner.clone(),
             session: Mutex::new(String::new()),
             outbox,
-            settled: broadcast::channel(SETTLED_BACKLOG).0,
+            changed: broadcast::channel(CHANGED_BACKLOG).0,
             runs: Mutex::new(HashMap::new()),
+            questions: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
             tool_tasks: tokio_util::task::TaskTracker::new(),
         });
@@ -172,10 +174,12 @@ struct Connection {
     owner: String,
     session: Mutex<String>,
     outbox: Outbox,
-    /// Task IDs as they settle, for the `tasks/result` requests waiting on them.
-    settled: broadcast::Sender<String>,
+    /// Task IDs as they change, for the `tasks/result` requests waiting on them.
+    changed: broadcast::Sender<String>,
     /// Cancellation of each running tool, by run token.
     runs: Mutex<HashMap<String, CancellationToken>>,
+    /// Where the answer to each run's pending question goes, by run token.
+    questions: Mutex<HashMap<String, oneshot::Sender<Value>>>,
     shutdown: CancellationToken,
     tool_tasks: tokio_util::task::TaskTracker,
 }
@@ -191,7 +195,7 @@ impl Connection {
 
     /// Handle one incoming line, re-delivering it while the component says to wait.
     async fn handle(self: Arc<Self>, line: String) {
-        let mut settled: Option<broadcast::Receiver<String>> = None;
+        let mut changed: Option<broadcast::Receiver<String>> = None;
         loop {
             let actions = match self
                 .guest
@@ -204,10 +208,10 @@ impl Connection {
             let Some(wait) = self.execute(actions) else {
                 return;
             };
-            match &mut settled {
-                // First wait: subscribe, then look again at once, so that a settle between the
+            match &mut changed {
+                // First wait: subscribe, then look again at once, so that a change between the
                 // component's answer and the subscription is not missed.
-                None => settled = Some(self.settled.subscribe()),
+                None => changed = Some(self.changed.subscribe()),
                 Some(rx) => {
                     let recheck = tokio::time::sleep(Duration::from_millis(wait.recheck_after));
                     tokio::pin!(recheck);
@@ -239,12 +243,26 @@ impl Connection {
                     if let Some(cancel) = lock(&self.runs).remove(&token) {
                         cancel.cancel();
                     }
+                    // A pending question dies with its run: the tool's `ask` returns `Stopped`.
+                    lock(&self.questions).remove(&token);
                 }
                 Action::Wait(w) => wait = Some(w),
-                Action::Settled(task_id) => {
+                Action::Changed(task_id) => {
                     // No receiver just means nobody waits.
-                    let _ = self.settled.send(task_id);
+                    let _ = self.changed.send(task_id);
                 }
+                Action::ReplyTool(reply) => {
+                    let waiting = lock(&self.questions).remove(&reply.token);
+                    let answer = serde_json::from_str(&reply.response).unwrap_or(Value::Null);
+                    // A run that ended meanwhile, or one on another host, has no receiver here.
+                    if waiting.is_none_or(|tx| tx.send(answer).is_err()) {
+                        eprintln!(
+                            "mcp-tasks: an answer for {} arrived, but no tool here waits for it",
+                            reply.token
+                        );
+                    }
+                }
+                Action::Log(message) => eprintln!("mcp-tasks: {message}"),
             }
         }
         wait
@@ -275,16 +293,29 @@ impl Connection {
                     }
                 })
             };
+            let (questions_tx, questions_rx) = mpsc::unbounded_channel();
+            let ask = tokio::spawn(
+                conn.clone()
+                    .forward_questions(run.token.clone(), questions_rx),
+            );
             let outcome = match conn.catalog.get(&run.tool) {
                 Some(tool) => {
                     let arguments = serde_json::from_str(&run.arguments).unwrap_or(Value::Null);
-                    let cx = ToolContext::new(run.task_id.clone(), progress_tx, cancel.clone());
+                    let cx = ToolContext::new(
+                        run.task_id.clone(),
+                        progress_tx,
+                        questions_tx,
+                        cancel.clone(),
+                    );
                     tool.call(arguments, cx).await
                 }
                 None => ToolOutcome::rpc_error(-32602, format!("Unknown tool: {}", run.tool)),
             };
             // The sender went with the tool's context: the forwarder ends after the last report.
             let _ = forward.await;
+            // A question still open when the tool returned is moot.
+            ask.abort();
+            lock(&conn.questions).remove(&run.token);
             let stopped = lock(&conn.runs).remove(&run.token).is_none() || cancel.is_cancelled();
             if stopped {
                 return; // Stopped on the component's word: the outcome is not wanted.
@@ -301,6 +332,35 @@ impl Connection {
                 Err(e) => eprintln!("mcp-tasks: reporting a finished tool failed: {e}"),
             }
         });
+    }
+
+    /// Pass a run's questions to the component one by one; its answers come back as
+    /// `reply-tool` actions.
+    async fn forward_questions(
+        self: Arc<Self>,
+        token: String,
+        mut questions: mpsc::UnboundedReceiver<Question>,
+    ) {
+        while let Some(question) = questions.recv().await {
+            lock(&self.questions).insert(token.clone(), question.reply);
+            let call = Call::Input {
+                token: token.clone(),
+                request: question.params.to_string(),
+            };
+            match self.guest.call(call, self.ctx()).await {
+                Ok(actions) => {
+                    self.execute(actions);
+                }
+                Err(e) => {
+                    eprintln!("mcp-tasks: passing on a tool's question failed: {e}");
+                    if let Some(reply) = lock(&self.questions).remove(&token) {
+                        let error =
+                            json!({ "error": { "code": -32603, "message": e.to_string() } });
+                        let _ = reply.send(error);
+                    }
+                }
+            }
+        }
     }
 
     fn stop_all_runs(&self) {

@@ -10,7 +10,7 @@ import warnings
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import McpError
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ElicitResult
 
 # mcp 1.x marks these experimental APIs deprecated in favour of 2.x; 1.x is the line we test.
 warnings.filterwarnings("ignore", category=DeprecationWarning, module=__name__)
@@ -20,7 +20,16 @@ TERMINAL = {"completed", "failed", "cancelled"}
 
 async def lifecycle(binary: str, tools: str) -> None:
     server = StdioServerParameters(command=binary, args=["serve", "--tools", tools, "--owner", "python-sdk"])
-    async with stdio_client(server) as (read, write), ClientSession(read, write) as session:
+    questions = []
+
+    async def answer(context, params):
+        # The SDK declares the elicitation capability because this callback exists.
+        questions.append(params.model_dump(by_alias=True))
+        return ElicitResult(action="accept", content={"ok": True})
+
+    async with stdio_client(server) as (read, write), ClientSession(
+        read, write, elicitation_callback=answer
+    ) as session:
         init = await session.initialize()
         assert init.protocolVersion == "2025-11-25", init.protocolVersion
         caps = init.capabilities.tasks
@@ -28,7 +37,7 @@ async def lifecycle(binary: str, tools: str) -> None:
 
         listed = await session.list_tools()
         support = {t.name: t.execution.taskSupport for t in listed.tools}
-        assert support == {"greet": "optional", "long": "required"}, support
+        assert support == {"greet": "optional", "long": "required", "confirm": "required"}, support
 
         # Call as a task, poll until terminal, fetch the result.
         created = await session.experimental.call_tool_as_task("greet", {"name": "python"}, ttl=60_000)
@@ -61,6 +70,25 @@ async def lifecycle(binary: str, tools: str) -> None:
             assert e.error.code == -32602, e.error
         else:
             raise AssertionError("cancelling a cancelled task was accepted")
+
+        # input_required: the tool asks; the client sees it, calls tasks/result, and the SDK's
+        # elicitation callback answers the question that arrives there.
+        confirm = await session.experimental.call_tool_as_task("confirm", {})
+        confirm_id = confirm.task.taskId
+        for _ in range(400):
+            task = await session.experimental.get_task(confirm_id)
+            if task.status != "working":
+                break
+            await asyncio.sleep((task.pollInterval or 100) / 1000)
+        assert task.status == "input_required", task
+        assert task.statusMessage == "Waiting for input: Proceed?", task
+        result = await session.experimental.get_task_result(confirm_id, CallToolResult)
+        assert len(questions) == 1, questions
+        assert questions[0]["message"] == "Proceed?", questions
+        assert questions[0]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"] == confirm_id, questions
+        assert result.content[0].text == '{"action":"accept","content":{"ok":true}}\n', result
+        done = await session.experimental.get_task(confirm_id)
+        assert done.status == "completed", done
 
         # A plain call of an optional tool answers directly.
         plain = await session.call_tool("greet", {"name": "plain"})

@@ -4,7 +4,12 @@
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import { CallToolResultSchema, CreateTaskResultSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CallToolResultSchema,
+  CreateTaskResultSchema,
+  ElicitRequestSchema,
+  McpError,
+} from "@modelcontextprotocol/sdk/types.js";
 
 const [binary, tools] = process.argv.slice(2);
 const transport = new StdioClientTransport({
@@ -12,7 +17,16 @@ const transport = new StdioClientTransport({
   args: ["serve", "--tools", tools, "--owner", "typescript-sdk"],
   stderr: "inherit",
 });
-const client = new Client({ name: "mcp-tasks-interop", version: "1.0.0" });
+const client = new Client(
+  { name: "mcp-tasks-interop", version: "1.0.0" },
+  { capabilities: { elicitation: { form: {} } } },
+);
+// Questions a task asks (elicitation/create) are answered here.
+const questions = [];
+client.setRequestHandler(ElicitRequestSchema, async (request) => {
+  questions.push(request.params);
+  return { action: "accept", content: { ok: true } };
+});
 await client.connect(transport);
 
 const caps = client.getServerCapabilities();
@@ -20,7 +34,7 @@ assert.ok(caps?.tasks?.requests?.tools?.call, "tasks.requests.tools.call declare
 const { tools: listed } = await client.listTools();
 assert.deepEqual(
   Object.fromEntries(listed.map((t) => [t.name, t.execution?.taskSupport])),
-  { greet: "optional", long: "required" },
+  { greet: "optional", long: "required", confirm: "required" },
 );
 
 // Call as a task through the SDK's stream: task created, (status), result.
@@ -58,6 +72,30 @@ const cancelled = await client.experimental.tasks.cancelTask(long.task.taskId);
 assert.equal(cancelled.status, "cancelled");
 assert.equal((await client.experimental.tasks.getTask(long.task.taskId)).status, "cancelled");
 await assert.rejects(client.experimental.tasks.cancelTask(long.task.taskId), (e) => e instanceof McpError && e.code === -32602);
+
+// input_required: the SDK's stream sees it and calls tasks/result, where the question arrives;
+// the handler above answers it, and the tool prints the answer.
+const statuses = [];
+let confirmId;
+let confirmed;
+for await (const message of client.experimental.tasks.callToolStream(
+  { name: "confirm", arguments: {} },
+  CallToolResultSchema,
+  { task: { ttl: 60000 } },
+)) {
+  if (message.type === "taskCreated") confirmId = message.task.taskId;
+  else if (message.type === "taskStatus") statuses.push(message.task);
+  else if (message.type === "result") confirmed = message.result;
+  else if (message.type === "error") throw message.error;
+}
+const asked = statuses.find((t) => t.status === "input_required");
+assert.ok(asked, `the stream saw input_required: ${JSON.stringify(statuses)}`);
+assert.equal(asked.statusMessage, "Waiting for input: Proceed?");
+assert.equal(questions.length, 1);
+assert.equal(questions[0].message, "Proceed?");
+assert.equal(questions[0]._meta["io.modelcontextprotocol/related-task"].taskId, confirmId);
+assert.equal(confirmed.content[0].text, '{"action":"accept","content":{"ok":true}}\n');
+assert.equal((await client.experimental.tasks.getTask(confirmId)).status, "completed");
 
 // A plain call of an optional tool answers directly.
 const plain = await client.callTool({ name: "greet", arguments: { name: "plain" } });

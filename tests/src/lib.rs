@@ -277,6 +277,23 @@ impl Server {
         }
     }
 
+    /// The next request the server sends with this method, checked against the schema's
+    /// definition `def` (e.g. `ElicitRequest`).
+    pub fn server_request(&mut self, method: &str, def: &str) -> Value {
+        let msg = self.next_matching(&format!("a {method} request from the server"), |m| {
+            m["method"] == method && m.get("id").is_some()
+        });
+        Schema::get()
+            .check(def, &msg)
+            .unwrap_or_else(|e| panic!("{e}\n{msg}"));
+        msg
+    }
+
+    /// Answer a request of the server's with this result.
+    pub fn respond(&mut self, id: &Value, result: Value) {
+        self.send_line(&json!({ "jsonrpc": "2.0", "id": id, "result": result }).to_string());
+    }
+
     /// The next `notifications/tasks/status` for this task, checked against the schema.
     pub fn status_notification(&mut self, task_id: &str, status: &str) -> Value {
         let msg = self.next_matching(&format!("a {status} notification for {task_id}"), |m| {

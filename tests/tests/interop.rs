@@ -1,4 +1,5 @@
-//! The official SDK clients each run a whole task lifecycle against the real binary:
+//! The official SDK clients each run a whole task lifecycle (including a question answered
+//! through `input_required`) against the real binary:
 //! PyPI `mcp` 1.30.0 and npm `@modelcontextprotocol/sdk` 1.32.2, the lines that speak the
 //! 2025-11-25 tasks. `.ci/setup` installs both into `interop/`.
 

@@ -142,6 +142,8 @@ struct Harness {
     owner: String,
     now: Cell<u64>,
     next_id: Cell<u64>,
+    /// The connection's session, as the host keeps it from `set-session` actions.
+    session: RefCell<String>,
 }
 
 impl Harness {
@@ -156,6 +158,7 @@ impl Harness {
             owner: "alice".into(),
             now: Cell::new(1_764_066_600_000),
             next_id: Cell::new(1),
+            session: RefCell::new(String::new()),
         }
     }
 
@@ -163,13 +166,38 @@ impl Harness {
         Context {
             owner: self.owner.clone(),
             now: self.now.get(),
-            session: String::new(),
+            session: self.session.borrow().clone(),
         }
     }
 
     fn handle(&self, message: Value) -> Vec<Action> {
         let ctx = self.ctx();
-        Router::new(&self.store, &self.server, &ctx).handle(&message.to_string())
+        let actions = Router::new(&self.store, &self.server, &ctx).handle(&message.to_string());
+        for action in &actions {
+            if let Action::SetSession(session) = action {
+                *self.session.borrow_mut() = session.clone();
+            }
+        }
+        actions
+    }
+
+    /// Initialize with these client capabilities.
+    fn initialize(&self, capabilities: Value) {
+        let init = json!({ "protocolVersion": "2025-11-25", "capabilities": capabilities });
+        self.call("initialize", init).expect("initialized");
+    }
+
+    fn ask(&self, token: &str, question: Value) -> Vec<Action> {
+        let ctx = self.ctx();
+        Router::new(&self.store, &self.server, &ctx).tool_input(token, &question.to_string())
+    }
+
+    fn status(&self, id: &str) -> (String, Option<String>) {
+        let got = self.call("tasks/get", json!({ "taskId": id })).unwrap();
+        (
+            got["status"].as_str().unwrap().to_string(),
+            got["statusMessage"].as_str().map(String::from),
+        )
     }
 
     fn request(&self, method: &str, params: Value) -> Vec<Action> {
@@ -348,11 +376,13 @@ fn malformed_messages_get_jsonrpc_errors() {
             .handle(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
             .is_empty()
     );
+    // A response to nothing the server asked is logged and dropped; the client gets no answer.
+    let dropped = router.handle(r#"{"jsonrpc":"2.0","id":9,"result":{}}"#);
     assert!(
-        router
-            .handle(r#"{"jsonrpc":"2.0","id":9,"result":{}}"#)
-            .is_empty()
+        matches!(dropped.as_slice(), [Action::Log(m)] if m.contains("no request with that id")),
+        "{dropped:?}"
     );
+    assert_eq!(err(r#"{"jsonrpc":"2.0","id":9}"#), -32600);
 }
 
 #[test]
@@ -403,7 +433,7 @@ fn task_lifecycle_completes_and_returns_the_result_with_related_task_meta() {
     assert_eq!(note["method"], "notifications/tasks/status");
     assert_eq!(note["params"]["status"], "completed");
     assert_eq!(note["params"]["lastUpdatedAt"], "2025-11-25T10:30:01.500Z");
-    assert_eq!(done[1], Action::Settled(id.clone()));
+    assert_eq!(done[1], Action::Changed(id.clone()));
 
     let result = h.call("tasks/result", json!({ "taskId": id })).unwrap();
     assert_eq!(result["content"][0]["text"], "done");
@@ -451,7 +481,7 @@ fn cancel_wins_and_stays_whatever_the_tool_does() {
     assert_eq!(response(&actions).unwrap()["status"], "cancelled");
     assert_eq!(sent(&actions)[1]["params"]["status"], "cancelled");
     assert!(actions.contains(&Action::StopTool(token.clone())));
-    assert!(actions.contains(&Action::Settled(id.clone())));
+    assert!(actions.contains(&Action::Changed(id.clone())));
 
     assert!(h.finish(&token, ok_result("late"), None).is_empty());
     let got = h.call("tasks/get", json!({ "taskId": id })).unwrap();
@@ -565,7 +595,7 @@ fn ttl_is_clamped_defaulted_and_expiry_hides_then_sweeps() {
         swept,
         [
             Action::StopTool(short_token),
-            Action::Settled(short.clone())
+            Action::Changed(short.clone())
         ]
     );
     assert!(!h.store.tasks.borrow().contains_key(&short));
@@ -657,4 +687,166 @@ fn run_tokens_round_trip() {
         assert_eq!(RunRef::parse(&r.token()), Some(r));
     }
     assert_eq!(RunRef::parse("bogus"), None);
+}
+
+fn question() -> Value {
+    json!({
+        "message": "Deploy to production?",
+        "requestedSchema": {
+            "type": "object",
+            "properties": { "confirm": { "type": "boolean" } },
+            "required": ["confirm"]
+        }
+    })
+}
+
+fn reply_of(actions: &[Action]) -> Option<(String, Value)> {
+    actions.iter().find_map(|a| match a {
+        Action::ReplyTool(r) => Some((r.token.clone(), serde_json::from_str(&r.response).unwrap())),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_question_goes_out_with_tasks_result_once_and_its_answer_resumes_the_task() {
+    let h = Harness::new();
+    h.initialize(json!({ "elicitation": {} }));
+    let (id, token) = h.create(None);
+
+    let asked = h.ask(&token, question());
+    assert_eq!(sent(&asked)[0]["params"]["status"], "input_required");
+    assert!(asked.contains(&Action::Changed(id.clone())), "{asked:?}");
+    assert_eq!(
+        h.status(&id),
+        (
+            "input_required".into(),
+            Some("Waiting for input: Deploy to production?".into())
+        )
+    );
+    // Progress while waiting does not hide what is awaited.
+    let ctx = h.ctx();
+    Router::new(&h.store, &h.server, &ctx).tool_progress(&token, "still here");
+    assert_eq!(
+        h.status(&id).1.as_deref(),
+        Some("Waiting for input: Deploy to production?")
+    );
+    // Only one question at a time.
+    let (_, refused) = reply_of(&h.ask(&token, question())).unwrap();
+    assert_eq!(refused["error"]["code"], -32600);
+
+    // tasks/result delivers the question, then waits.
+    let waiting = h.request("tasks/result", json!({ "taskId": id }));
+    let requests = sent(&waiting);
+    assert_eq!(requests.len(), 1, "{waiting:?}");
+    let request = &requests[0];
+    assert_eq!(request["method"], "elicitation/create");
+    assert_eq!(request["params"]["message"], "Deploy to production?");
+    assert_eq!(
+        request["params"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
+        id.as_str()
+    );
+    let request_id = request["id"].as_str().unwrap().to_string();
+    assert!(matches!(waiting.last(), Some(Action::Wait(w)) if w.task_id == id));
+    // A second tasks/result (or a re-check of the first) does not ask again.
+    let again = h.request("tasks/result", json!({ "taskId": id }));
+    assert!(sent(&again).is_empty(), "{again:?}");
+
+    // The answer goes to the tool, and the task works again.
+    let answer = json!({ "jsonrpc": "2.0", "id": request_id, "result": { "action": "accept", "content": { "confirm": true } } });
+    let answered = h.handle(answer.clone());
+    let (to, response) = reply_of(&answered).expect("a reply for the tool");
+    assert_eq!(to, token);
+    assert_eq!(
+        response,
+        json!({ "action": "accept", "content": { "confirm": true } })
+    );
+    assert_eq!(sent(&answered)[0]["params"]["status"], "working");
+    assert_eq!(h.status(&id), ("working".into(), None));
+    // The same answer again is dropped: that question is retired.
+    assert!(matches!(h.handle(answer).as_slice(), [Action::Log(_)]));
+
+    // A second question gets a new id; an error answer reaches the tool as `{"error": ...}`.
+    h.ask(&token, question());
+    let second = sent(&h.request("tasks/result", json!({ "taskId": id })))[0]["id"].clone();
+    assert_ne!(second, request_id.as_str());
+    let declined = h.handle(
+        json!({ "jsonrpc": "2.0", "id": second, "error": { "code": -32600, "message": "no" } }),
+    );
+    assert_eq!(reply_of(&declined).unwrap().1["error"]["message"], "no");
+
+    h.finish(&token, ok_result("deployed"), None);
+    assert_eq!(h.status(&id).0, "completed");
+}
+
+#[test]
+fn cancel_while_input_is_required_wins_and_drops_the_late_answer() {
+    let h = Harness::new();
+    h.initialize(json!({ "elicitation": { "form": {} } }));
+    let (id, token) = h.create(None);
+    h.ask(&token, question());
+    let request_id = sent(&h.request("tasks/result", json!({ "taskId": id })))[0]["id"].clone();
+
+    let cancelled = h.request("tasks/cancel", json!({ "taskId": id }));
+    assert_eq!(response(&cancelled).unwrap()["status"], "cancelled");
+    assert!(cancelled.contains(&Action::StopTool(token.clone())));
+    let late = h.handle(json!({ "jsonrpc": "2.0", "id": request_id, "result": { "action": "accept", "content": {} } }));
+    assert!(
+        matches!(late.as_slice(), [Action::Log(m)] if m.contains("no longer waits")),
+        "{late:?}"
+    );
+    assert_eq!(h.status(&id).0, "cancelled");
+    // A question asked after the cancel only stops the tool.
+    assert_eq!(h.ask(&token, question()), vec![Action::StopTool(token)]);
+}
+
+#[test]
+fn a_client_without_elicitation_fails_the_task_with_a_clear_message() {
+    let h = Harness::new();
+    h.initialize(json!({}));
+    let (id, token) = h.create(None);
+    let actions = h.ask(&token, question());
+    assert!(actions.contains(&Action::StopTool(token)), "{actions:?}");
+    assert!(
+        sent(&actions).iter().all(|m| m.get("id").is_none()),
+        "no request is sent"
+    );
+    let (status, message) = h.status(&id);
+    assert_eq!(status, "failed");
+    assert!(message.unwrap().contains("elicitation capability"));
+    let result = h.call("tasks/result", json!({ "taskId": id })).unwrap();
+    assert_eq!(result["isError"], true);
+}
+
+#[test]
+fn a_plain_call_asks_at_once_and_gets_the_answer() {
+    let h = Harness::new();
+    h.initialize(json!({ "elicitation": {} }));
+    let actions = h.request("tools/call", json!({ "name": "echo" }));
+    let Some(Action::RunTool(run)) = actions.first() else {
+        panic!("{actions:?}")
+    };
+    let asked = h.ask(&run.token, question());
+    let request = &sent(&asked)[0];
+    assert_eq!(request["method"], "elicitation/create");
+    assert!(
+        request["params"].get("_meta").is_none(),
+        "no task to relate to"
+    );
+    let answered = h.handle(
+        json!({ "jsonrpc": "2.0", "id": request["id"], "result": { "action": "decline" } }),
+    );
+    assert_eq!(
+        reply_of(&answered).unwrap(),
+        (run.token.clone(), json!({ "action": "decline" }))
+    );
+}
+
+#[test]
+fn a_malformed_question_is_refused_to_the_tool() {
+    let h = Harness::new();
+    h.initialize(json!({ "elicitation": {} }));
+    let (id, token) = h.create(None);
+    let (_, refused) = reply_of(&h.ask(&token, json!({ "requestedSchema": {} }))).unwrap();
+    assert_eq!(refused["error"]["code"], -32602);
+    assert_eq!(h.status(&id).0, "working");
 }

@@ -6,17 +6,28 @@
 //! message; exit 0 makes stdout the result (a JSON `CallToolResult` as is, anything else as
 //! text); any other exit, or the timeout, makes an `isError` result with the tail of stderr.
 //! Cancel kills its whole process group: SIGTERM, then SIGKILL after a grace period.
+//!
+//! A tool made [`with_questions`](CommandTool::with_questions) may also ask the client questions
+//! (MCP elicitation): it writes each question as one JSON line to file descriptor 3 (also named
+//! by the environment variable `MCP_TASKS_QUESTIONS_FD`) — the params of `elicitation/create`,
+//! `{"message": ..., "requestedSchema": {...}}` — and reads the answer as the next JSON line on
+//! stdin, after the arguments line: the client's `ElicitResult`
+//! (`{"action": "accept", "content": {...}}`, or `"decline"`, or `"cancel"`), or
+//! `{"error": {"code": ..., "message": ...}}` when the question could not be asked. Its stdin then
+//! stays open until it exits.
 
 use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
 
-use super::{Tool, ToolContext, ToolOutcome};
+use super::{InputError, Tool, ToolContext, ToolOutcome};
 use crate::types::ToolInfo;
 
 /// Lines of stderr kept for the status message of a failed run.
@@ -25,6 +36,8 @@ const STDERR_TAIL_LINES: usize = 5;
 const STDERR_TAIL_BYTES: usize = 1000;
 /// The most stdout read into a result; the rest is discarded and the result says so.
 const MAX_STDOUT: u64 = 16 * 1024 * 1024;
+/// The descriptor on which a tool with questions writes them.
+const QUESTIONS_FD: RawFd = 3;
 
 /// A tool that runs a program.
 #[derive(Debug, Clone)]
@@ -34,6 +47,7 @@ pub struct CommandTool {
     timeout: Option<Duration>,
     grace: Duration,
     cwd: Option<PathBuf>,
+    questions: bool,
 }
 
 impl CommandTool {
@@ -46,6 +60,7 @@ impl CommandTool {
             timeout: None,
             grace: Duration::from_secs(2),
             cwd: None,
+            questions: false,
         }
     }
 
@@ -64,6 +79,12 @@ impl CommandTool {
     /// Run the program in this directory.
     pub fn with_cwd(mut self, cwd: impl Into<PathBuf>) -> Self {
         self.cwd = Some(cwd.into());
+        self
+    }
+
+    /// Let the program ask the client questions on file descriptor 3 (see the module docs).
+    pub fn with_questions(mut self) -> Self {
+        self.questions = true;
         self
     }
 
@@ -126,17 +147,40 @@ impl Tool for CommandTool {
         if let Some(cwd) = &self.cwd {
             command.current_dir(cwd);
         }
+        let questions_pipe = match self.questions.then(pipe).transpose() {
+            Ok(pipe) => pipe,
+            Err(e) => return ToolOutcome::tool_error(format!("cannot make a pipe: {e}")),
+        };
+        if let Some((_, write)) = &questions_pipe {
+            give_as_questions_fd(&mut command, write.as_raw_fd());
+        }
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => return ToolOutcome::tool_error(format!("cannot start '{}': {e}", argv[0])),
         };
 
-        // The arguments as one JSON line; a program that never reads stdin just closes it.
+        // Questions from the program go to the client; answers come back on its stdin.
+        let (answers, mut answers_rx) = mpsc::unbounded_channel::<Value>();
+        let questions = questions_pipe.map(|(read, write)| {
+            drop(write); // The program holds the only write end now: EOF when it exits.
+            tokio::spawn(ask_questions(read, answers, cx.clone()))
+        });
+        // The arguments as one JSON line, then the answers; a program that never reads stdin
+        // just closes it. Without questions the answer channel is closed at once, and so stdin.
         if let Some(mut stdin) = child.stdin.take() {
             let mut line = arguments.to_string().into_bytes();
             line.push(b'\n');
             tokio::spawn(async move {
-                let _ = stdin.write_all(&line).await;
+                if stdin.write_all(&line).await.is_err() {
+                    return;
+                }
+                while let Some(answer) = answers_rx.recv().await {
+                    let mut line = answer.to_string().into_bytes();
+                    line.push(b'\n');
+                    if stdin.write_all(&line).await.is_err() {
+                        return;
+                    }
+                }
             });
         }
         let stdout = child.stdout.take().map(|out| {
@@ -177,6 +221,10 @@ impl Tool for CommandTool {
         if !matches!(ended, Ended::Exited(_)) {
             kill_group(&mut child, self.grace).await;
         }
+        // A question still open is moot once the program is gone.
+        if let Some(questions) = questions {
+            questions.abort();
+        }
         // Output still held by a straggler the program left behind is not waited for long.
         let collect = Duration::from_secs(5).max(self.grace);
         let stdout = match stdout {
@@ -196,6 +244,66 @@ impl Tool for CommandTool {
             None => String::new(),
         };
         outcome(&argv[0], ended, &stdout, &tail)
+    }
+}
+
+/// Read the program's questions, one JSON line each, ask the client, and queue each answer (or
+/// `{"error": ...}`) for its stdin.
+async fn ask_questions(read: OwnedFd, answers: mpsc::UnboundedSender<Value>, cx: ToolContext) {
+    let Ok(read) = tokio::net::unix::pipe::Receiver::from_owned_fd(read) else {
+        return;
+    };
+    let mut lines = BufReader::new(read).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let error =
+            |code: i64, message: String| json!({ "error": { "code": code, "message": message } });
+        let answer = match serde_json::from_str::<Value>(&line) {
+            Err(e) => error(-32700, format!("the question is not JSON: {e}")),
+            Ok(question) => match cx.ask(question).await {
+                Ok(answer) => answer,
+                Err(InputError::Refused { code, message }) => error(code, message),
+                Err(InputError::Stopped) => return,
+            },
+        };
+        if answers.send(answer).is_err() {
+            return;
+        }
+    }
+}
+
+/// A pipe whose two ends close on exec: (read, write).
+fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds: [RawFd; 2] = [-1; 2];
+    // SAFETY: pipe2(2) writes two new descriptors into `fds` when it returns 0.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Make `fd` the program's descriptor 3, open across exec, and name it in the environment.
+fn give_as_questions_fd(command: &mut Command, fd: RawFd) {
+    command.env("MCP_TASKS_QUESTIONS_FD", QUESTIONS_FD.to_string());
+    // SAFETY: the closure runs in the child between fork and exec and calls only dup2(2) and
+    // fcntl(2), which are async-signal-safe; it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if fd == QUESTIONS_FD {
+                // dup2 onto itself would keep close-on-exec: clear the flag instead.
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, QUESTIONS_FD) < 0 {
+                // The copy dup2 makes does not close on exec.
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

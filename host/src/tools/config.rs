@@ -14,6 +14,7 @@
 //! command = ["make", "-C", "{dir}"]
 //! task_support = "optional"      # forbidden | optional | required
 //! timeout_secs = 600
+//! questions = false              # true: may ask the client questions on fd 3 (see CommandTool)
 //! input_schema = { type = "object", properties = { dir = { type = "string" } }, required = ["dir"] }
 //! ```
 
@@ -91,6 +92,8 @@ struct ToolEntry {
     timeout_secs: Option<f64>,
     grace_secs: Option<f64>,
     cwd: Option<PathBuf>,
+    #[serde(default)]
+    questions: bool,
     input_schema: Option<Value>,
     output_schema: Option<Value>,
 }
@@ -229,6 +232,9 @@ impl ToolsFile {
                 if let Some(cwd) = &t.cwd {
                     tool = tool.with_cwd(cwd);
                 }
+                if t.questions {
+                    tool = tool.with_questions();
+                }
                 Arc::new(tool) as Arc<dyn Tool>
             })
             .collect()
@@ -267,6 +273,13 @@ mod tests {
                 .contains("\"required\":[\"dir\"]")
         );
         assert_eq!(file.settings(), default_settings());
+    }
+
+    #[test]
+    fn the_example_tools_file_parses() {
+        let file = parse(include_str!("../../../examples/tools.toml")).unwrap();
+        let names: Vec<String> = file.tools().iter().map(|t| t.info().name.clone()).collect();
+        assert_eq!(names, ["word_count", "countdown", "disk_usage", "deploy"]);
     }
 
     #[test]

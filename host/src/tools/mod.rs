@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use command::CommandTool;
@@ -49,19 +49,75 @@ pub trait Tool: Send + Sync + 'static {
 pub struct ToolContext {
     task_id: Option<String>,
     progress: Arc<watch::Sender<Option<String>>>,
+    questions: mpsc::UnboundedSender<Question>,
     cancel: CancellationToken,
+}
+
+/// A question on its way from a tool to the server, with where its answer goes.
+pub(crate) struct Question {
+    /// The `elicitation/create` params.
+    pub(crate) params: Value,
+    /// The client's `ElicitResult`, or `{"error": ...}`.
+    pub(crate) reply: oneshot::Sender<Value>,
+}
+
+/// Why [`ToolContext::ask`] got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// The question was refused or the client answered with an error: e.g. a malformed
+    /// question, or a second question while one is pending.
+    #[error("the question was refused ({code}): {message}")]
+    Refused {
+        /// The JSON-RPC error code.
+        code: i64,
+        /// What went wrong.
+        message: String,
+    },
+    /// The run ended before an answer came: its task was cancelled, expired or failed (for
+    /// example because the client cannot answer questions), or the server is shutting down.
+    #[error("the run was stopped before the question was answered")]
+    Stopped,
 }
 
 impl ToolContext {
     pub(crate) fn new(
         task_id: Option<String>,
         progress: watch::Sender<Option<String>>,
+        questions: mpsc::UnboundedSender<Question>,
         cancel: CancellationToken,
     ) -> Self {
         Self {
             task_id,
             progress: Arc::new(progress),
+            questions,
             cancel,
+        }
+    }
+
+    /// Ask the client a question (an MCP elicitation) and wait for its answer.
+    ///
+    /// `params` are those of `elicitation/create`: `message` and `requestedSchema`. A task
+    /// moves to `input_required` until the answer comes, and the client receives the question
+    /// with its next `tasks/result`; a plain call asks at once. The answer is the client's
+    /// `ElicitResult`, e.g. `{"action": "accept", "content": {"confirm": true}}`; `decline` and
+    /// `cancel` are answers too, for the tool to handle. If the client did not declare the
+    /// elicitation capability, the run fails and this returns [`InputError::Stopped`]. A client
+    /// that never answers leaves the task to its ttl.
+    pub async fn ask(&self, params: Value) -> Result<Value, InputError> {
+        let (reply, answer) = oneshot::channel();
+        self.questions
+            .send(Question { params, reply })
+            .map_err(|_| InputError::Stopped)?;
+        let answer = tokio::select! {
+            answer = answer => answer.map_err(|_| InputError::Stopped)?,
+            _ = self.cancel.cancelled() => return Err(InputError::Stopped),
+        };
+        match answer.get("error") {
+            Some(error) => Err(InputError::Refused {
+                code: error["code"].as_i64().unwrap_or(-32603),
+                message: error["message"].as_str().unwrap_or_default().to_string(),
+            }),
+            None => Ok(answer),
         }
     }
 
