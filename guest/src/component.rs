@@ -82,9 +82,9 @@ impl wit_router::Guest for Component {
         convert(Router::new(&ImportedStore, &ImportedServer, &ctx).tool_input(&token, &request))
     }
 
-    fn sweep(ctx: wit_router::Context) -> Vec<wit_router::Action> {
+    fn sweep(running: Vec<String>, ctx: wit_router::Context) -> Vec<wit_router::Action> {
         let ctx = ctx.into();
-        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).sweep())
+        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).sweep(&running))
     }
 }
 
@@ -127,6 +127,10 @@ impl model::Store for ImportedStore {
     fn expire(&self, now: u64) -> Result<Vec<String>, StoreError> {
         wit_store::expire(now).map_err(Into::into)
     }
+
+    fn abandoned(&self, now: u64, limit: u32) -> Result<Vec<String>, StoreError> {
+        wit_store::abandoned(now, limit).map_err(Into::into)
+    }
 }
 
 /// The imported `server` interface behind the router's [`model::Server`] trait.
@@ -143,6 +147,7 @@ impl model::Server for ImportedServer {
             max_ttl: s.max_ttl,
             poll_interval: s.poll_interval,
             page_size: s.page_size,
+            lease: s.lease,
         }
     }
 
@@ -188,6 +193,7 @@ impl From<wit_router::Context> for Context {
             owner: c.owner,
             now: c.now,
             session: c.session,
+            executor: c.executor,
         }
     }
 }
@@ -261,6 +267,8 @@ impl From<wit::Task> for Task {
                 params: r.params,
                 delivered: r.delivered,
             }),
+            executor: t.executor,
+            lease_until: t.lease_until,
         }
     }
 }
@@ -284,6 +292,8 @@ impl From<Task> for wit::Task {
                 params: r.params,
                 delivered: r.delivered,
             }),
+            executor: t.executor,
+            lease_until: t.lease_until,
         }
     }
 }

@@ -69,6 +69,10 @@ pub fn transition(
     if to != Status::InputRequired {
         task.input_request = None;
     }
+    // A terminal task has nothing left to run, so no executor holds a claim on it.
+    if is_terminal(to) {
+        task.lease_until = None;
+    }
     task.last_updated_at = now;
     task.version += 1;
     Ok(task)
@@ -100,6 +104,8 @@ mod tests {
             request: "{}".into(),
             outcome: None,
             input_request: None,
+            executor: Some("host".into()),
+            lease_until: Some(1_000),
         }
     }
 
@@ -186,6 +192,11 @@ mod tests {
         ] {
             let moved = transition(waiting.clone(), to, None, 1).unwrap();
             assert_eq!(moved.input_request, None, "-> {to:?}");
+            assert_eq!(
+                moved.lease_until.is_some(),
+                to == Status::Working,
+                "-> {to:?}"
+            );
         }
     }
 }

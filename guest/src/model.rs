@@ -88,6 +88,10 @@ pub struct Task {
     pub outcome: Option<Outcome>,
     /// The question awaited while `input_required`.
     pub input_request: Option<InputRequest>,
+    /// The host running the task's tool.
+    pub executor: Option<String>,
+    /// Until when the executor's lease holds, ms since the epoch.
+    pub lease_until: Option<u64>,
 }
 
 impl Task {
@@ -190,6 +194,8 @@ pub struct Settings {
     pub poll_interval: u64,
     /// The most tasks one `tasks/list` page holds.
     pub page_size: u32,
+    /// How long a host's lease on a task lasts, in ms.
+    pub lease: u64,
 }
 
 /// Who is calling and when.
@@ -201,6 +207,8 @@ pub struct Context {
     pub now: u64,
     /// The connection's session state ("" when new).
     pub session: String,
+    /// This host's identity.
+    pub executor: String,
 }
 
 /// A tool the host must start.
@@ -275,6 +283,8 @@ pub trait Store {
     fn delete(&self, id: &str) -> Result<(), StoreError>;
     /// Delete expired tasks; their IDs.
     fn expire(&self, now: u64) -> Result<Vec<String>, StoreError>;
+    /// Non-terminal tasks whose lease lapsed by `now`; at most `limit` IDs.
+    fn abandoned(&self, now: u64, limit: u32) -> Result<Vec<String>, StoreError>;
 }
 
 /// The guest's view of the imported `server` interface.

@@ -20,6 +20,9 @@ use crate::protocol::{self, Incoming, Params, code};
 /// in practice; the bound keeps a misbehaving store from looping forever.
 const CAS_ROUNDS: usize = 16;
 
+/// How many tasks with lapsed leases one sweep fails at most (the rest wait for the next).
+const ABANDONED_PER_SWEEP: u32 = 100;
+
 /// The status message of a task cancelled through `tasks/cancel`.
 const CANCELLED_MESSAGE: &str = "The task was cancelled by request.";
 
@@ -244,6 +247,9 @@ impl<'a> Router<'a> {
             request: json!({ "method": "tools/call", "params": params }).to_string(),
             outcome: None,
             input_request: None,
+            // This host runs the tool, and says so until it stops renewing the lease.
+            executor: Some(self.ctx.executor.clone()),
+            lease_until: Some(now.saturating_add(settings.lease)),
         };
         self.store.create(&task).map_err(store_failure)?;
         Ok(vec![
@@ -597,30 +603,119 @@ impl<'a> Router<'a> {
             Ok(t)
         });
         match settled {
-            Ok(Ok(task)) => vec![
-                status_notification(&protocol::task_json(&task)),
-                Action::Changed(task.id),
-            ],
+            Ok(Ok(task)) => self.settled(&task),
             // Already terminal (cancelled while the tool ran): it stays as it is, as the spec
             // requires. A store failure leaves the task to its ttl; nothing else can be done.
             _ => Vec::new(),
         }
     }
 
-    /// Delete expired tasks and stop the tools still running for them.
-    pub fn sweep(&self) -> Vec<Action> {
-        let Ok(expired) = self.store.expire(self.ctx.now) else {
+    /// Housekeeping: delete expired tasks, renew this host's leases, stop runs whose task ended
+    /// elsewhere, and fail tasks whose executor is gone.
+    pub fn sweep(&self, running: &[String]) -> Vec<Action> {
+        let mut actions = Vec::new();
+        if let Ok(expired) = self.store.expire(self.ctx.now) {
+            for id in expired {
+                actions.push(Action::StopTool(RunRef::Task(id.clone()).token()));
+                actions.push(Action::Changed(id));
+            }
+        }
+        for token in running {
+            if let Some(RunRef::Task(id)) = RunRef::parse(token) {
+                actions.extend(self.keep_running(token, &id));
+            }
+        }
+        if let Ok(abandoned) = self.store.abandoned(self.ctx.now, ABANDONED_PER_SWEEP) {
+            for id in abandoned {
+                actions.extend(self.fail_abandoned(&id));
+            }
+        }
+        actions
+    }
+
+    /// A run this host has going: renew its lease when half of it is used up, or stop it if its
+    /// task is terminal (cancelled through another host, say) or gone.
+    fn keep_running(&self, token: &str, task_id: &str) -> Vec<Action> {
+        let stop = || {
+            vec![
+                Action::StopTool(token.to_string()),
+                Action::Changed(task_id.to_string()),
+            ]
+        };
+        let task = match self.store.get(task_id) {
+            Ok(Some(task)) => task,
+            Ok(None) => return stop(),
+            // The store is down: keep the tool running and try again on the next sweep.
+            Err(_) => return Vec::new(),
+        };
+        if machine::is_terminal(task.status) {
+            return stop();
+        }
+        let now = self.ctx.now;
+        let lease = self.server.settings().lease;
+        let fresh = |t: &Task| {
+            t.executor.as_deref() == Some(self.ctx.executor.as_str())
+                && t.lease_until
+                    .is_some_and(|until| until.saturating_sub(now) > lease / 2)
+        };
+        if fresh(&task) {
+            return Vec::new();
+        }
+        let renewed = self.update(task, |mut t| {
+            if machine::is_terminal(t.status) {
+                return Err(TransitionError::Terminal(t.status));
+            }
+            t.executor = Some(self.ctx.executor.clone());
+            t.lease_until = Some(now.saturating_add(lease));
+            t.version += 1;
+            Ok(t)
+        });
+        match renewed {
+            Ok(Err(TransitionError::Terminal(_))) => stop(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Fail a task whose executor stopped renewing its lease: that host died mid-run.
+    fn fail_abandoned(&self, task_id: &str) -> Vec<Action> {
+        let Ok(Some(task)) = self.store.get(task_id) else {
             return Vec::new();
         };
-        expired
-            .into_iter()
-            .flat_map(|id| {
-                [
-                    Action::StopTool(RunRef::Task(id.clone()).token()),
-                    Action::Changed(id),
-                ]
-            })
-            .collect()
+        let now = self.ctx.now;
+        let message = format!(
+            "The server running this task ({}) stopped: its lease expired at {} without renewal.",
+            task.executor.as_deref().unwrap_or("unknown"),
+            task.lease_until.map(protocol::iso8601).unwrap_or_default()
+        );
+        let outcome = Outcome::Result(
+            json!({ "content": [{ "type": "text", "text": message }], "isError": true })
+                .to_string(),
+        );
+        let failed = self.update(task, |t| {
+            // Renewed, or ended, since the store listed it: not abandoned after all.
+            if t.lease_until.is_none_or(|until| until > now) {
+                return Err(TransitionError::NotAllowed(t.status, Status::Failed));
+            }
+            let mut t = machine::transition(t, Status::Failed, Some(message.clone()), now)?;
+            t.outcome = Some(outcome.clone());
+            Ok(t)
+        });
+        match failed {
+            Ok(Ok(task)) => self.settled(&task),
+            _ => Vec::new(),
+        }
+    }
+
+    /// What follows a task reaching a terminal status: tell its owner, if connected here, and
+    /// wake what waits on it.
+    fn settled(&self, task: &Task) -> Vec<Action> {
+        let mut actions = Vec::new();
+        // Another owner's task (failed by this host's sweep) is none of this client's business.
+        if task.owner == self.ctx.owner {
+            actions.push(status_notification(&protocol::task_json(task)));
+        }
+        actions.push(Action::Changed(task.id.clone()));
+        actions
     }
 
     /// The task named by `params.taskId`, if the caller may see it: it exists, belongs to the

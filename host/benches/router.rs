@@ -61,6 +61,8 @@ fn to_native(t: Task) -> native::Task {
         request: t.request,
         outcome: None,
         input_request: None,
+        executor: t.executor,
+        lease_until: t.lease_until,
     }
 }
 
@@ -95,6 +97,9 @@ impl native::Store for NativeStore {
     fn expire(&self, _: u64) -> Result<Vec<String>, native::StoreError> {
         unimplemented!("the benchmark only reads")
     }
+    fn abandoned(&self, _: u64, _: u32) -> Result<Vec<String>, native::StoreError> {
+        unimplemented!("the benchmark only reads")
+    }
 }
 
 struct NativeServer;
@@ -110,6 +115,7 @@ impl native::Server for NativeServer {
             max_ttl: s.max_ttl,
             poll_interval: s.poll_interval,
             page_size: s.page_size,
+            lease: s.lease,
         }
     }
     fn tools(&self) -> Vec<native::Tool> {
@@ -137,6 +143,8 @@ fn stored_task(store: &MemoryStore) -> String {
                 .into(),
         outcome: None,
         input_request: None,
+        executor: None,
+        lease_until: None,
     };
     ready(store.create(task)).unwrap();
     id
@@ -169,6 +177,7 @@ fn router_call(runtime: &tokio::runtime::Runtime) {
             owner: "bench".into(),
             now,
             session: String::new(),
+            executor: "bench".into(),
         };
         let component_round = || {
             runtime.block_on(async {
@@ -187,6 +196,7 @@ fn router_call(runtime: &tokio::runtime::Runtime) {
             owner: "bench".into(),
             now,
             session: String::new(),
+            executor: "bench".into(),
         };
         let native_round = || {
             let start = Instant::now();
@@ -248,7 +258,7 @@ struct StdioServer {
 }
 
 impl StdioServer {
-    fn start() -> StdioServer {
+    fn start(store: &str) -> StdioServer {
         let dir = std::env::temp_dir().join(format!("mcp-tasks-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let tools = dir.join("tools.toml");
@@ -258,7 +268,7 @@ impl StdioServer {
         )
         .unwrap();
         let mut child = Command::new(binary())
-            .args(["serve", "--owner", "bench", "--tools"])
+            .args(["serve", "--owner", "bench", "--store", store, "--tools"])
             .arg(&tools)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -275,7 +285,7 @@ impl StdioServer {
         }
     }
 
-    /// Read lines until `n` responses (lines with an `"id"`) have arrived; notifications skip.
+    /// Read lines until `n` responses have arrived; notifications are skipped.
     fn read_responses(&mut self, n: usize) {
         let mut line = String::new();
         let mut got = 0;
@@ -285,7 +295,8 @@ impl StdioServer {
                 self.stdout.read_line(&mut line).unwrap() > 0,
                 "server closed its output"
             );
-            if line.starts_with("{\"id\"") {
+            // Responses begin `{"jsonrpc":"2.0","id":`; notifications name a method there.
+            if line.starts_with("{\"jsonrpc\":\"2.0\",\"id\"") {
                 got += 1;
             }
         }
@@ -334,8 +345,8 @@ impl Drop for StdioServer {
     }
 }
 
-fn over_stdio() {
-    let mut s = StdioServer::start();
+fn over_stdio(label: &str, store: &str) {
+    let mut s = StdioServer::start(store);
     // One task to read back.
     s.stdin
         .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":\"c\",\"method\":\"tools/call\",\"params\":{\"name\":\"noop\",\"task\":{}}}\n")
@@ -352,7 +363,9 @@ fn over_stdio() {
     let create = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"noop","task":{"ttl":60000}}}"#;
     let ping = r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#;
 
-    println!("over stdio, the real binary (requests per second, median of {ROUNDS} rounds):");
+    println!(
+        "over stdio, the real binary, {label} store (requests per second, median of {ROUNDS} rounds):"
+    );
     for (what, request, n_pipe, n_serial) in [
         ("ping (baseline)", ping, 50_000, 5_000),
         ("tasks/get", get.as_str(), 50_000, 5_000),
@@ -389,7 +402,34 @@ fn main() {
         .unwrap();
     router_call(&runtime);
     // MCP_TASKS_BENCH=router skips the stdio part.
-    if std::env::var("MCP_TASKS_BENCH").as_deref() != Ok("router") {
-        over_stdio();
+    if std::env::var("MCP_TASKS_BENCH").as_deref() == Ok("router") {
+        return;
+    }
+    over_stdio("memory", "memory");
+    let dir = std::env::temp_dir().join(format!("mcp-tasks-bench-db-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    over_stdio(
+        "file (SQLite)",
+        &format!("file:{}", dir.join("tasks.db").display()),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    // MCP_TASKS_BENCH_POSTGRES names the database; the tables go in a schema of the bench's own.
+    let base = std::env::var("MCP_TASKS_BENCH_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let fresh_schema = runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        client
+            .batch_execute(
+                "DROP SCHEMA IF EXISTS mcp_tasks_bench CASCADE; CREATE SCHEMA mcp_tasks_bench",
+            )
+            .await
+    });
+    match fresh_schema {
+        Ok(()) => over_stdio(
+            "PostgreSQL",
+            &format!("{base}?options=-csearch_path%3Dmcp_tasks_bench"),
+        ),
+        Err(e) => println!("PostgreSQL at {base} not reachable ({e}): skipped"),
     }
 }

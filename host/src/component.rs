@@ -78,8 +78,8 @@ pub enum Call {
         /// The `elicitation/create` params, as JSON text.
         request: String,
     },
-    /// `router.sweep`: delete expired tasks.
-    Sweep,
+    /// `router.sweep`: housekeeping, given the tokens of the runs this host has going.
+    Sweep(Vec<String>),
 }
 
 /// What the component's imports see: the store and the server's catalog. No WASI capability
@@ -137,6 +137,10 @@ impl store::Host for HostState {
 
     async fn expire(&mut self, now: u64) -> Result<Vec<String>, store::StoreError> {
         self.store.expire(now).await
+    }
+
+    async fn abandoned(&mut self, now: u64, limit: u32) -> Result<Vec<String>, store::StoreError> {
+        self.store.abandoned(now, limit).await
     }
 }
 
@@ -240,7 +244,7 @@ impl Guest {
             Call::Input { token, request } => {
                 router.call_tool_input(store, &token, &request, &ctx).await
             }
-            Call::Sweep => router.call_sweep(store, &ctx).await,
+            Call::Sweep(running) => router.call_sweep(store, &running, &ctx).await,
         };
         match result {
             Ok(actions) => {

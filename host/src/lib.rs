@@ -96,5 +96,7 @@ pub mod types {
         Settings, TaskSupport, Tool as ToolInfo,
     };
     pub use crate::component::bindings::mcp::tasks::store::{Page, StoreError};
-    pub use crate::component::bindings::mcp::tasks::types::{Outcome, RpcError, Status, Task};
+    pub use crate::component::bindings::mcp::tasks::types::{
+        InputRequest, Outcome, RpcError, Status, Task,
+    };
 }

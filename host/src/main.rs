@@ -23,7 +23,9 @@ enum Command {
         /// A TOML file with the server's settings and command tools (see the README).
         #[arg(long, value_name = "FILE")]
         tools: Option<PathBuf>,
-        /// Where tasks live: `memory` (lost when the process exits).
+        /// Where tasks live: `memory` (lost when the process exits), `file:PATH` (a SQLite file
+        /// that survives restarts and that several processes may share), or
+        /// `postgres://USER@HOST/DATABASE` (shared by any number of hosts).
         #[arg(long, value_name = "STORE", default_value = "memory")]
         store: String,
         /// The owner of this connection's tasks [default: the OS user].
@@ -82,7 +84,11 @@ fn serve(
         Some(path) => ToolsFile::load(path)?,
         None => ToolsFile::default(),
     };
-    let store = mcp_tasks::store::open(store)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let store = runtime.block_on(mcp_tasks::store::open(store))?;
     let mut builder = Server::builder()
         .store(store)
         .settings(file.settings())
@@ -99,10 +105,6 @@ fn serve(
         builder = builder.component(ComponentSource::file(path));
     }
     let server = Arc::new(builder.build()?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let input = tokio::io::BufReader::new(tokio::io::stdin());
         let stop = async {

@@ -21,8 +21,9 @@ use crate::tools::{Catalog, Question, Tool, ToolContext, ToolOutcome, default_se
 use crate::transport::{self, Outbox};
 use crate::types::Settings;
 
-/// How often expired tasks are swept.
-const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// How often, in ms, the component sweeps: expiry, lease renewal, runs whose task ended on
+/// another host (so a cancel there reaches the tool here within about this long).
+pub(crate) const SWEEP_EVERY_MS: u64 = 500;
 /// How many change events a waiting `tasks/result` may fall behind before it simply re-checks.
 const CHANGED_BACKLOG: usize = 1024;
 
@@ -80,6 +81,7 @@ impl ServerBuilder {
             guest: Arc::new(guest),
             catalog,
             owner: self.owner,
+            executor: format!("{}/{}", hostname(), uuid::Uuid::new_v4()),
         })
     }
 }
@@ -89,6 +91,9 @@ pub struct Server {
     guest: Arc<Guest>,
     catalog: Arc<Catalog>,
     owner: String,
+    /// This server among those sharing a store: `<host name>/<random UUID>`, so a task's
+    /// executor says where it ran.
+    executor: String,
 }
 
 impl Server {
@@ -135,6 +140,7 @@ impl Server {
             guest: self.guest.clone(),
             catalog: self.catalog.clone(),
             owner: self.owner.clone(),
+            executor: self.executor.clone(),
             session: Mutex::new(String::new()),
             outbox,
             changed: broadcast::channel(CHANGED_BACKLOG).0,
@@ -172,6 +178,7 @@ struct Connection {
     guest: Arc<Guest>,
     catalog: Arc<Catalog>,
     owner: String,
+    executor: String,
     session: Mutex<String>,
     outbox: Outbox,
     /// Task IDs as they change, for the `tasks/result` requests waiting on them.
@@ -190,6 +197,7 @@ impl Connection {
             owner: self.owner.clone(),
             now: now_ms(),
             session: lock(&self.session).clone(),
+            executor: self.executor.clone(),
         }
     }
 
@@ -370,10 +378,12 @@ impl Connection {
     }
 
     async fn sweep_periodically(self: Arc<Self>) {
-        let mut every = tokio::time::interval(SWEEP_EVERY);
+        let mut every = tokio::time::interval(Duration::from_millis(SWEEP_EVERY_MS));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            match self.guest.call(Call::Sweep, self.ctx()).await {
+            let running: Vec<String> = lock(&self.runs).keys().cloned().collect();
+            match self.guest.call(Call::Sweep(running), self.ctx()).await {
                 Ok(actions) => {
                     self.execute(actions);
                 }
@@ -405,6 +415,18 @@ pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// This machine's host name, or "localhost" if it has none.
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname(2) writes at most `buf.len()` bytes into `buf`.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..len]) {
+        Ok(name) if ok && !name.is_empty() => name.to_string(),
+        _ => "localhost".to_string(),
+    }
 }
 
 /// The OS user running this process: `$USER`, `$LOGNAME`, else `uid-N`.

@@ -332,6 +332,17 @@ impl Server {
         }
     }
 
+    /// The server's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kill the server with SIGKILL, as a crash would, and reap it. Its tools live on.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Close stdin and wait for the process to exit.
     pub fn close(mut self) -> (ExitStatus, String) {
         drop(self.stdin.take());
@@ -360,6 +371,28 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A PostgreSQL URL for a schema of this test's own, fresh and empty: the server on
+/// 127.0.0.1:5432, database `test` (override with `MCP_TASKS_TEST_POSTGRES`).
+pub fn postgres_url() -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let base = std::env::var("MCP_TASKS_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!(
+        "e2e_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut client = postgres::Client::connect(&base, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is needed for this test: {e}"));
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-csearch_path%3D{schema}")
 }
 
 /// Whether a process with this PID exists.

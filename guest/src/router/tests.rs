@@ -79,6 +79,17 @@ impl Store for MemStore {
             .map(|_| ())
             .ok_or(StoreError::NotFound)
     }
+    fn abandoned(&self, now: u64, limit: u32) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .tasks
+            .borrow()
+            .values()
+            .filter(|t| !crate::machine::is_terminal(t.status))
+            .filter(|t| t.lease_until.is_some_and(|until| until <= now))
+            .map(|t| t.id.clone())
+            .take(limit as usize)
+            .collect())
+    }
     fn expire(&self, now: u64) -> Result<Vec<String>, StoreError> {
         let mut tasks = self.tasks.borrow_mut();
         let gone: Vec<String> = tasks
@@ -107,6 +118,7 @@ impl Server for TestServer {
             max_ttl: Some(600_000),
             poll_interval: 500,
             page_size: self.page_size,
+            lease: 10_000,
         }
     }
     fn tools(&self) -> Vec<Tool> {
@@ -144,6 +156,8 @@ struct Harness {
     next_id: Cell<u64>,
     /// The connection's session, as the host keeps it from `set-session` actions.
     session: RefCell<String>,
+    /// The host this harness plays.
+    executor: RefCell<String>,
 }
 
 impl Harness {
@@ -159,6 +173,7 @@ impl Harness {
             now: Cell::new(1_764_066_600_000),
             next_id: Cell::new(1),
             session: RefCell::new(String::new()),
+            executor: RefCell::new("host-a".into()),
         }
     }
 
@@ -167,6 +182,7 @@ impl Harness {
             owner: self.owner.clone(),
             now: self.now.get(),
             session: self.session.borrow().clone(),
+            executor: self.executor.borrow().clone(),
         }
     }
 
@@ -590,7 +606,7 @@ fn ttl_is_clamped_defaulted_and_expiry_hides_then_sweeps() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
 
     let ctx = h.ctx();
-    let swept = Router::new(&h.store, &h.server, &ctx).sweep();
+    let swept = Router::new(&h.store, &h.server, &ctx).sweep(&[]);
     assert_eq!(
         swept,
         [
@@ -849,4 +865,105 @@ fn a_malformed_question_is_refused_to_the_tool() {
     let (_, refused) = reply_of(&h.ask(&token, json!({ "requestedSchema": {} }))).unwrap();
     assert_eq!(refused["error"]["code"], -32602);
     assert_eq!(h.status(&id).0, "working");
+}
+
+impl Harness {
+    fn sweep(&self, running: &[&str]) -> Vec<Action> {
+        let ctx = self.ctx();
+        let running: Vec<String> = running.iter().map(|t| t.to_string()).collect();
+        Router::new(&self.store, &self.server, &ctx).sweep(&running)
+    }
+
+    fn stored(&self, id: &str) -> Task {
+        self.store.tasks.borrow()[id].clone()
+    }
+}
+
+#[test]
+fn a_new_task_is_leased_to_its_host_and_the_lease_is_renewed_at_half_time() {
+    let h = Harness::new();
+    let (id, token) = h.create(None);
+    let created = h.stored(&id);
+    assert_eq!(created.executor.as_deref(), Some("host-a"));
+    assert_eq!(created.lease_until, Some(h.now.get() + 10_000));
+
+    // Before half the lease is used, a sweep writes nothing.
+    h.now.set(h.now.get() + 4_000);
+    assert!(h.sweep(&[&token]).is_empty());
+    assert_eq!(h.stored(&id).version, created.version);
+    // After, it renews.
+    h.now.set(h.now.get() + 2_000);
+    assert!(h.sweep(&[&token]).is_empty());
+    assert_eq!(h.stored(&id).lease_until, Some(h.now.get() + 10_000));
+    assert_eq!(h.stored(&id).version, created.version + 1);
+}
+
+#[test]
+fn a_run_whose_task_was_cancelled_elsewhere_is_stopped() {
+    let h = Harness::new();
+    let (id, token) = h.create(None);
+    // Another host sharing the store cancels it.
+    *h.executor.borrow_mut() = "host-b".into();
+    h.request("tasks/cancel", json!({ "taskId": id })).remove(0);
+    *h.executor.borrow_mut() = "host-a".into();
+    let actions = h.sweep(&[&token]);
+    assert!(
+        actions.contains(&Action::StopTool(token.clone())),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&Action::Changed(id.clone())));
+    // And a run whose task is gone altogether.
+    h.store.tasks.borrow_mut().remove(&id);
+    assert!(h.sweep(&[&token]).contains(&Action::StopTool(token)));
+}
+
+#[test]
+fn a_task_whose_host_died_fails_once_its_lease_lapses() {
+    let h = Harness::new();
+    let (id, _token) = h.create(None);
+    let (kept, kept_token) = h.create(None);
+    // host-a dies; host-b sweeps. Before the lease lapses nothing happens.
+    *h.executor.borrow_mut() = "host-b".into();
+    h.now.set(h.now.get() + 9_999);
+    assert!(h.sweep(&[]).is_empty());
+    // host-b took over `kept` meanwhile (its run renews the lease); `id` lapses.
+    h.sweep(&[&kept_token]);
+    h.now.set(h.now.get() + 1);
+    let actions = h.sweep(&[&kept_token]);
+    assert!(
+        actions.contains(&Action::Changed(id.clone())),
+        "{actions:?}"
+    );
+    assert_eq!(sent(&actions)[0]["params"]["status"], "failed");
+    let (status, message) = h.status(&id);
+    assert_eq!(status, "failed");
+    let message = message.unwrap();
+    assert!(
+        message.contains("(host-a) stopped: its lease expired"),
+        "{message}"
+    );
+    let result = h.call("tasks/result", json!({ "taskId": id })).unwrap();
+    assert_eq!(result["isError"], true);
+    assert_eq!(h.stored(&id).lease_until, None);
+    assert_eq!(h.status(&kept).0, "working");
+    // The failure is final, whatever the dead host's tool would have said.
+    assert!(
+        h.finish(&RunRef::Task(id.clone()).token(), ok_result("late"), None)
+            .is_empty()
+    );
+    assert_eq!(h.status(&id).0, "failed");
+}
+
+#[test]
+fn another_owners_abandoned_task_fails_without_telling_this_client() {
+    let h = Harness::new();
+    let (id, _) = h.create(None);
+    h.stored(&id);
+    let mut foreign = h.stored(&id);
+    foreign.owner = "bob".into();
+    h.store.tasks.borrow_mut().insert(id.clone(), foreign);
+    h.now.set(h.now.get() + 10_000);
+    let actions = h.sweep(&[]);
+    assert_eq!(actions, vec![Action::Changed(id.clone())]);
+    assert_eq!(h.stored(&id).status, Status::Failed);
 }

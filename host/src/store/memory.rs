@@ -166,4 +166,18 @@ impl TaskStore for MemoryStore {
         }
         Ok(due)
     }
+
+    async fn abandoned(&self, now: u64, limit: u32) -> Result<Vec<String>, StoreError> {
+        // One process holds this store, so its leases lapse only if its sweeps stall: a scan
+        // is cheap enough for a case that rare.
+        Ok(self
+            .read()
+            .tasks
+            .values()
+            .filter(|t| matches!(t.status, Status::Working | Status::InputRequired))
+            .filter(|t| t.lease_until.is_some_and(|until| until <= now))
+            .map(|t| t.id.clone())
+            .take(limit as usize)
+            .collect())
+    }
 }

@@ -2,10 +2,16 @@
 //! backends, one module each, chosen by a URL-like identifier (see [`open`]).
 
 mod memory;
+mod postgres;
+mod row;
+mod sqlite;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
 
 use crate::types::{Page, Status, StoreError, Task};
 
@@ -35,21 +41,66 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn delete(&self, id: &str) -> Result<(), StoreError>;
     /// Delete every expired task at `now`; their IDs.
     async fn expire(&self, now: u64) -> Result<Vec<String>, StoreError>;
+    /// Up to `limit` IDs of tasks that are `working` or `input_required` and whose lease has
+    /// lapsed by `now` (`lease_until <= now`).
+    async fn abandoned(&self, now: u64, limit: u32) -> Result<Vec<String>, StoreError>;
 }
 
 /// Why a store could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// The identifier names no backend this build has.
-    #[error("unknown store '{0}': expected 'memory'")]
+    #[error(
+        "unknown store '{0}': expected 'memory', 'file:PATH' or 'postgres://USER@HOST/DATABASE'"
+    )]
     UnknownScheme(String),
+    /// The file store could not be opened (missing directory, no permission, not a database).
+    #[error("cannot open the task store file {path}: {message}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The database could not be reached or prepared.
+    #[error("cannot open the task store at {url}: {message}")]
+    Postgres {
+        /// The database URL, its password hidden.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
-/// Open the store a URL-like identifier names. Today: `memory` (the default; tasks live as long
-/// as the process).
-pub fn open(spec: &str) -> Result<Arc<dyn TaskStore>, OpenError> {
-    match spec {
-        "memory" | "memory:" => Ok(Arc::new(MemoryStore::new())),
-        other => Err(OpenError::UnknownScheme(other.to_string())),
+/// Open the store a URL-like identifier names:
+///
+/// - `memory` (the default): tasks live as long as the process.
+/// - `file:PATH`: a SQLite file; survives restarts, and several processes may share it.
+/// - `postgres://USER@HOST[:PORT]/DATABASE[?…]` (or `postgresql://`): any number of hosts on
+///   any number of machines share the tasks; the schema is created on first use.
+pub async fn open(spec: &str) -> Result<Arc<dyn TaskStore>, OpenError> {
+    if spec == "memory" || spec == "memory:" {
+        return Ok(Arc::new(MemoryStore::new()));
     }
+    if let Some(path) = spec.strip_prefix("file:") {
+        if path.is_empty() {
+            return Err(OpenError::File {
+                path: PathBuf::new(),
+                message: "no path given (file:PATH)".into(),
+            });
+        }
+        let path = PathBuf::from(path);
+        // SQLite blocks while it opens and migrates the file.
+        return tokio::task::spawn_blocking(move || SqliteStore::open(path))
+            .await
+            .map_err(|e| OpenError::File {
+                path: PathBuf::new(),
+                message: e.to_string(),
+            })?
+            .map(|s| Arc::new(s) as Arc<dyn TaskStore>);
+    }
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::open(spec).await?));
+    }
+    Err(OpenError::UnknownScheme(spec.to_string()))
 }

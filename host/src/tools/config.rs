@@ -7,6 +7,7 @@
 //! max_ttl_ms = 86400000          # longer requests are clamped
 //! poll_interval_ms = 1000
 //! page_size = 50                 # tasks per tasks/list page
+//! lease_ms = 15000               # a dead server's running tasks fail this long after
 //!
 //! [[tools]]
 //! name = "build"
@@ -27,6 +28,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{CommandTool, Tool, default_settings};
+use crate::server::SWEEP_EVERY_MS;
 use crate::types::{Settings, TaskSupport, ToolInfo};
 
 /// Why a tools file was refused.
@@ -78,6 +80,7 @@ struct ServerSection {
     max_ttl_ms: Option<u64>,
     poll_interval_ms: Option<u64>,
     page_size: Option<u32>,
+    lease_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,6 +186,13 @@ impl ToolsFile {
                 "page_size and poll_interval_ms must be at least 1".into(),
             ));
         }
+        // The lease is renewed every sweep (half a second) once half of it is used up.
+        if s.lease_ms.is_some_and(|ms| ms < 2 * SWEEP_EVERY_MS) {
+            return Err(invalid(format!(
+                "lease_ms must be at least {} (two sweeps)",
+                2 * SWEEP_EVERY_MS
+            )));
+        }
         Ok(file)
     }
 
@@ -198,6 +208,7 @@ impl ToolsFile {
             max_ttl: s.max_ttl_ms.or(d.max_ttl),
             poll_interval: s.poll_interval_ms.unwrap_or(d.poll_interval),
             page_size: s.page_size.unwrap_or(d.page_size),
+            lease: s.lease_ms.unwrap_or(d.lease),
         }
     }
 

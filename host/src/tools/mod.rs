@@ -238,5 +238,6 @@ pub fn default_settings() -> Settings {
         max_ttl: Some(24 * 60 * 60 * 1000),
         poll_interval: 1000,
         page_size: 50,
+        lease: 15_000,
     }
 }

@@ -1,0 +1,178 @@
+//! A task as one row of a database table: the columns the queries need, and the whole task as
+//! JSON text, so that a new field of the WIT `task` record needs no schema change.
+
+use serde_json::{Value, json};
+
+use crate::types::{InputRequest, Outcome, RpcError, Status, StoreError, Task};
+
+/// The status as the columns keep it (the protocol's spelling).
+pub(super) fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Working => "working",
+        Status::InputRequired => "input_required",
+        Status::Completed => "completed",
+        Status::Failed => "failed",
+        Status::Cancelled => "cancelled",
+    }
+}
+
+fn status_from(name: &str) -> Option<Status> {
+    Some(match name {
+        "working" => Status::Working,
+        "input_required" => Status::InputRequired,
+        "completed" => Status::Completed,
+        "failed" => Status::Failed,
+        "cancelled" => Status::Cancelled,
+        _ => return None,
+    })
+}
+
+/// When the task expires (ms since the epoch), for the expiry index; `None` if never.
+pub(super) fn expires_at(task: &Task) -> Option<i64> {
+    task.ttl
+        .map(|ttl| to_sql(task.created_at.saturating_add(ttl)))
+}
+
+/// Milliseconds as the signed 64-bit integers SQL databases keep; saturating, since no time of
+/// this program's lifetime comes near 2^63 ms.
+pub(super) fn to_sql(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// The task as the JSON text of the `body` column.
+pub(super) fn encode(task: &Task) -> String {
+    let outcome = task.outcome.as_ref().map(|o| match o {
+        Outcome::Success(result) => json!({ "result": result }),
+        Outcome::Error(e) => {
+            json!({ "error": { "code": e.code, "message": e.message, "data": e.data } })
+        }
+    });
+    let input_request = task
+        .input_request
+        .as_ref()
+        .map(|q| json!({ "id": q.id, "params": q.params, "delivered": q.delivered }));
+    json!({
+        "id": task.id,
+        "owner": task.owner,
+        "status": status_name(task.status),
+        "statusMessage": task.status_message,
+        "createdAt": task.created_at,
+        "lastUpdatedAt": task.last_updated_at,
+        "ttl": task.ttl,
+        "pollInterval": task.poll_interval,
+        "version": task.version,
+        "request": task.request,
+        "outcome": outcome,
+        "inputRequest": input_request,
+        "executor": task.executor,
+        "leaseUntil": task.lease_until,
+    })
+    .to_string()
+}
+
+/// The task a `body` column holds; `Unavailable` if it is not one (a damaged row).
+pub(super) fn decode(body: &str) -> Result<Task, StoreError> {
+    let damaged = |why: &str| StoreError::Unavailable(format!("a stored task is damaged: {why}"));
+    let v: Value = serde_json::from_str(body).map_err(|e| damaged(&e.to_string()))?;
+    let text = |key: &str| v[key].as_str().map(String::from);
+    let number = |key: &str| v[key].as_u64();
+    let outcome = match &v["outcome"] {
+        Value::Null => None,
+        o => Some(match (o.get("result"), o.get("error")) {
+            (Some(Value::String(result)), _) => Outcome::Success(result.clone()),
+            (_, Some(e)) => Outcome::Error(RpcError {
+                code: e["code"]
+                    .as_i64()
+                    .and_then(|c| i32::try_from(c).ok())
+                    .ok_or_else(|| damaged("outcome.error.code"))?,
+                message: e["message"].as_str().unwrap_or_default().to_string(),
+                data: e["data"].as_str().map(String::from),
+            }),
+            _ => return Err(damaged("outcome")),
+        }),
+    };
+    let input_request = match &v["inputRequest"] {
+        Value::Null => None,
+        q => Some(InputRequest {
+            id: q["id"]
+                .as_str()
+                .ok_or_else(|| damaged("inputRequest.id"))?
+                .into(),
+            params: q["params"]
+                .as_str()
+                .ok_or_else(|| damaged("inputRequest.params"))?
+                .into(),
+            delivered: q["delivered"].as_bool().unwrap_or(false),
+        }),
+    };
+    Ok(Task {
+        id: text("id").ok_or_else(|| damaged("id"))?,
+        owner: text("owner").ok_or_else(|| damaged("owner"))?,
+        status: v["status"]
+            .as_str()
+            .and_then(status_from)
+            .ok_or_else(|| damaged("status"))?,
+        status_message: text("statusMessage"),
+        created_at: number("createdAt").ok_or_else(|| damaged("createdAt"))?,
+        last_updated_at: number("lastUpdatedAt").ok_or_else(|| damaged("lastUpdatedAt"))?,
+        ttl: number("ttl"),
+        poll_interval: number("pollInterval"),
+        version: number("version").ok_or_else(|| damaged("version"))?,
+        request: text("request").ok_or_else(|| damaged("request"))?,
+        outcome,
+        input_request,
+        executor: text("executor"),
+        lease_until: number("leaseUntil"),
+    })
+}
+
+/// Cursors name the last (created_at, id) a page returned, as in every backend.
+pub(super) fn encode_cursor(task: &Task) -> String {
+    format!("{}:{}", task.created_at, task.id)
+}
+
+/// The (created_at, id) a cursor names; `InvalidCursor` if it names none.
+pub(super) fn decode_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
+    let (at, id) = cursor.split_once(':').ok_or(StoreError::InvalidCursor)?;
+    let at: i64 = at.parse().map_err(|_| StoreError::InvalidCursor)?;
+    Ok((at, id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_survives_the_round_trip() {
+        let mut task = Task {
+            id: "t".into(),
+            owner: "o".into(),
+            status: Status::InputRequired,
+            status_message: Some("waiting".into()),
+            created_at: 1,
+            last_updated_at: 2,
+            ttl: Some(3),
+            poll_interval: None,
+            version: 4,
+            request: "{\"method\":\"tools/call\"}".into(),
+            outcome: Some(Outcome::Error(RpcError {
+                code: -32603,
+                message: "boom".into(),
+                data: Some("{\"x\":1}".into()),
+            })),
+            input_request: Some(InputRequest {
+                id: "q".into(),
+                params: "{}".into(),
+                delivered: true,
+            }),
+            executor: Some("host/1".into()),
+            lease_until: Some(5),
+        };
+        assert_eq!(decode(&encode(&task)).unwrap(), task);
+        task.outcome = Some(Outcome::Success("{\"content\":[]}".into()));
+        task.input_request = None;
+        task.executor = None;
+        assert_eq!(decode(&encode(&task)).unwrap(), task);
+        assert!(decode("{}").is_err());
+    }
+}

@@ -1,0 +1,285 @@
+//! The file store (`file:PATH`): SQLite, for tasks that outlive the process and for several
+//! `mcp-tasks` processes on one machine sharing them.
+//!
+//! WAL mode lets readers and the one writer of the moment work at once; a busy timeout makes a
+//! process wait for another's write instead of failing; each change is one statement in its own
+//! transaction, so a killed process leaves every change either whole or absent.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+
+use super::row::{self, to_sql};
+use super::{OpenError, TaskStore};
+use crate::types::{Page, Status, StoreError, Task};
+
+/// How long a change waits for another process's write to finish before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE tasks (
+        id          TEXT PRIMARY KEY,
+        owner       TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER,
+        lease_until INTEGER,
+        version     INTEGER NOT NULL,
+        body        TEXT NOT NULL
+    );
+    CREATE INDEX tasks_by_owner ON tasks (owner, created_at, id);
+    CREATE INDEX tasks_by_owner_status ON tasks (owner, status, created_at, id);
+    CREATE INDEX tasks_by_expiry ON tasks (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE INDEX tasks_by_lease ON tasks (lease_until) WHERE lease_until IS NOT NULL;
+"];
+
+/// Tasks in one SQLite file.
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Open (creating if need be) the store in this file, and bring its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, OpenError> {
+        let path = path.as_ref().to_path_buf();
+        let failed = |e: rusqlite::Error| OpenError::File {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut conn = Connection::open(&path).map_err(failed)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
+        // WAL: readers never block the writer. NORMAL sync: a commit survives the process being
+        // killed (it is in the WAL, handed to the OS); only a power loss may take the last ones.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(failed)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(OpenError::File {
+                path,
+                message: format!("cannot switch to WAL mode (journal mode is {mode})"),
+            });
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(failed)?;
+        migrate(&mut conn).map_err(failed)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run `f` on the connection on a blocking thread: SQLite calls block, sometimes for the
+    /// busy timeout.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave SQLite half-changed (its
+            // transactions see to that), so a poisoned lock is still sound.
+            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("the store's worker failed: {e}")))?
+    }
+}
+
+/// Apply the migrations this file lacks, in one transaction that holds the write lock, so two
+/// processes opening a new file at once do not both create the schema.
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let applied: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let total = MIGRATIONS.len() as i64;
+    for migration in MIGRATIONS.iter().skip(applied.max(0) as usize) {
+        tx.execute_batch(migration)?;
+    }
+    if applied < total {
+        tx.pragma_update(None, "user_version", total)?;
+    }
+    tx.commit()
+}
+
+fn unavailable(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+#[async_trait::async_trait]
+impl TaskStore for SqliteStore {
+    async fn get(&self, id: &str) -> Result<Option<Task>, StoreError> {
+        let id = id.to_string();
+        self.with(move |c| {
+            let body: Option<String> = c
+                .prepare_cached("SELECT body FROM tasks WHERE id = ?1")
+                .and_then(|mut s| s.query_row([&id], |r| r.get(0)).optional())
+                .map_err(unavailable)?;
+            body.as_deref().map(row::decode).transpose()
+        })
+        .await
+    }
+
+    async fn create(&self, task: Task) -> Result<(), StoreError> {
+        self.with(move |c| {
+            let inserted = c
+                .prepare_cached(
+                    "INSERT INTO tasks (id, owner, status, created_at, expires_at, lease_until, version, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        task.id,
+                        task.owner,
+                        row::status_name(task.status),
+                        to_sql(task.created_at),
+                        row::expires_at(&task),
+                        task.lease_until.map(to_sql),
+                        to_sql(task.version),
+                        row::encode(&task),
+                    ])
+                });
+            match inserted {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == ErrorCode::ConstraintViolation =>
+                {
+                    Err(StoreError::AlreadyExists)
+                }
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+        .await
+    }
+
+    async fn update(&self, task: Task, expected_version: u64) -> Result<(), StoreError> {
+        self.with(move |c| {
+            // One statement: the version check and the write are atomic.
+            let changed = c
+                .prepare_cached(
+                    "UPDATE tasks SET owner = ?2, status = ?3, created_at = ?4, expires_at = ?5,
+                         lease_until = ?6, version = ?7, body = ?8
+                     WHERE id = ?1 AND version = ?9",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        task.id,
+                        task.owner,
+                        row::status_name(task.status),
+                        to_sql(task.created_at),
+                        row::expires_at(&task),
+                        task.lease_until.map(to_sql),
+                        to_sql(task.version),
+                        row::encode(&task),
+                        to_sql(expected_version),
+                    ])
+                })
+                .map_err(unavailable)?;
+            if changed == 1 {
+                return Ok(());
+            }
+            let stored: Option<i64> = c
+                .prepare_cached("SELECT version FROM tasks WHERE id = ?1")
+                .and_then(|mut s| s.query_row([&task.id], |r| r.get(0)).optional())
+                .map_err(unavailable)?;
+            match stored {
+                Some(v) => Err(StoreError::Conflict(u64::try_from(v).unwrap_or(0))),
+                None => Err(StoreError::NotFound),
+            }
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        owner: &str,
+        status: Option<Status>,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let (after_at, after_id) = match cursor {
+            Some(c) => row::decode_cursor(c)?,
+            None => (i64::MIN, String::new()),
+        };
+        let owner = owner.to_string();
+        let status = status.map(row::status_name);
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT body FROM tasks
+                     WHERE owner = ?1 AND (?2 IS NULL OR status = ?2)
+                       AND (created_at, id) > (?3, ?4)
+                     ORDER BY created_at, id
+                     LIMIT ?5",
+                )
+                .map_err(unavailable)?;
+            let bodies = stmt
+                .query_map(
+                    params![owner, status, after_at, after_id, i64::from(limit) + 1],
+                    |r| r.get::<_, String>(0),
+                )
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(unavailable)?;
+            let mut tasks = bodies
+                .iter()
+                .map(|b| row::decode(b))
+                .collect::<Result<Vec<_>, _>>()?;
+            let more = tasks.len() > limit as usize;
+            tasks.truncate(limit as usize);
+            let next_cursor = more.then(|| tasks.last().map(row::encode_cursor)).flatten();
+            Ok(Page { tasks, next_cursor })
+        })
+        .await
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.with(move |c| {
+            match c
+                .prepare_cached("DELETE FROM tasks WHERE id = ?1")
+                .and_then(|mut s| s.execute([&id]))
+                .map_err(unavailable)?
+            {
+                0 => Err(StoreError::NotFound),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    async fn expire(&self, now: u64) -> Result<Vec<String>, StoreError> {
+        self.with(move |c| {
+            c.prepare_cached("DELETE FROM tasks WHERE expires_at <= ?1 RETURNING id")
+                .and_then(|mut s| {
+                    s.query_map([to_sql(now)], |r| r.get(0))
+                        .and_then(|rows| rows.collect())
+                })
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn abandoned(&self, now: u64, limit: u32) -> Result<Vec<String>, StoreError> {
+        self.with(move |c| {
+            c.prepare_cached(
+                "SELECT id FROM tasks
+                 WHERE lease_until <= ?1 AND status IN ('working', 'input_required')
+                 LIMIT ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(params![to_sql(now), i64::from(limit)], |r| r.get(0))
+                    .and_then(|rows| rows.collect())
+            })
+            .map_err(unavailable)
+        })
+        .await
+    }
+}

@@ -1,0 +1,310 @@
+//! One conformance suite, run against every store backend: memory, file (SQLite) and
+//! PostgreSQL (the server on 127.0.0.1:5432, database `test`; override with
+//! `MCP_TASKS_TEST_POSTGRES`). Each PostgreSQL test works in a schema of its own.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use mcp_tasks::store::{MemoryStore, PostgresStore, SqliteStore, TaskStore};
+use mcp_tasks::types::{Outcome, Status, StoreError, Task};
+
+fn task(id: &str, owner: &str, created_at: u64) -> Task {
+    Task {
+        id: id.into(),
+        owner: owner.into(),
+        status: Status::Working,
+        status_message: None,
+        created_at,
+        last_updated_at: created_at,
+        ttl: None,
+        poll_interval: Some(1000),
+        version: 1,
+        request: r#"{"method":"tools/call","params":{"name":"t"}}"#.into(),
+        outcome: None,
+        input_request: None,
+        executor: Some("host".into()),
+        lease_until: None,
+    }
+}
+
+fn ids(tasks: &[Task]) -> Vec<&str> {
+    tasks.iter().map(|t| t.id.as_str()).collect()
+}
+
+/// A backend, fresh and empty, and what to do to clean it up.
+trait Backend {
+    async fn open() -> Arc<dyn TaskStore>;
+}
+
+struct Memory;
+impl Backend for Memory {
+    async fn open() -> Arc<dyn TaskStore> {
+        Arc::new(MemoryStore::new())
+    }
+}
+
+struct File;
+impl Backend for File {
+    async fn open() -> Arc<dyn TaskStore> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "mcp-tasks-conformance-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tasks.db");
+        Arc::new(
+            tokio::task::spawn_blocking(move || SqliteStore::open(path).unwrap())
+                .await
+                .unwrap(),
+        )
+    }
+}
+
+struct Postgres;
+impl Backend for Postgres {
+    async fn open() -> Arc<dyn TaskStore> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let base = std::env::var("MCP_TASKS_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!(
+            "conformance_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {base} is needed for these tests: {e}"));
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+            ))
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+        Arc::new(PostgresStore::open(&url).await.unwrap())
+    }
+}
+
+async fn create_get_and_no_overwrite(store: Arc<dyn TaskStore>) {
+    let t = task("a", "alice", 10);
+    store.create(t.clone()).await.unwrap();
+    assert_eq!(store.get("a").await.unwrap(), Some(t.clone()));
+    let mut other = t.clone();
+    other.owner = "mallory".into();
+    assert_eq!(store.create(other).await, Err(StoreError::AlreadyExists));
+    assert_eq!(store.get("a").await.unwrap(), Some(t));
+    assert_eq!(store.get("nope").await.unwrap(), None);
+}
+
+async fn update_is_compare_and_swap(store: Arc<dyn TaskStore>) {
+    let t = task("a", "alice", 10);
+    store.create(t.clone()).await.unwrap();
+    let mut done = t.clone();
+    done.status = Status::Completed;
+    done.version = 2;
+    done.outcome = Some(Outcome::Success(r#"{"content":[]}"#.into()));
+    store.update(done.clone(), 1).await.unwrap();
+    assert_eq!(store.get("a").await.unwrap(), Some(done.clone()));
+    // A writer that read version 1 loses, and changes nothing.
+    let mut stale = t.clone();
+    stale.status = Status::Cancelled;
+    stale.version = 2;
+    assert_eq!(store.update(stale, 1).await, Err(StoreError::Conflict(2)));
+    assert_eq!(store.get("a").await.unwrap(), Some(done));
+    assert_eq!(
+        store.update(task("nope", "alice", 1), 1).await,
+        Err(StoreError::NotFound)
+    );
+}
+
+async fn list_pages_in_creation_order(store: Arc<dyn TaskStore>) {
+    // Two tasks share a creation time: the id breaks the tie.
+    for (id, at) in [("e", 50), ("b", 20), ("d", 30), ("c", 30), ("a", 10)] {
+        store.create(task(id, "alice", at)).await.unwrap();
+    }
+    store.create(task("z", "bob", 15)).await.unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list("alice", None, cursor.as_deref(), 2)
+            .await
+            .unwrap();
+        assert!(page.tasks.len() <= 2);
+        seen.extend(ids(&page.tasks).into_iter().map(String::from));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["a", "b", "c", "d", "e"]);
+    // An exact last page has no cursor.
+    let all = store.list("alice", None, None, 5).await.unwrap();
+    assert_eq!(all.next_cursor, None);
+    assert_eq!(all.tasks.len(), 5);
+    // The status filter.
+    let mut d = store.get("d").await.unwrap().unwrap();
+    d.status = Status::Failed;
+    d.version = 2;
+    store.update(d, 1).await.unwrap();
+    let failed = store
+        .list("alice", Some(Status::Failed), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&failed.tasks), ["d"]);
+    assert_eq!(
+        store.list("alice", None, Some("not a cursor"), 2).await,
+        Err(StoreError::InvalidCursor)
+    );
+    assert!(
+        store
+            .list("carol", None, None, 10)
+            .await
+            .unwrap()
+            .tasks
+            .is_empty()
+    );
+}
+
+async fn delete_removes(store: Arc<dyn TaskStore>) {
+    store.create(task("a", "alice", 10)).await.unwrap();
+    store.delete("a").await.unwrap();
+    assert_eq!(store.get("a").await.unwrap(), None);
+    assert_eq!(store.delete("a").await, Err(StoreError::NotFound));
+}
+
+async fn expire_deletes_exactly_the_expired(store: Arc<dyn TaskStore>) {
+    let mut due = task("due", "alice", 1_000);
+    due.ttl = Some(500);
+    let mut later = task("later", "alice", 1_000);
+    later.ttl = Some(501);
+    let forever = task("forever", "alice", 0);
+    for t in [due, later, forever] {
+        store.create(t).await.unwrap();
+    }
+    assert_eq!(store.expire(1_500).await.unwrap(), ["due"]);
+    assert_eq!(store.get("due").await.unwrap(), None);
+    assert!(store.get("later").await.unwrap().is_some());
+    assert!(store.expire(1_500).await.unwrap().is_empty());
+    assert_eq!(store.expire(u64::MAX / 2).await.unwrap(), ["later"]);
+    assert!(store.get("forever").await.unwrap().is_some());
+}
+
+async fn abandoned_finds_lapsed_leases_of_unfinished_tasks(store: Arc<dyn TaskStore>) {
+    let mut lapsed = task("lapsed", "alice", 1);
+    lapsed.lease_until = Some(100);
+    let mut waiting = task("waiting", "bob", 1);
+    waiting.status = Status::InputRequired;
+    waiting.lease_until = Some(100);
+    let mut held = task("held", "alice", 1);
+    held.lease_until = Some(101);
+    let mut done = task("done", "alice", 1);
+    done.status = Status::Completed;
+    done.lease_until = Some(1);
+    let unleased = task("unleased", "alice", 1);
+    for t in [lapsed, waiting, held, done, unleased] {
+        store.create(t).await.unwrap();
+    }
+    let mut found = store.abandoned(100, 10).await.unwrap();
+    found.sort();
+    assert_eq!(found, ["lapsed", "waiting"]);
+    assert_eq!(store.abandoned(100, 1).await.unwrap().len(), 1);
+}
+
+/// 8 workers cancel and complete the same 1,000 tasks, each through get and compare-and-swap
+/// as the router does: every task ends in exactly one terminal status, written exactly once.
+async fn racing_cancel_and_complete_never_overwrite(store: Arc<dyn TaskStore>) {
+    const TASKS: usize = 1_000;
+    const WORKERS: usize = 8;
+    for i in 0..TASKS {
+        store
+            .create(task(&format!("t{i:04}"), "alice", i as u64))
+            .await
+            .unwrap();
+    }
+    let wins: Arc<Vec<Mutex<Vec<Status>>>> =
+        Arc::new((0..TASKS).map(|_| Mutex::new(Vec::new())).collect());
+    let mut workers = Vec::new();
+    for w in 0..WORKERS {
+        let store = store.clone();
+        let wins = wins.clone();
+        workers.push(tokio::spawn(async move {
+            for n in 0..TASKS {
+                // Each worker walks the tasks from a different place, so they collide often.
+                let i = (n + w * TASKS / WORKERS) % TASKS;
+                let id = format!("t{i:04}");
+                let target = if (i + w).is_multiple_of(2) {
+                    Status::Cancelled
+                } else {
+                    Status::Completed
+                };
+                loop {
+                    let current = store.get(&id).await.unwrap().unwrap();
+                    if current.status != Status::Working {
+                        break; // Terminal: it never moves again.
+                    }
+                    let mut next = current.clone();
+                    next.status = target;
+                    next.version += 1;
+                    match store.update(next, current.version).await {
+                        Ok(()) => {
+                            wins[i].lock().unwrap().push(target);
+                            break;
+                        }
+                        Err(StoreError::Conflict(_)) => continue,
+                        Err(e) => panic!("worker {w}, {id}: {e:?}"),
+                    }
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    for i in 0..TASKS {
+        let id = format!("t{i:04}");
+        let won = wins[i].lock().unwrap().clone();
+        assert_eq!(
+            won.len(),
+            1,
+            "{id} was written terminal {} times",
+            won.len()
+        );
+        let stored = store.get(&id).await.unwrap().unwrap();
+        assert_eq!(stored.status, won[0], "{id} was overwritten");
+        assert_eq!(stored.version, 2, "{id}");
+    }
+}
+
+macro_rules! conformance {
+    ($($backend:ident => $module:ident),* $(,)?) => {$(
+        mod $module {
+            use super::*;
+            conformance!(@tests $backend:
+                create_get_and_no_overwrite,
+                update_is_compare_and_swap,
+                list_pages_in_creation_order,
+                delete_removes,
+                expire_deletes_exactly_the_expired,
+                abandoned_finds_lapsed_leases_of_unfinished_tasks,
+                racing_cancel_and_complete_never_overwrite,
+            );
+        }
+    )*};
+    (@tests $backend:ident: $($test:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+        async fn $test() {
+            super::$test($backend::open().await).await;
+        }
+    )*};
+}
+
+conformance! {
+    Memory => memory,
+    File => file,
+    Postgres => postgres,
+}
