@@ -39,6 +39,11 @@ const EPOCH_TICK: Duration = Duration::from_millis(100);
 const CALL_BUDGET_TICKS: u64 = 300;
 /// Idle instances kept for reuse; more are created under load and dropped when idle.
 const MAX_IDLE: usize = 64;
+/// The most calls in the component at once; more wait their turn. A call that awaits its store
+/// (a file or a database) holds an instance, and each instance reserves gigabytes of address
+/// space for its linear memory: without a bound, a burst of pipelined requests against a slow
+/// store would exhaust the address space. The same bound keeps every instance reusable.
+const MAX_CONCURRENT_CALLS: usize = MAX_IDLE;
 
 /// Why the component could not be loaded or called.
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +176,8 @@ pub struct Guest {
     engine: Engine,
     pre: bindings::TasksPre<HostState>,
     idle: Mutex<Vec<Instance>>,
+    /// Permits for calls in the component: [`MAX_CONCURRENT_CALLS`].
+    calls: tokio::sync::Semaphore,
     store: Arc<dyn TaskStore>,
     catalog: Arc<Catalog>,
 }
@@ -211,6 +218,7 @@ impl Guest {
             engine,
             pre,
             idle: Mutex::new(Vec::new()),
+            calls: tokio::sync::Semaphore::new(MAX_CONCURRENT_CALLS),
             store,
             catalog,
         })
@@ -218,6 +226,8 @@ impl Guest {
 
     /// Make one call on an idle instance (or a new one), returning the router's actions.
     pub async fn call(&self, call: Call, ctx: Context) -> Result<Vec<Action>, GuestError> {
+        // The semaphore is never closed, so acquiring only ever waits.
+        let _permit = self.calls.acquire().await;
         let mut instance = match self.take_idle() {
             Some(i) => i,
             None => self.instantiate().await?,
