@@ -8,7 +8,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
-use super::row::{self, to_sql};
+use super::row::{self, Columns, to_sql};
 use super::{OpenError, TaskStore};
 use crate::types::{Page, Status, StoreError, Task};
 
@@ -169,18 +169,19 @@ impl TaskStore for PostgresStore {
             )
             .await
             .map_err(unavailable)?;
+        let c = Columns::of(&task);
         let inserted = client
             .execute(
                 &stmt,
                 &[
-                    &task.id,
-                    &task.owner,
-                    &row::status_name(task.status),
-                    &to_sql(task.created_at),
-                    &row::expires_at(&task),
-                    &task.lease_until.map(to_sql),
-                    &to_sql(task.version),
-                    &row::encode(&task),
+                    &c.id,
+                    &c.owner,
+                    &c.status,
+                    &c.created_at,
+                    &c.expires_at,
+                    &c.lease_until,
+                    &c.version,
+                    &c.body,
                 ],
             )
             .await;
@@ -204,18 +205,19 @@ impl TaskStore for PostgresStore {
             )
             .await
             .map_err(unavailable)?;
+        let c = Columns::of(&task);
         let changed = client
             .execute(
                 &stmt,
                 &[
-                    &task.id,
-                    &task.owner,
-                    &row::status_name(task.status),
-                    &to_sql(task.created_at),
-                    &row::expires_at(&task),
-                    &task.lease_until.map(to_sql),
-                    &to_sql(task.version),
-                    &row::encode(&task),
+                    &c.id,
+                    &c.owner,
+                    &c.status,
+                    &c.created_at,
+                    &c.expires_at,
+                    &c.lease_until,
+                    &c.version,
+                    &c.body,
                     &to_sql(expected_version),
                 ],
             )

@@ -27,10 +27,36 @@ fn status_from(name: &str) -> Option<Status> {
     })
 }
 
-/// When the task expires (ms since the epoch), for the expiry index; `None` if never.
-pub(super) fn expires_at(task: &Task) -> Option<i64> {
-    task.ttl
-        .map(|ttl| to_sql(task.created_at.saturating_add(ttl)))
+/// The columns of a task's row, in the order both SQL schemas declare them: id, owner,
+/// status, created_at, expires_at, lease_until, version, body.
+pub(super) struct Columns {
+    pub(super) id: String,
+    pub(super) owner: String,
+    pub(super) status: &'static str,
+    pub(super) created_at: i64,
+    /// When the task expires, for the expiry index; `None` if never.
+    pub(super) expires_at: Option<i64>,
+    pub(super) lease_until: Option<i64>,
+    pub(super) version: i64,
+    /// The whole task, as JSON text.
+    pub(super) body: String,
+}
+
+impl Columns {
+    pub(super) fn of(task: &Task) -> Self {
+        Columns {
+            id: task.id.clone(),
+            owner: task.owner.clone(),
+            status: status_name(task.status),
+            created_at: to_sql(task.created_at),
+            expires_at: task
+                .ttl
+                .map(|ttl| to_sql(task.created_at.saturating_add(ttl))),
+            lease_until: task.lease_until.map(to_sql),
+            version: to_sql(task.version),
+            body: encode(task),
+        }
+    }
 }
 
 /// Milliseconds as the signed 64-bit integers SQL databases keep; saturating, since no time of

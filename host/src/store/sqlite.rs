@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
-use super::row::{self, to_sql};
+use super::row::{self, Columns, to_sql};
 use super::{OpenError, TaskStore};
 use crate::types::{Page, Status, StoreError, Task};
 
@@ -136,15 +136,16 @@ impl TaskStore for SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .and_then(|mut s| {
+                    let c = Columns::of(&task);
                     s.execute(params![
-                        task.id,
-                        task.owner,
-                        row::status_name(task.status),
-                        to_sql(task.created_at),
-                        row::expires_at(&task),
-                        task.lease_until.map(to_sql),
-                        to_sql(task.version),
-                        row::encode(&task),
+                        c.id,
+                        c.owner,
+                        c.status,
+                        c.created_at,
+                        c.expires_at,
+                        c.lease_until,
+                        c.version,
+                        c.body
                     ])
                 });
             match inserted {
@@ -170,16 +171,17 @@ impl TaskStore for SqliteStore {
                      WHERE id = ?1 AND version = ?9",
                 )
                 .and_then(|mut s| {
+                    let c = Columns::of(&task);
                     s.execute(params![
-                        task.id,
-                        task.owner,
-                        row::status_name(task.status),
-                        to_sql(task.created_at),
-                        row::expires_at(&task),
-                        task.lease_until.map(to_sql),
-                        to_sql(task.version),
-                        row::encode(&task),
-                        to_sql(expected_version),
+                        c.id,
+                        c.owner,
+                        c.status,
+                        c.created_at,
+                        c.expires_at,
+                        c.lease_until,
+                        c.version,
+                        c.body,
+                        to_sql(expected_version)
                     ])
                 })
                 .map_err(unavailable)?;

@@ -226,24 +226,22 @@ impl Tool for CommandTool {
             questions.abort();
         }
         // Output still held by a straggler the program left behind is not waited for long.
-        let collect = Duration::from_secs(5).max(self.grace);
-        let stdout = match stdout {
-            Some(task) => tokio::time::timeout(collect, task)
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default(),
-            None => Vec::new(),
-        };
-        let tail = match stderr {
-            Some(task) => tokio::time::timeout(collect, task)
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .unwrap_or_default(),
-            None => String::new(),
-        };
+        let within = Duration::from_secs(5).max(self.grace);
+        let stdout = collect(stdout, within).await;
+        let tail = collect(stderr, within).await;
         outcome(&argv[0], ended, &stdout, &tail)
+    }
+}
+
+/// What a reader task gathered, if it finishes within `within`; empty otherwise.
+async fn collect<T: Default>(task: Option<tokio::task::JoinHandle<T>>, within: Duration) -> T {
+    match task {
+        Some(task) => tokio::time::timeout(within, task)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default(),
+        None => T::default(),
     }
 }
 
