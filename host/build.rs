@@ -1,5 +1,7 @@
-//! Builds the guest component (`guest/`, for `wasm32-wasip2`) and puts it in `OUT_DIR` for
-//! the host to embed. `MCP_TASKS_GUEST_WASM=path` embeds a prebuilt component instead.
+//! Builds the guest components (`guest/`, for `wasm32-wasip2`) and puts them in `OUT_DIR` for
+//! the host to embed: the world `tasks` (`mcp_tasks.wasm`) and the world `state-machine`
+//! (`mcp_tasks_machine.wasm`, the guest built with its feature `machine-only`).
+//! `MCP_TASKS_GUEST_WASM=path` and `MCP_TASKS_MACHINE_WASM=path` embed prebuilt ones instead.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,25 +15,42 @@ fn main() {
         .expect("host/ sits in the workspace")
         .to_path_buf();
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));
-    let dest = out_dir.join("mcp_tasks.wasm");
-    println!("cargo:rerun-if-env-changed=MCP_TASKS_GUEST_WASM");
-
-    if let Some(prebuilt) = std::env::var_os("MCP_TASKS_GUEST_WASM") {
-        println!("cargo:rerun-if-changed={}", Path::new(&prebuilt).display());
-        copy(Path::new(&prebuilt), &dest);
-        return;
-    }
     for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
-    check_target_installed();
+    for (prebuilt_var, features, file) in [
+        ("MCP_TASKS_GUEST_WASM", "", "mcp_tasks.wasm"),
+        (
+            "MCP_TASKS_MACHINE_WASM",
+            "machine-only",
+            "mcp_tasks_machine.wasm",
+        ),
+    ] {
+        println!("cargo:rerun-if-env-changed={prebuilt_var}");
+        let dest = out_dir.join(file);
+        match std::env::var_os(prebuilt_var) {
+            Some(prebuilt) => {
+                println!("cargo:rerun-if-changed={}", Path::new(&prebuilt).display());
+                copy(Path::new(&prebuilt), &dest);
+            }
+            None => {
+                let built = build_guest(&root, &out_dir, features);
+                copy(&built, &dest);
+            }
+        }
+    }
+}
 
+/// Build the guest with these features; the component it wrote (the next build of the guest
+/// writes to the same path, so copy it away first).
+fn build_guest(root: &Path, out_dir: &Path, features: &str) -> PathBuf {
+    check_target_installed();
     // A target dir of its own: the outer cargo holds a lock on ours.
-    let target_dir = guest_target_dir(&out_dir);
+    let target_dir = guest_target_dir(out_dir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
     build
-        .current_dir(&root)
+        .current_dir(root)
         .args([
             "build",
             "--release",
@@ -39,6 +58,8 @@ fn main() {
             "mcp-tasks-guest",
             "--target",
             TARGET,
+            "--features",
+            features,
         ])
         .arg("--target-dir")
         .arg(&target_dir)
@@ -75,13 +96,10 @@ fn main() {
         status.success(),
         "building the guest component for {TARGET} failed (see above)"
     );
-    copy(
-        &target_dir
-            .join(TARGET)
-            .join("release")
-            .join("mcp_tasks_guest.wasm"),
-        &dest,
-    );
+    target_dir
+        .join(TARGET)
+        .join("release")
+        .join("mcp_tasks_guest.wasm")
 }
 
 /// `<target>/guest`, beside the host's own profile directories, so that every profile and

@@ -9,7 +9,9 @@
 //! - [`model`]: plain Rust mirrors of the WIT types, and the [`model::Store`] and
 //!   [`model::Server`] traits the component's imports implement.
 //!
-//! Compiled for `wasm32-wasip2`, the private `component` module binds these to `wit/tasks.wit`.
+//! Compiled for `wasm32-wasip2`, the private `component` module binds these to `wit/tasks.wit`:
+//! to the world `tasks` by default, or, with the feature `machine-only`, to the world
+//! `state-machine` (the pure state machine, importing no store).
 //! Compiled natively, the same code runs against any Rust implementation of the two traits:
 //!
 //! ```

@@ -32,6 +32,12 @@ use bindings::mcp::tasks::{server, store, types};
 /// The component this crate was built with: `guest/` compiled for `wasm32-wasip2`.
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mcp_tasks.wasm"));
 
+/// The state-machine component this build embeds: the world `state-machine` of the WIT, built
+/// from the same rules. It exports `machine` (`can-transition`, `is-terminal`, `transition`)
+/// and imports no store and no router: any WASI host can call it.
+pub const EMBEDDED_MACHINE_COMPONENT: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/mcp_tasks_machine.wasm"));
+
 /// How often the epoch ticks; a guest call may run for [`CALL_BUDGET_TICKS`] of them.
 const EPOCH_TICK: Duration = Duration::from_millis(100);
 /// A guest call that computes for longer than this (30 s) is stopped with a trap. Generous:

@@ -81,7 +81,9 @@ pub mod tools;
 mod transport;
 
 pub use async_trait::async_trait;
-pub use component::{Call, ComponentSource, EMBEDDED_COMPONENT, Guest, GuestError};
+pub use component::{
+    Call, ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MACHINE_COMPONENT, Guest, GuestError,
+};
 pub use server::{Server, ServerBuilder, os_user};
 pub use store::{MemoryStore, TaskStore};
 pub use tools::{CommandTool, InputError, Tool, ToolContext, ToolOutcome, ToolsFile};

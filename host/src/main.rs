@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use mcp_tasks::{ComponentSource, EMBEDDED_COMPONENT, Server, ToolsFile, WIT};
+use mcp_tasks::{
+    ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MACHINE_COMPONENT, Server, ToolsFile, WIT,
+};
 
 /// MCP Tasks (protocol 2025-11-25) over stdio, with every task rule in a WebAssembly component.
 #[derive(Parser)]
@@ -37,12 +39,25 @@ enum Command {
     },
     /// Print the WIT package mcp:tasks@0.1.0 that the component implements.
     Wit,
-    /// Write the embedded component (a wasm32-wasip2 component) to a file.
+    /// Write an embedded component (a wasm32-wasip2 component) to a file.
     Component {
         /// Where to write it.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Which world: `tasks` (state machine and router; imports a store) or `state-machine`
+        /// (the pure state machine alone; no store imports).
+        #[arg(long, value_name = "WORLD", default_value = "tasks")]
+        world: World,
     },
+}
+
+/// The worlds of the WIT package that this binary embeds a component of.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum World {
+    /// The whole component: state machine and router, importing a store.
+    Tasks,
+    /// The pure state machine, importing no store.
+    StateMachine,
 }
 
 fn main() -> ExitCode {
@@ -64,7 +79,13 @@ fn main() -> ExitCode {
             print!("{WIT}");
             ExitCode::SUCCESS
         }
-        Command::Component { out } => match std::fs::write(&out, EMBEDDED_COMPONENT) {
+        Command::Component { out, world } => match std::fs::write(
+            &out,
+            match world {
+                World::Tasks => EMBEDDED_COMPONENT,
+                World::StateMachine => EMBEDDED_MACHINE_COMPONENT,
+            },
+        ) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("mcp-tasks: error: cannot write {}: {e}", out.display());

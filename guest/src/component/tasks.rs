@@ -1,46 +1,10 @@
-//! Binding glue between `wit/tasks.wit` and the plain modules: conversions only, no rules.
+//! The world `tasks`: the router export and the `store` and `server` imports.
 
-wit_bindgen::generate!({
-    world: "tasks",
-    path: "../wit",
-});
-
-use exports::mcp::tasks::{machine as wit_machine, router as wit_router};
-use mcp::tasks::{server as wit_server, store as wit_store, types as wit};
-
-use crate::machine::{self, TransitionError};
-use crate::model::{self, Action, Context, Outcome, Page, RpcError, Status, StoreError, Task};
+use super::exports::mcp::tasks::router as wit_router;
+use super::mcp::tasks::{server as wit_server, store as wit_store};
+use super::{Component, wit};
+use crate::model::{self, Action, Context, Page, Status, StoreError, Task};
 use crate::router::Router;
-
-struct Component;
-
-export!(Component);
-
-impl wit_machine::Guest for Component {
-    fn can_transition(from: wit::Status, to: wit::Status) -> bool {
-        machine::can_transition(from.into(), to.into())
-    }
-
-    fn is_terminal(s: wit::Status) -> bool {
-        machine::is_terminal(s.into())
-    }
-
-    fn transition(
-        task: wit::Task,
-        to: wit::Status,
-        message: Option<String>,
-        now: u64,
-    ) -> Result<wit::Task, wit_machine::TransitionError> {
-        machine::transition(task.into(), to.into(), message, now)
-            .map(Into::into)
-            .map_err(|e| match e {
-                TransitionError::Terminal(s) => wit_machine::TransitionError::Terminal(s.into()),
-                TransitionError::NotAllowed(a, b) => {
-                    wit_machine::TransitionError::NotAllowed((a.into(), b.into()))
-                }
-            })
-    }
-}
 
 impl wit_router::Guest for Component {
     fn handle(message: String, ctx: wit_router::Context) -> Vec<wit_router::Action> {
@@ -87,7 +51,6 @@ impl wit_router::Guest for Component {
         convert(Router::new(&ImportedStore, &ImportedServer, &ctx).sweep(&running))
     }
 }
-
 /// The imported `store` interface behind the router's [`model::Store`] trait.
 struct ImportedStore;
 
@@ -159,7 +122,6 @@ impl model::Server for ImportedServer {
         wit_server::find_tool(name).map(Into::into)
     }
 }
-
 fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
     actions
         .into_iter()
@@ -186,7 +148,6 @@ fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
         })
         .collect()
 }
-
 impl From<wit_router::Context> for Context {
     fn from(c: wit_router::Context) -> Self {
         Context {
@@ -197,107 +158,6 @@ impl From<wit_router::Context> for Context {
         }
     }
 }
-
-impl From<wit::Status> for Status {
-    fn from(s: wit::Status) -> Self {
-        match s {
-            wit::Status::Working => Status::Working,
-            wit::Status::InputRequired => Status::InputRequired,
-            wit::Status::Completed => Status::Completed,
-            wit::Status::Failed => Status::Failed,
-            wit::Status::Cancelled => Status::Cancelled,
-        }
-    }
-}
-
-impl From<Status> for wit::Status {
-    fn from(s: Status) -> Self {
-        match s {
-            Status::Working => wit::Status::Working,
-            Status::InputRequired => wit::Status::InputRequired,
-            Status::Completed => wit::Status::Completed,
-            Status::Failed => wit::Status::Failed,
-            Status::Cancelled => wit::Status::Cancelled,
-        }
-    }
-}
-
-impl From<wit::Outcome> for Outcome {
-    fn from(o: wit::Outcome) -> Self {
-        match o {
-            wit::Outcome::Success(r) => Outcome::Result(r),
-            wit::Outcome::Error(e) => Outcome::Error(RpcError {
-                code: e.code,
-                message: e.message,
-                data: e.data,
-            }),
-        }
-    }
-}
-
-impl From<Outcome> for wit::Outcome {
-    fn from(o: Outcome) -> Self {
-        match o {
-            Outcome::Result(r) => wit::Outcome::Success(r),
-            Outcome::Error(e) => wit::Outcome::Error(wit::RpcError {
-                code: e.code,
-                message: e.message,
-                data: e.data,
-            }),
-        }
-    }
-}
-
-impl From<wit::Task> for Task {
-    fn from(t: wit::Task) -> Self {
-        Task {
-            id: t.id,
-            owner: t.owner,
-            status: t.status.into(),
-            status_message: t.status_message,
-            created_at: t.created_at,
-            last_updated_at: t.last_updated_at,
-            ttl: t.ttl,
-            poll_interval: t.poll_interval,
-            version: t.version,
-            request: t.request,
-            outcome: t.outcome.map(Into::into),
-            input_request: t.input_request.map(|r| model::InputRequest {
-                id: r.id,
-                params: r.params,
-                delivered: r.delivered,
-            }),
-            executor: t.executor,
-            lease_until: t.lease_until,
-        }
-    }
-}
-
-impl From<Task> for wit::Task {
-    fn from(t: Task) -> Self {
-        wit::Task {
-            id: t.id,
-            owner: t.owner,
-            status: t.status.into(),
-            status_message: t.status_message,
-            created_at: t.created_at,
-            last_updated_at: t.last_updated_at,
-            ttl: t.ttl,
-            poll_interval: t.poll_interval,
-            version: t.version,
-            request: t.request,
-            outcome: t.outcome.map(Into::into),
-            input_request: t.input_request.map(|r| wit::InputRequest {
-                id: r.id,
-                params: r.params,
-                delivered: r.delivered,
-            }),
-            executor: t.executor,
-            lease_until: t.lease_until,
-        }
-    }
-}
-
 impl From<wit_store::StoreError> for StoreError {
     fn from(e: wit_store::StoreError) -> Self {
         match e {
@@ -326,8 +186,3 @@ impl From<wit_server::Tool> for model::Tool {
         }
     }
 }
-
-// Talc beats the standard library's dlmalloc on the many small, short-lived allocations of a
-// JSON-RPC call (measured by `cargo bench -p mcp-tasks`).
-#[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
