@@ -1,0 +1,36 @@
+// The component's `mcp:tasks/server` import: this host's identity, limits and tools.
+const TOOLS = [
+  {
+    name: "shout",
+    title: "Shout",
+    description: "Upper-case the text",
+    inputSchema: JSON.stringify({
+      type: "object",
+      properties: { text: { type: "string" } },
+      required: ["text"],
+    }),
+    outputSchema: undefined,
+    taskSupport: "optional",
+  },
+];
+
+export function getSettings() {
+  return {
+    name: "mcp-tasks-js",
+    version: "0.1.0",
+    instructions: undefined,
+    defaultTtl: 60_000n,
+    maxTtl: 3_600_000n,
+    pollInterval: 100n,
+    pageSize: 2,
+    lease: 15_000n,
+  };
+}
+
+export function tools() {
+  return TOOLS;
+}
+
+export function findTool(name) {
+  return TOOLS.find((t) => t.name === name);
+}
