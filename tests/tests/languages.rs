@@ -1,0 +1,88 @@
+//! The components from other languages, each with a store written in that language, driving a
+//! task lifecycle through the router and calling the state-machine component:
+//! - Node: `examples/js` transpiles both embedded components with jco 1.35.0;
+//! - Python: `examples/python` loads them with PyPI `wasmtime` 50.0.1.
+//!
+//! `.ci/setup` installs both. Each prints its per-call costs (a benchmark, not a limit).
+
+use std::path::Path;
+use std::process::Command;
+
+use mcp_tasks_e2e::{binary, root, tempdir};
+
+fn run(program: &Path, args: &[&str], dir: &Path) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed ({}):\n{stdout}\n{}",
+        program.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Write both embedded components into `dir`: `tasks.wasm` and `machine.wasm`.
+fn write_components(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (world, file) in [("tasks", "tasks.wasm"), ("state-machine", "machine.wasm")] {
+        let out = dir.join(file);
+        let out = out.to_str().unwrap();
+        run(
+            binary(),
+            &["component", "--world", world, "--out", out],
+            dir,
+        );
+    }
+}
+
+#[test]
+fn node_runs_a_task_lifecycle_through_the_transpiled_component() {
+    let example = root().join("examples/js");
+    let jco = example.join("node_modules/.bin/jco");
+    assert!(
+        jco.exists(),
+        "{} is missing: run .ci/setup (npm install in examples/js)",
+        jco.display()
+    );
+    write_components(&example.join("build"));
+    run(
+        Path::new("npm"),
+        &["run", "--silent", "transpile"],
+        &example,
+    );
+    let stdout = run(Path::new("node"), &["lifecycle.mjs"], &example);
+    assert!(stdout.contains("js lifecycle: ok"), "{stdout}");
+    eprintln!("{stdout}");
+}
+
+#[test]
+fn python_runs_a_task_lifecycle_through_the_component() {
+    let example = root().join("examples/python");
+    let python = example.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run .ci/setup (it installs wasmtime==50.0.1 there)",
+        python.display()
+    );
+    let dir = tempdir::Dir::new();
+    write_components(dir.path());
+    let tasks = dir.path().join("tasks.wasm");
+    let machine = dir.path().join("machine.wasm");
+    let stdout = run(
+        &python,
+        &[
+            "lifecycle.py",
+            tasks.to_str().unwrap(),
+            machine.to_str().unwrap(),
+        ],
+        &example,
+    );
+    assert!(stdout.contains("python lifecycle: ok"), "{stdout}");
+    eprintln!("{stdout}");
+}
