@@ -4,6 +4,11 @@
 // tasks whose ttl has run out. An error is thrown as the `store-error` variant itself.
 const tasks = new Map();
 
+/** Empty the store (conformance.mjs runs each case on an empty store). */
+export function reset() {
+  tasks.clear();
+}
+
 const TERMINAL = new Set(["completed", "failed", "cancelled"]);
 const order = (a, b) =>
   a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;

@@ -1,6 +1,10 @@
 //! One conformance suite, run against every store backend: memory, file (SQLite) and
 //! PostgreSQL (the server on 127.0.0.1:5432, database `test`; override with
 //! `MCP_TASKS_TEST_POSTGRES`). Each PostgreSQL test works in a schema of its own.
+//!
+//! The cases of `conformance/store.json` (the contract as data, which stores in other
+//! languages run too) come first; then the cases that need Rust: the same checks written out,
+//! and a race of 8 workers.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -280,6 +284,177 @@ async fn racing_cancel_and_complete_never_overwrite(store: Arc<dyn TaskStore>) {
     }
 }
 
+/// Run every case of `conformance/store.json`, each against a fresh store from `open`.
+async fn json_cases<F, Fut>(open: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Arc<dyn TaskStore>>,
+{
+    use serde_json::Value;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../conformance/store.json");
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let defaults = &fixture["defaults"];
+    let u64_of = |v: &Value| v.as_u64();
+    let make_task = |partial: &Value| {
+        let field = |name: &str| partial.get(name).unwrap_or(&defaults[name]).clone();
+        let status = match field("status").as_str().unwrap() {
+            "working" => Status::Working,
+            "input-required" => Status::InputRequired,
+            "completed" => Status::Completed,
+            "failed" => Status::Failed,
+            "cancelled" => Status::Cancelled,
+            other => panic!("unknown status {other}"),
+        };
+        Task {
+            id: field("id").as_str().unwrap().into(),
+            owner: field("owner").as_str().unwrap().into(),
+            status,
+            status_message: field("status-message").as_str().map(String::from),
+            created_at: field("created-at").as_u64().unwrap(),
+            last_updated_at: field("created-at").as_u64().unwrap(),
+            ttl: u64_of(&field("ttl")),
+            poll_interval: u64_of(&field("poll-interval")),
+            version: field("version").as_u64().unwrap(),
+            request: field("request").as_str().unwrap().into(),
+            outcome: None,
+            input_request: None,
+            executor: field("executor").as_str().map(String::from),
+            lease_until: u64_of(&field("lease-until")),
+        }
+    };
+    let error_tag = |e: &StoreError| match e {
+        StoreError::NotFound => "not-found",
+        StoreError::AlreadyExists => "already-exists",
+        StoreError::Conflict(_) => "conflict",
+        StoreError::InvalidCursor => "invalid-cursor",
+        StoreError::Unavailable(_) => "unavailable",
+    };
+    for case in fixture["cases"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let store = open().await;
+        let mut next: Option<String> = None;
+        for (n, step) in case["steps"].as_array().unwrap().iter().enumerate() {
+            let at = format!("{name}, step {n}: {step}");
+            let expect = &step["expect"];
+            // Every operation's outcome as (error, ids, more, task).
+            let outcome: Result<Value, StoreError> = match step["op"].as_str().unwrap() {
+                "create" => store
+                    .create(make_task(&step["task"]))
+                    .await
+                    .map(|()| Value::Null),
+                "update" => {
+                    let expected = step["expected-version"].as_u64().unwrap();
+                    store
+                        .update(make_task(&step["task"]), expected)
+                        .await
+                        .map(|()| Value::Null)
+                }
+                "delete" => store
+                    .delete(step["id"].as_str().unwrap())
+                    .await
+                    .map(|()| Value::Null),
+                "get" => store
+                    .get(step["id"].as_str().unwrap())
+                    .await
+                    .map(|t| match t {
+                        None => serde_json::json!({ "task": null }),
+                        Some(t) => serde_json::json!({ "task": {
+                        "id": t.id, "owner": t.owner, "version": t.version,
+                        "status": match t.status {
+                            Status::Working => "working",
+                            Status::InputRequired => "input-required",
+                            Status::Completed => "completed",
+                            Status::Failed => "failed",
+                            Status::Cancelled => "cancelled",
+                        },
+                    } }),
+                    }),
+                "list" => {
+                    let status = step["status"].as_str().map(|s| match s {
+                        "failed" => Status::Failed,
+                        "working" => Status::Working,
+                        other => panic!("{at}: status {other} not used by the cases"),
+                    });
+                    let cursor = match step["cursor"].as_str() {
+                        Some("$next") => Some(next.clone().expect("a previous list gave a cursor")),
+                        other => other.map(String::from),
+                    };
+                    let limit = step["limit"].as_u64().unwrap() as u32;
+                    store
+                        .list(
+                            step["owner"].as_str().unwrap(),
+                            status,
+                            cursor.as_deref(),
+                            limit,
+                        )
+                        .await
+                        .map(|page| {
+                            next = page.next_cursor.clone();
+                            serde_json::json!({
+                                "ids": ids(&page.tasks),
+                                "more": page.next_cursor.is_some(),
+                            })
+                        })
+                }
+                "expire" => store
+                    .expire(step["now"].as_u64().unwrap())
+                    .await
+                    .map(|mut ids| {
+                        ids.sort();
+                        serde_json::json!({ "ids": ids })
+                    }),
+                "abandoned" => store
+                    .abandoned(
+                        step["now"].as_u64().unwrap(),
+                        step["limit"].as_u64().unwrap() as u32,
+                    )
+                    .await
+                    .map(|mut ids| {
+                        ids.sort();
+                        serde_json::json!({ "ids": ids })
+                    }),
+                other => panic!("{at}: unknown op {other}"),
+            };
+            match (outcome, expect) {
+                (Ok(_), Value::String(ok)) => assert_eq!(ok, "ok", "{at}"),
+                (Err(e), _) if expect.get("error").is_some() => {
+                    assert_eq!(error_tag(&e), expect["error"], "{at}");
+                    if let (StoreError::Conflict(v), Some(want)) = (&e, expect.get("version")) {
+                        assert_eq!(Some(*v), want.as_u64(), "{at}");
+                    }
+                }
+                (Err(e), _) => panic!("{at}: failed with {e:?}"),
+                (Ok(got), _) if expect.get("error").is_some() => {
+                    panic!("{at}: succeeded with {got}")
+                }
+                (Ok(got), Value::Object(want)) => {
+                    for (key, value) in want {
+                        match (key.as_str(), value) {
+                            ("task", Value::Object(fields)) => {
+                                for (field, value) in fields {
+                                    assert_eq!(&got["task"][field], value, "{at}: got {got}");
+                                }
+                            }
+                            ("ids", Value::Array(_)) if step["op"] != "list" => {
+                                let mut want: Vec<&str> = value
+                                    .as_array()
+                                    .unwrap()
+                                    .iter()
+                                    .map(|v| v.as_str().unwrap())
+                                    .collect();
+                                want.sort();
+                                assert_eq!(got["ids"], serde_json::json!(want), "{at}");
+                            }
+                            _ => assert_eq!(&got[key], value, "{at}: got {got}"),
+                        }
+                    }
+                }
+                (Ok(got), _) => panic!("{at}: cannot read the expectation (got {got})"),
+            }
+        }
+    }
+}
+
 macro_rules! conformance {
     ($($backend:ident => $module:ident),* $(,)?) => {$(
         mod $module {
@@ -295,7 +470,12 @@ macro_rules! conformance {
             );
         }
     )*};
-    (@tests $backend:ident: $($test:ident),* $(,)?) => {$(
+    (@tests $backend:ident: $($test:ident),* $(,)?) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn json_cases() {
+            super::json_cases($backend::open).await;
+        }
+        $(
         #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
         async fn $test() {
             super::$test($backend::open().await).await;

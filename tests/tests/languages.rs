@@ -3,6 +3,8 @@
 //! - Node: `examples/js` transpiles both embedded components with jco 1.35.0;
 //! - Python: `examples/python` loads them with PyPI `wasmtime` 50.0.1.
 //!
+//! Each store also passes the shared store cases, `conformance/store.json`.
+//!
 //! `.ci/setup` installs both. Each prints its per-call costs (a benchmark, not a limit).
 
 use std::path::Path;
@@ -59,6 +61,16 @@ fn node_runs_a_task_lifecycle_through_the_transpiled_component() {
     let stdout = run(Path::new("node"), &["lifecycle.mjs"], &example);
     assert!(stdout.contains("js lifecycle: ok"), "{stdout}");
     eprintln!("{stdout}");
+    let fixture = root().join("conformance/store.json");
+    let checked = run(
+        Path::new("node"),
+        &["conformance.mjs", fixture.to_str().unwrap()],
+        &example,
+    );
+    assert!(
+        checked.contains("js store conformance: 6 cases"),
+        "{checked}"
+    );
 }
 
 #[test]
@@ -85,4 +97,14 @@ fn python_runs_a_task_lifecycle_through_the_component() {
     );
     assert!(stdout.contains("python lifecycle: ok"), "{stdout}");
     eprintln!("{stdout}");
+    let fixture = root().join("conformance/store.json");
+    let checked = run(
+        &python,
+        &["conformance.py", fixture.to_str().unwrap()],
+        &example,
+    );
+    assert!(
+        checked.contains("python store conformance: 6 cases"),
+        "{checked}"
+    );
 }
