@@ -395,6 +395,17 @@ pub fn postgres_url() -> String {
     format!("{base}{sep}options=-csearch_path%3D{schema}")
 }
 
+/// Wait until none of these processes is alive (up to [`PATIENCE`], else fail saying `what`);
+/// how long that took.
+pub fn wait_until_dead(pids: &[i32], what: &str) -> Duration {
+    let start = Instant::now();
+    while pids.iter().any(|&p| alive(p)) {
+        assert!(start.elapsed() < PATIENCE, "{what}: {pids:?} still alive");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    start.elapsed()
+}
+
 /// Whether a process with this PID exists.
 pub fn alive(pid: i32) -> bool {
     // A zombie (exited, not yet reaped) still has a /proc entry: read its state too. The state

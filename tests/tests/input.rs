@@ -1,9 +1,7 @@
 //! `input_required` through the real binary: a command tool asks the client a question on fd 3,
 //! the server asks the client with `elicitation/create`, and the answer resumes the tool.
 
-use std::time::{Duration, Instant};
-
-use mcp_tasks_e2e::{PATIENCE, Server, alive};
+use mcp_tasks_e2e::{Server, wait_until_dead};
 use serde_json::{Value, json};
 
 /// `$0` of each script is the question (the params of `elicitation/create`, as JSON text).
@@ -167,11 +165,7 @@ fn cancel_while_input_is_required_kills_the_tool_and_drops_the_late_answer() {
     let cancelled = s.request("tasks/cancel", json!({ "taskId": id })).unwrap();
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(s.response(waiting).unwrap_err()["code"], -32800);
-    let deadline = Instant::now() + PATIENCE;
-    while alive(pid) {
-        assert!(Instant::now() < deadline, "the tool survived the cancel");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_dead(&[pid], "the tool after the cancel");
 
     // The answer comes too late: logged and dropped, and the task stays cancelled.
     s.respond(
@@ -210,11 +204,7 @@ fn a_client_without_elicitation_gets_a_failed_task_that_says_why() {
         .trim()
         .parse()
         .unwrap();
-    let deadline = Instant::now() + PATIENCE;
-    while alive(pid) {
-        assert!(Instant::now() < deadline, "the tool was left running");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_dead(&[pid], "the tool of the failed task");
     assert!(
         !s.drain()
             .iter()

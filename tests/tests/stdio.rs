@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use mcp_tasks_e2e::{PATIENCE, Schema, Server, alive, binary};
+use mcp_tasks_e2e::{PATIENCE, Schema, Server, alive, binary, wait_until_dead};
 use serde_json::{Value, json};
 
 /// Tools for these tests. `$DIR` is the test's own temporary directory.
@@ -192,14 +192,7 @@ fn cancel_kills_the_tools_process_group_and_the_task_stays_cancelled() {
     // The waiting tasks/result is answered: the request was cancelled, there is no result.
     assert_eq!(code(s.response(waiting)), -32800);
 
-    let deadline = Instant::now() + PATIENCE;
-    while pids.iter().any(|&p| alive(p)) {
-        assert!(
-            Instant::now() < deadline,
-            "the tool's processes survived the cancel: {pids:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_dead(&pids, "the tool's processes after the cancel");
     assert_eq!(
         s.request("tasks/get", json!({ "taskId": id })).unwrap()["status"],
         "cancelled"

@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use mcp_tasks_e2e::{PATIENCE, Server, alive, binary, postgres_url, tempdir};
+use mcp_tasks_e2e::{PATIENCE, Server, binary, postgres_url, tempdir, wait_until_dead};
 use serde_json::{Value, json};
 
 /// A one-second lease, so a dead server's task fails soon.
@@ -71,15 +71,6 @@ fn pids(pidfile: &std::path::Path) -> Vec<i32> {
         assert!(Instant::now() < deadline, "the tool never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn wait_until_dead(pids: &[i32], what: &str) -> Duration {
-    let start = Instant::now();
-    while pids.iter().any(|&p| alive(p)) {
-        assert!(start.elapsed() < PATIENCE, "{what}: {pids:?} still alive");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    start.elapsed()
 }
 
 fn file_store(dir: &tempdir::Dir) -> String {

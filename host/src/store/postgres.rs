@@ -144,6 +144,20 @@ fn unavailable(e: tokio_postgres::Error) -> StoreError {
     StoreError::Unavailable(chain(&e))
 }
 
+/// A row's columns as statement parameters $1..$8, in the order of the table.
+fn row_params(c: &Columns) -> [&(dyn tokio_postgres::types::ToSql + Sync); 8] {
+    [
+        &c.id,
+        &c.owner,
+        &c.status,
+        &c.created_at,
+        &c.expires_at,
+        &c.lease_until,
+        &c.version,
+        &c.body,
+    ]
+}
+
 fn ids(rows: Vec<tokio_postgres::Row>) -> Vec<String> {
     rows.iter().map(|r| r.get(0)).collect()
 }
@@ -169,21 +183,8 @@ impl TaskStore for PostgresStore {
             )
             .await
             .map_err(unavailable)?;
-        let c = Columns::of(&task);
         let inserted = client
-            .execute(
-                &stmt,
-                &[
-                    &c.id,
-                    &c.owner,
-                    &c.status,
-                    &c.created_at,
-                    &c.expires_at,
-                    &c.lease_until,
-                    &c.version,
-                    &c.body,
-                ],
-            )
+            .execute(&stmt, &row_params(&Columns::of(&task)))
             .await;
         match inserted {
             Ok(_) => Ok(()),
@@ -206,23 +207,10 @@ impl TaskStore for PostgresStore {
             .await
             .map_err(unavailable)?;
         let c = Columns::of(&task);
-        let changed = client
-            .execute(
-                &stmt,
-                &[
-                    &c.id,
-                    &c.owner,
-                    &c.status,
-                    &c.created_at,
-                    &c.expires_at,
-                    &c.lease_until,
-                    &c.version,
-                    &c.body,
-                    &to_sql(expected_version),
-                ],
-            )
-            .await
-            .map_err(unavailable)?;
+        let expected = to_sql(expected_version);
+        let mut params = row_params(&c).to_vec();
+        params.push(&expected);
+        let changed = client.execute(&stmt, &params).await.map_err(unavailable)?;
         if changed == 1 {
             return Ok(());
         }

@@ -110,6 +110,20 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.commit()
 }
 
+/// A row's columns as statement parameters ?1..?8, in the order of the table.
+fn row_params(c: &Columns) -> [&dyn rusqlite::ToSql; 8] {
+    [
+        &c.id,
+        &c.owner,
+        &c.status,
+        &c.created_at,
+        &c.expires_at,
+        &c.lease_until,
+        &c.version,
+        &c.body,
+    ]
+}
+
 fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
@@ -135,19 +149,7 @@ impl TaskStore for SqliteStore {
                     "INSERT INTO tasks (id, owner, status, created_at, expires_at, lease_until, version, body)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
-                .and_then(|mut s| {
-                    let c = Columns::of(&task);
-                    s.execute(params![
-                        c.id,
-                        c.owner,
-                        c.status,
-                        c.created_at,
-                        c.expires_at,
-                        c.lease_until,
-                        c.version,
-                        c.body
-                    ])
-                });
+                .and_then(|mut s| s.execute(&row_params(&Columns::of(&task))[..]));
             match inserted {
                 Ok(_) => Ok(()),
                 Err(rusqlite::Error::SqliteFailure(e, _))
@@ -172,17 +174,10 @@ impl TaskStore for SqliteStore {
                 )
                 .and_then(|mut s| {
                     let c = Columns::of(&task);
-                    s.execute(params![
-                        c.id,
-                        c.owner,
-                        c.status,
-                        c.created_at,
-                        c.expires_at,
-                        c.lease_until,
-                        c.version,
-                        c.body,
-                        to_sql(expected_version)
-                    ])
+                    let expected = to_sql(expected_version);
+                    let mut params = row_params(&c).to_vec();
+                    params.push(&expected);
+                    s.execute(&params[..])
                 })
                 .map_err(unavailable)?;
             if changed == 1 {
