@@ -2,7 +2,9 @@
 //!
 //! 1. One `router.handle` call (`tasks/get` of a stored task) through the component, against
 //!    the same guest code compiled natively, both over the same `MemoryStore`.
-//! 2. The real binary over stdio: `tasks/get` round trips and task creations per second,
+//! 2. One `machine.can-transition` call through the state-machine component, against the
+//!    native rule.
+//! 3. The real binary over stdio: `tasks/get` round trips and task creations per second,
 //!    pipelined and one at a time.
 //!
 //! Every figure is the median of several rounds, measured in the same run as its baseline.
@@ -15,7 +17,7 @@ use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use mcp_tasks::types::{Action, Context, Settings, Status, StoreError, Task};
-use mcp_tasks::{Call, ComponentSource, Guest, MemoryStore, TaskStore};
+use mcp_tasks::{Call, ComponentSource, Guest, Machine, MemoryStore, TaskStore};
 use mcp_tasks_guest::model as native;
 
 const ROUNDS: usize = 7;
@@ -208,21 +210,61 @@ fn router_call(runtime: &tokio::runtime::Runtime) {
             }
             start.elapsed().as_secs_f64() / CALLS as f64
         };
-        component_round(); // warm-up: instantiate, fault in pages
-        native_round();
-        let (mut c, mut n) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            c.push(component_round());
-            n.push(native_round());
-        }
-        let (c, n) = (median(c), median(n));
-        println!(
-            "  {what:28} native {:6.2} µs   component {:6.2} µs   ({:.2}× native)",
-            n * 1e6,
-            c * 1e6,
-            c / n
-        );
+        compare(what, component_round, native_round);
     }
+}
+
+/// Print the medians of [`ROUNDS`] rounds of each, interleaved, after one warm-up round each
+/// (instantiation, faulting in pages). A round returns seconds per call.
+fn compare(what: &str, mut component: impl FnMut() -> f64, mut native: impl FnMut() -> f64) {
+    component();
+    native();
+    let (mut c, mut n) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        c.push(component());
+        n.push(native());
+    }
+    let (c, n) = (median(c), median(n));
+    println!(
+        "  {what:28} native {:7.3} µs   component {:7.3} µs   ({:.2}× native)",
+        n * 1e6,
+        c * 1e6,
+        c / n
+    );
+}
+
+fn machine_call() {
+    const CALLS: usize = 200_000;
+    let mut machine = Machine::new(&ComponentSource::embedded_machine()).unwrap();
+    let pairs = [
+        (Status::Working, Status::Completed),
+        (Status::Completed, Status::Working),
+    ];
+    let native_pairs = [
+        (native::Status::Working, native::Status::Completed),
+        (native::Status::Completed, native::Status::Working),
+    ];
+    let component_round = || {
+        let start = Instant::now();
+        for i in 0..CALLS {
+            let (from, to) = pairs[i % 2];
+            assert_eq!(machine.can_transition(from, to).unwrap(), i % 2 == 0);
+        }
+        start.elapsed().as_secs_f64() / CALLS as f64
+    };
+    let native_round = || {
+        let start = Instant::now();
+        for i in 0..CALLS {
+            let (from, to) = std::hint::black_box(native_pairs[i % 2]);
+            assert_eq!(
+                mcp_tasks_guest::machine::can_transition(from, to),
+                i % 2 == 0
+            );
+        }
+        start.elapsed().as_secs_f64() / CALLS as f64
+    };
+    println!("machine.can-transition, one call, median of {ROUNDS} rounds of {CALLS}:");
+    compare("state-machine component", component_round, native_round);
 }
 
 fn binary() -> PathBuf {
@@ -401,6 +443,7 @@ fn main() {
         .build()
         .unwrap();
     router_call(&runtime);
+    machine_call();
     // MCP_TASKS_BENCH=router skips the stdio part.
     if std::env::var("MCP_TASKS_BENCH").as_deref() == Ok("router") {
         return;

@@ -42,7 +42,7 @@ pub const EMBEDDED_MACHINE_COMPONENT: &[u8] =
 const EPOCH_TICK: Duration = Duration::from_millis(100);
 /// A guest call that computes for longer than this (30 s) is stopped with a trap. Generous:
 /// time spent in the store's host functions counts too, and a database may be slow.
-const CALL_BUDGET_TICKS: u64 = 300;
+pub(crate) const CALL_BUDGET_TICKS: u64 = 300;
 /// Idle instances kept for reuse; more are created under load and dropped when idle.
 const MAX_IDLE: usize = 64;
 /// The most calls in the component at once; more wait their turn. A call that awaits its store
@@ -93,21 +93,41 @@ pub enum Call {
     Sweep(Vec<String>),
 }
 
-/// What the component's imports see: the store and the server's catalog. No WASI capability
-/// is granted beyond what the standard library needs (clocks, random): no env, files or stdio.
+/// The WASI a component gets: what the standard library needs (clocks, random) and nothing
+/// inherited from this process: no env, files or stdio.
+pub(crate) struct Wasi {
+    ctx: WasiCtx,
+    table: ResourceTable,
+}
+
+impl Wasi {
+    pub(crate) fn new() -> Self {
+        Self {
+            ctx: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for Wasi {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.ctx,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// What the component's imports see: the store and the server's catalog, and [`Wasi`].
 struct HostState {
     store: Arc<dyn TaskStore>,
     catalog: Arc<Catalog>,
-    wasi: WasiCtx,
-    table: ResourceTable,
+    wasi: Wasi,
 }
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        self.wasi.ctx()
     }
 }
 
@@ -205,21 +225,13 @@ impl Guest {
         store: Arc<dyn TaskStore>,
         catalog: Arc<Catalog>,
     ) -> Result<Self, GuestError> {
-        let load = |e: wasmtime::Error| GuestError::Load(format!("{e:?}"));
-        let mut config = Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(load)?;
-        let compiled = match component {
-            ComponentSource::Bytes(bytes) => wasmtime::component::Component::new(&engine, bytes),
-            ComponentSource::File(path) => wasmtime::component::Component::from_file(&engine, path),
-        }
-        .map_err(load)?;
+        let (engine, compiled) = compile(component)?;
+        let load = GuestError::load;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(load)?;
         bindings::Tasks::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(load)?;
         let pre = bindings::TasksPre::new(linker.instantiate_pre(&compiled).map_err(load)?)
             .map_err(load)?;
-        spawn_epoch_ticker(&engine);
         Ok(Self {
             engine,
             pre,
@@ -268,7 +280,7 @@ impl Guest {
                 Ok(actions)
             }
             // The instance may be in any state after a trap: drop it.
-            Err(trap) => Err(GuestError::Trap(format!("{trap:?}"))),
+            Err(trap) => Err(GuestError::trap(trap)),
         }
     }
 
@@ -287,17 +299,14 @@ impl Guest {
         let state = HostState {
             store: self.store.clone(),
             catalog: self.catalog.clone(),
-            wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
+            wasi: Wasi::new(),
         };
-        let mut store = Store::new(&self.engine, state);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(CALL_BUDGET_TICKS);
+        let mut store = budgeted_store(&self.engine, state);
         let bindings = self
             .pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| GuestError::Load(format!("{e:?}")))?;
+            .map_err(GuestError::load)?;
         Ok(Instance { store, bindings })
     }
 }
@@ -317,10 +326,50 @@ impl ComponentSource {
         Self::Bytes(Arc::from(EMBEDDED_COMPONENT))
     }
 
+    /// The state-machine component embedded in this binary ([`EMBEDDED_MACHINE_COMPONENT`]).
+    pub fn embedded_machine() -> Self {
+        Self::Bytes(Arc::from(EMBEDDED_MACHINE_COMPONENT))
+    }
+
     /// A component file.
     pub fn file(path: impl AsRef<Path>) -> Self {
         Self::File(path.as_ref().to_path_buf())
     }
+}
+
+impl GuestError {
+    pub(crate) fn load(e: wasmtime::Error) -> Self {
+        Self::Load(format!("{e:?}"))
+    }
+
+    pub(crate) fn trap(e: wasmtime::Error) -> Self {
+        Self::Trap(format!("{e:?}"))
+    }
+}
+
+/// An engine whose calls are interrupted by epoch (see [`CALL_BUDGET_TICKS`]), and `component`
+/// compiled for it.
+pub(crate) fn compile(
+    component: &ComponentSource,
+) -> Result<(Engine, wasmtime::component::Component), GuestError> {
+    let mut config = Config::new();
+    config.epoch_interruption(true);
+    let engine = Engine::new(&config).map_err(GuestError::load)?;
+    let compiled = match component {
+        ComponentSource::Bytes(bytes) => wasmtime::component::Component::new(&engine, bytes),
+        ComponentSource::File(path) => wasmtime::component::Component::from_file(&engine, path),
+    }
+    .map_err(GuestError::load)?;
+    spawn_epoch_ticker(&engine);
+    Ok((engine, compiled))
+}
+
+/// A store for `engine` whose calls trap after [`CALL_BUDGET_TICKS`].
+pub(crate) fn budgeted_store<T>(engine: &Engine, data: T) -> Store<T> {
+    let mut store = Store::new(engine, data);
+    store.epoch_deadline_trap();
+    store.set_epoch_deadline(CALL_BUDGET_TICKS);
+    store
 }
 
 /// Ticks the engine's epoch so runaway guest calls trap instead of hanging the server. The

@@ -6,6 +6,9 @@
 //! the component's imports (a [`TaskStore`] and the server's tools), runs [`Tool`]s, and serves
 //! newline-delimited JSON-RPC. It never decides a status itself.
 //!
+//! A host that wants only the rules, with no store and no router, loads the smaller
+//! state-machine component with [`Machine`].
+//!
 //! An embedder builds a [`Server`] with its own store and tools:
 //!
 //! ```
@@ -75,6 +78,7 @@
 #![deny(missing_docs)]
 
 mod component;
+mod machine;
 mod server;
 pub mod store;
 pub mod tools;
@@ -84,6 +88,7 @@ pub use async_trait::async_trait;
 pub use component::{
     Call, ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MACHINE_COMPONENT, Guest, GuestError,
 };
+pub use machine::{Machine, TransitionError};
 pub use server::{Server, ServerBuilder, os_user};
 pub use store::{MemoryStore, TaskStore};
 pub use tools::{CommandTool, InputError, Tool, ToolContext, ToolOutcome, ToolsFile};

@@ -1,36 +1,24 @@
 //! The state-machine component stands alone: it imports no store, no server and no router,
 //! only what any WASI host gives, and its rules are the spec's.
 
-use mcp_tasks::EMBEDDED_MACHINE_COMPONENT;
+use mcp_tasks::types::{Status, Task};
+use mcp_tasks::{
+    ComponentSource, EMBEDDED_MACHINE_COMPONENT, GuestError, Machine, TransitionError,
+};
+use wasmtime::Engine;
+use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, Linker, ResourceTable, Val};
-use wasmtime::{Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-struct Wasi {
-    ctx: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for Wasi {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.ctx,
-            table: &mut self.table,
-        }
-    }
-}
-
-const STATUSES: [&str; 5] = [
-    "working",
-    "input-required",
-    "completed",
-    "failed",
-    "cancelled",
+const STATUSES: [Status; 5] = [
+    Status::Working,
+    Status::InputRequired,
+    Status::Completed,
+    Status::Failed,
+    Status::Cancelled,
 ];
 
 #[test]
-fn it_imports_nothing_of_ours_and_answers_like_the_spec() {
+fn it_imports_nothing_of_ours_but_type_definitions() {
     let engine = Engine::default();
     let component = Component::new(&engine, EMBEDDED_MACHINE_COMPONENT).unwrap();
     let ty = component.component_type();
@@ -56,58 +44,84 @@ fn it_imports_nothing_of_ours_and_answers_like_the_spec() {
         .map(|(name, _)| name.to_string())
         .collect();
     assert_eq!(exports, ["mcp:tasks/machine@0.1.0"]);
+}
 
-    // A linker with WASI only: no store, no server.
-    let mut linker = Linker::<Wasi>::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_sync(&mut linker).unwrap();
-    let mut store = Store::new(
-        &engine,
-        Wasi {
-            ctx: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
-        },
-    );
-    let instance = linker.instantiate(&mut store, &component).unwrap();
-    let machine = instance
-        .get_export_index(&mut store, None, "mcp:tasks/machine@0.1.0")
-        .unwrap();
-    let can_transition = instance
-        .get_export_index(&mut store, Some(&machine), "can-transition")
-        .and_then(|i| instance.get_func(&mut store, i))
-        .unwrap();
-    let is_terminal = instance
-        .get_export_index(&mut store, Some(&machine), "is-terminal")
-        .and_then(|i| instance.get_func(&mut store, i))
-        .unwrap();
-
+#[test]
+fn with_wasi_alone_it_answers_like_the_spec() {
+    // `Machine` links WASI and nothing else.
+    let mut machine = Machine::new(&ComponentSource::embedded_machine()).unwrap();
     let allowed = [
-        ("working", "input-required"),
-        ("working", "completed"),
-        ("working", "failed"),
-        ("working", "cancelled"),
-        ("input-required", "working"),
-        ("input-required", "completed"),
-        ("input-required", "failed"),
-        ("input-required", "cancelled"),
+        (Status::Working, Status::InputRequired),
+        (Status::Working, Status::Completed),
+        (Status::Working, Status::Failed),
+        (Status::Working, Status::Cancelled),
+        (Status::InputRequired, Status::Working),
+        (Status::InputRequired, Status::Completed),
+        (Status::InputRequired, Status::Failed),
+        (Status::InputRequired, Status::Cancelled),
     ];
     for from in STATUSES {
         for to in STATUSES {
-            let mut result = [Val::Bool(false)];
-            can_transition
-                .call(
-                    &mut store,
-                    &[Val::Enum(from.into()), Val::Enum(to.into())],
-                    &mut result,
-                )
-                .unwrap();
-            let expect = allowed.contains(&(from, to));
-            assert_eq!(result[0], Val::Bool(expect), "{from} -> {to}");
+            assert_eq!(
+                machine.can_transition(from, to).unwrap(),
+                allowed.contains(&(from, to)),
+                "{from:?} -> {to:?}"
+            );
         }
-        let mut result = [Val::Bool(false)];
-        is_terminal
-            .call(&mut store, &[Val::Enum(from.into())], &mut result)
-            .unwrap();
-        let terminal = matches!(from, "completed" | "failed" | "cancelled");
-        assert_eq!(result[0], Val::Bool(terminal), "is-terminal {from}");
+        let terminal = matches!(from, Status::Completed | Status::Failed | Status::Cancelled);
+        assert_eq!(machine.is_terminal(from).unwrap(), terminal, "{from:?}");
     }
+
+    let task = Task {
+        id: "t1".into(),
+        owner: "alice".into(),
+        status: Status::Working,
+        status_message: None,
+        created_at: 1_000,
+        last_updated_at: 1_000,
+        ttl: Some(60_000),
+        poll_interval: None,
+        version: 3,
+        request: "{}".into(),
+        outcome: None,
+        input_request: None,
+        executor: None,
+        lease_until: None,
+    };
+    let done = machine
+        .transition(&task, Status::Completed, Some("done"), 2_000)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (
+            done.status,
+            done.status_message.as_deref(),
+            done.last_updated_at,
+            done.version
+        ),
+        (Status::Completed, Some("done"), 2_000, 4)
+    );
+    assert_eq!(
+        machine
+            .transition(&done, Status::Working, None, 3_000)
+            .unwrap(),
+        Err(TransitionError::Terminal(Status::Completed))
+    );
+    assert_eq!(
+        machine
+            .transition(&task, Status::Working, None, 3_000)
+            .unwrap(),
+        Err(TransitionError::NotAllowed((
+            Status::Working,
+            Status::Working
+        )))
+    );
+}
+
+#[test]
+fn the_tasks_component_needs_a_store_and_does_not_load_as_a_machine() {
+    let Err(GuestError::Load(why)) = Machine::new(&ComponentSource::embedded()) else {
+        panic!("the tasks component loaded with WASI alone");
+    };
+    assert!(why.contains("mcp:tasks/store"), "{why}");
 }

@@ -1,11 +1,13 @@
 //! The components from other languages, each with a store written in that language, driving a
 //! task lifecycle through the router and calling the state-machine component:
 //! - Node: `examples/js` transpiles both embedded components with jco 1.35.0;
-//! - Python: `examples/python` loads them with PyPI `wasmtime` 50.0.1.
+//! - Python: `examples/python` loads them with PyPI `wasmtime` 50.0.1;
+//! - the `wasmtime` CLI: `wasmtime run --invoke` calls the state-machine component, exactly as
+//!   the README shows.
 //!
 //! Each store also passes the shared store cases, `conformance/store.json`.
 //!
-//! `.ci/setup` installs both. Each prints its per-call costs (a benchmark, not a limit).
+//! `.ci/setup` installs all three. Each prints its per-call costs (a benchmark, not a limit).
 
 use std::path::Path;
 use std::process::Command;
@@ -107,4 +109,53 @@ fn python_runs_a_task_lifecycle_through_the_component() {
         checked.contains("python store conformance: 6 cases"),
         "{checked}"
     );
+}
+
+#[test]
+fn the_wasmtime_cli_invokes_the_state_machine_as_the_readme_shows() {
+    let wasmtime = root().join("target/wasmtime-cli/bin/wasmtime");
+    assert!(
+        wasmtime.exists(),
+        "{} is missing: run .ci/setup (it installs wasmtime-cli 48.0.8 there)",
+        wasmtime.display()
+    );
+    let dir = tempdir::Dir::new();
+    write_components(dir.path());
+
+    // Every `$ wasmtime run --invoke '…' machine.wasm` line of the README, with the line the
+    // README says it prints.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let lines: Vec<&str> = readme.lines().collect();
+    let mut shown = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let Some(rest) = line.strip_prefix("$ wasmtime run --invoke '") else {
+            continue;
+        };
+        let invoke = rest
+            .strip_suffix("' machine.wasm")
+            .unwrap_or_else(|| panic!("README line {}: unexpected form: {line}", i + 1));
+        let expected = lines[i + 1];
+        let printed = run(
+            &wasmtime,
+            &["run", "--invoke", invoke, "machine.wasm"],
+            dir.path(),
+        );
+        assert_eq!(
+            printed.trim_end(),
+            expected,
+            "wasmtime run --invoke '{invoke}'"
+        );
+        shown += 1;
+    }
+    assert!(shown >= 5, "the README shows {shown} invocations");
+
+    // The tasks component imports a store, which the CLI does not provide.
+    let refused = Command::new(&wasmtime)
+        .args(["run", "--invoke", "is-terminal(working)", "tasks.wasm"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("mcp:tasks/store"), "{why}");
 }
