@@ -70,12 +70,18 @@ runTools(); // The tool's late result changes nothing.
 assert.equal(request("tasks/get", { taskId: second }).result.status, "cancelled");
 assert.equal(request("tasks/cancel", { taskId: second }).error.code, -32602);
 
-// List, two per page (server.js sets pageSize 2): both tasks, then no cursor.
+// List, two per page (server.js sets pageSize 2): the three tasks in the store's order, by
+// creation time and then id (tasks made in the same millisecond are ordered by id), then no
+// cursor.
 const third = request("tools/call", { name: "shout", arguments: { text: "x" }, task: {} }).result.task.taskId;
+const byCreation = [taskId, second, third]
+  .map((id) => [request("tasks/get", { taskId: id }).result.createdAt, id])
+  .sort(([a, x], [b, y]) => (a < b ? -1 : a > b ? 1 : x < y ? -1 : x > y ? 1 : 0))
+  .map(([, id]) => id);
 const page1 = request("tasks/list", {}).result;
-assert.deepEqual(page1.tasks.map((t) => t.taskId), [taskId, second]);
+assert.deepEqual(page1.tasks.map((t) => t.taskId), byCreation.slice(0, 2));
 const page2 = request("tasks/list", { cursor: page1.nextCursor }).result;
-assert.deepEqual(page2.tasks.map((t) => t.taskId), [third]);
+assert.deepEqual(page2.tasks.map((t) => t.taskId), byCreation.slice(2));
 assert.equal(page2.nextCursor, undefined);
 
 // Per-call cost of the router through jco (ping: no store) and of can-transition: the median

@@ -81,10 +81,13 @@ assert request("tasks/get", {"taskId": second})["result"]["status"] == "cancelle
 assert request("tasks/cancel", {"taskId": second})["error"]["code"] == -32602
 
 third = request("tools/call", {"name": "shout", "arguments": {"text": "x"}, "task": {}})["result"]["task"]["taskId"]
+# Two per page: the three tasks in the store's order, by creation time and then id (tasks made
+# in the same millisecond are ordered by id), then no cursor.
+by_creation = [i for _, i in sorted((request("tasks/get", {"taskId": i})["result"]["createdAt"], i) for i in (task_id, second, third))]
 page1 = request("tasks/list", {})["result"]
-assert [t["taskId"] for t in page1["tasks"]] == [task_id, second], page1
+assert [t["taskId"] for t in page1["tasks"]] == by_creation[:2], page1
 page2 = request("tasks/list", {"cursor": page1["nextCursor"]})["result"]
-assert [t["taskId"] for t in page2["tasks"]] == [third] and "nextCursor" not in page2, page2
+assert [t["taskId"] for t in page2["tasks"]] == by_creation[2:] and "nextCursor" not in page2, page2
 assert request("tasks/list", {"cursor": "nonsense"})["error"]["code"] == -32602
 
 # Per-call cost: one router call (ping: no store) and one can-transition, the median of 7
