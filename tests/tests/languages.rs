@@ -7,7 +7,8 @@
 //!
 //! Each store also passes the shared store cases, `conformance/store.json`.
 //!
-//! `.ci/setup` installs all three. Each prints its per-call costs (a benchmark, not a limit).
+//! `.ci/setup` installs all three. The Node and Python examples print their per-call costs (a
+//! benchmark, not a limit).
 
 use std::path::Path;
 use std::process::Command;
