@@ -406,6 +406,28 @@ pub fn wait_until_dead(pids: &[i32], what: &str) -> Duration {
     start.elapsed()
 }
 
+/// The `count` PIDs a test tool writes to `pidfile`, once it has written them all.
+pub fn read_pids(pidfile: &Path, count: usize) -> Vec<i32> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(pidfile) {
+            let pids: Vec<i32> = text
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            if pids.len() == count {
+                return pids;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never held {count} PIDs",
+            pidfile.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Whether a process with this PID exists.
 pub fn alive(pid: i32) -> bool {
     // A zombie (exited, not yet reaped) still has a /proc entry: read its state too. The state

@@ -1,7 +1,7 @@
 //! `input_required` through the real binary: a command tool asks the client a question on fd 3,
 //! the server asks the client with `elicitation/create`, and the answer resumes the tool.
 
-use mcp_tasks_e2e::{Server, wait_until_dead};
+use mcp_tasks_e2e::{Server, read_pids, wait_until_dead};
 use serde_json::{Value, json};
 
 /// `$0` of each script is the question (the params of `elicitation/create`, as JSON text).
@@ -154,11 +154,7 @@ fn cancel_while_input_is_required_kills_the_tool_and_drops_the_late_answer() {
         json!({ "question": question(), "pidfile": pidfile }),
     );
     s.poll_task(&id, "input_required", |t| t["status"] == "input_required");
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pids(&pidfile, 1)[0];
     let waiting = s.send("tasks/result", json!({ "taskId": id }));
     let asked = s.server_request("elicitation/create", "ElicitRequest");
 
@@ -199,11 +195,7 @@ fn a_client_without_elicitation_gets_a_failed_task_that_says_why() {
     );
     let result = s.request("tasks/result", json!({ "taskId": id })).unwrap();
     assert_eq!(result["isError"], true);
-    let pid: i32 = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pids(&pidfile, 1)[0];
     wait_until_dead(&[pid], "the tool of the failed task");
     assert!(
         !s.drain()

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use mcp_tasks_e2e::{PATIENCE, Schema, Server, alive, binary, wait_until_dead};
+use mcp_tasks_e2e::{PATIENCE, Schema, Server, alive, binary, read_pids, wait_until_dead};
 use serde_json::{Value, json};
 
 /// Tools for these tests. `$DIR` is the test's own temporary directory.
@@ -173,11 +173,7 @@ fn cancel_kills_the_tools_process_group_and_the_task_stays_cancelled() {
     s.poll_task(&id, "running", |t| {
         t["statusMessage"] == "running the long job"
     });
-    let pids: Vec<i32> = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
+    let pids = read_pids(&pidfile, 2);
     assert_eq!(pids.len(), 2, "the shell and its sleeping child");
     assert!(pids.iter().all(|&p| alive(p)));
     let waiting = s.send("tasks/result", json!({ "taskId": id }));
@@ -434,11 +430,7 @@ fn end_of_input_stops_running_tools_and_exits_cleanly() {
     s.poll_task(&id, "running", |t| {
         t["statusMessage"] == "running the long job"
     });
-    let pids: Vec<i32> = std::fs::read_to_string(&pidfile)
-        .unwrap()
-        .split_whitespace()
-        .map(|p| p.parse().unwrap())
-        .collect();
+    let pids = read_pids(&pidfile, 2);
     let (status, stderr) = s.close();
     assert!(status.success(), "exit status {status}; stderr:\n{stderr}");
     assert!(

@@ -3,9 +3,8 @@
 //! store configuration.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use mcp_tasks_e2e::{PATIENCE, Server, binary, postgres_url, tempdir, wait_until_dead};
+use mcp_tasks_e2e::{Server, binary, postgres_url, read_pids, tempdir, wait_until_dead};
 use serde_json::{Value, json};
 
 /// A one-second lease, so a dead server's task fails soon.
@@ -55,24 +54,6 @@ fn get(s: &mut Server, id: &str) -> Value {
         .expect("tasks/get")
 }
 
-/// The PIDs a `long` run wrote, once it has written them.
-fn pids(pidfile: &std::path::Path) -> Vec<i32> {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Ok(text) = std::fs::read_to_string(pidfile) {
-            let pids: Vec<i32> = text
-                .split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect();
-            if pids.len() == 2 {
-                return pids;
-            }
-        }
-        assert!(Instant::now() < deadline, "the tool never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn file_store(dir: &tempdir::Dir) -> String {
     format!("file:{}", dir.path().join("tasks.db").display())
 }
@@ -83,7 +64,7 @@ fn shared_between_two_servers(store: &str) {
     let mut b = start(store);
     let pidfile = a.dir.path().join("pids");
     let id = create(&mut a, "long", json!({ "pidfile": pidfile }));
-    let pids = pids(&pidfile);
+    let pids = read_pids(&pidfile, 2);
 
     assert_eq!(get(&mut b, &id)["status"], "working");
     let listed = b.request("tasks/list", json!({})).unwrap();
@@ -133,7 +114,7 @@ fn lost_executor_fails(store: &str) {
     let mut a = start(store);
     let pidfile = a.dir.path().join("pids");
     let id = create(&mut a, "long", json!({ "pidfile": pidfile }));
-    let pids = pids(&pidfile);
+    let pids = read_pids(&pidfile, 2);
     a.kill_hard();
     let mut b = start(store);
     let task = b.poll_task(&id, "failed", |t| t["status"] == "failed");
