@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
 
-use super::TaskStore;
+use super::{TaskStore, cursor};
 use crate::types::{Page, Status, StoreError, Task};
 
 /// Tasks in this process's memory, indexed for listing by owner and for expiry.
@@ -26,15 +26,6 @@ fn expires_at(task: &Task) -> Option<u64> {
 }
 
 /// Cursors name the last (created_at, id) a page returned.
-fn encode_cursor(created_at: u64, id: &str) -> String {
-    format!("{created_at}:{id}")
-}
-
-fn decode_cursor(cursor: &str) -> Option<(u64, String)> {
-    let (at, id) = cursor.split_once(':')?;
-    Some((at.parse().ok()?, id.to_string()))
-}
-
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
@@ -121,9 +112,7 @@ impl TaskStore for MemoryStore {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page, StoreError> {
-        let after = cursor
-            .map(|c| decode_cursor(c).ok_or(StoreError::InvalidCursor))
-            .transpose()?;
+        let after = cursor.map(cursor::decode).transpose()?;
         let inner = self.read();
         let Some(keys) = inner.by_owner.get(owner) else {
             return Ok(Page {
@@ -140,7 +129,7 @@ impl TaskStore for MemoryStore {
             .filter(|t| status.is_none_or(|s| t.status == s));
         let tasks: Vec<Task> = matching.by_ref().take(limit as usize).cloned().collect();
         let next_cursor = match (tasks.last(), matching.next()) {
-            (Some(last), Some(_)) => Some(encode_cursor(last.created_at, &last.id)),
+            (Some(last), Some(_)) => Some(cursor::encode(last)),
             _ => None,
         };
         Ok(Page { tasks, next_cursor })

@@ -9,7 +9,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::row::{self, Columns, to_sql};
-use super::{OpenError, TaskStore};
+use super::{OpenError, TaskStore, cursor};
 use crate::types::{Page, Status, StoreError, Task};
 
 /// Connections kept open per host.
@@ -237,10 +237,7 @@ impl TaskStore for PostgresStore {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page, StoreError> {
-        let (after_at, after_id) = match cursor {
-            Some(c) => row::decode_cursor(c)?,
-            None => (i64::MIN, String::new()),
-        };
+        let (after_at, after_id) = row::resume_after(cursor)?;
         let status = status.map(row::status_name);
         let client = self.client().await?;
         let stmt = client
@@ -272,7 +269,7 @@ impl TaskStore for PostgresStore {
             .collect::<Result<Vec<_>, _>>()?;
         let more = tasks.len() > limit as usize;
         tasks.truncate(limit as usize);
-        let next_cursor = more.then(|| tasks.last().map(row::encode_cursor)).flatten();
+        let next_cursor = more.then(|| tasks.last().map(cursor::encode)).flatten();
         Ok(Page { tasks, next_cursor })
     }
 

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::cursor;
 use crate::types::{InputRequest, Outcome, RpcError, Status, StoreError, Task};
 
 /// The status as the columns keep it (the protocol's spelling).
@@ -152,16 +153,16 @@ pub(super) fn decode(body: &str) -> Result<Task, StoreError> {
     })
 }
 
-/// Cursors name the last (created_at, id) a page returned, as in every backend.
-pub(super) fn encode_cursor(task: &Task) -> String {
-    format!("{}:{}", task.created_at, task.id)
-}
-
-/// The (created_at, id) a cursor names; `InvalidCursor` if it names none.
-pub(super) fn decode_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
-    let (at, id) = cursor.split_once(':').ok_or(StoreError::InvalidCursor)?;
-    let at: i64 = at.parse().map_err(|_| StoreError::InvalidCursor)?;
-    Ok((at, id.to_string()))
+/// Where a `list` query resumes: strictly after the cursor's (created_at, id), in the
+/// column's terms, or from the start.
+pub(super) fn resume_after(cursor: Option<&str>) -> Result<(i64, String), StoreError> {
+    match cursor {
+        Some(c) => {
+            let (at, id) = cursor::decode(c)?;
+            Ok((to_sql(at), id))
+        }
+        None => Ok((i64::MIN, String::new())),
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::row::{self, Columns, to_sql};
-use super::{OpenError, TaskStore};
+use super::{OpenError, TaskStore, cursor};
 use crate::types::{Page, Status, StoreError, Task};
 
 /// How long a change waits for another process's write to finish before it fails.
@@ -202,10 +202,7 @@ impl TaskStore for SqliteStore {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page, StoreError> {
-        let (after_at, after_id) = match cursor {
-            Some(c) => row::decode_cursor(c)?,
-            None => (i64::MIN, String::new()),
-        };
+        let (after_at, after_id) = row::resume_after(cursor)?;
         let owner = owner.to_string();
         let status = status.map(row::status_name);
         self.with(move |c| {
@@ -231,7 +228,7 @@ impl TaskStore for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()?;
             let more = tasks.len() > limit as usize;
             tasks.truncate(limit as usize);
-            let next_cursor = more.then(|| tasks.last().map(row::encode_cursor)).flatten();
+            let next_cursor = more.then(|| tasks.last().map(cursor::encode)).flatten();
             Ok(Page { tasks, next_cursor })
         })
         .await
