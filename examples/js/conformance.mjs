@@ -16,6 +16,10 @@ function makeTask(partial) {
     if (value === null) continue;
     task[camel(name)] = U64.includes(name) || name === "last-updated-at" ? BigInt(value) : value;
   }
+  // input-request records: absent options are undefined too.
+  task.inputRequests = task.inputRequests.map((q) =>
+    Object.fromEntries(Object.entries(q).filter(([, v]) => v !== null)),
+  );
   return task;
 }
 
@@ -33,7 +37,12 @@ for (const testCase of fixture.cases) {
         case "delete": store.delete(step.id); break;
         case "get": {
           const t = store.get(step.id);
-          got = { task: t === undefined ? null : { id: t.id, owner: t.owner, status: t.status, version: Number(t.version) } };
+          got = {
+            task: t === undefined ? null : {
+              id: t.id, owner: t.owner, status: t.status, version: Number(t.version), era: t.era,
+              "input-requests": t.inputRequests.map((q) => ({ key: q.key, state: q.state })),
+            },
+          };
           break;
         }
         case "list": {

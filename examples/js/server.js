@@ -1,4 +1,7 @@
 // The component's `mcp:tasks/server` import: this host's identity, limits and tools.
+import { randomBytes } from "node:crypto";
+
+const STATE_KEY = randomBytes(32).toString("hex");
 const TOOLS = [
   {
     name: "shout",
@@ -24,6 +27,8 @@ export function getSettings() {
     pollInterval: 100n,
     pageSize: 2,
     lease: 15_000n,
+    // Signs the requestState of a plain call waiting for input: random per process.
+    stateKey: STATE_KEY,
   };
 }
 

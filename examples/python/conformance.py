@@ -5,7 +5,7 @@ the Rust stores pass. Usage: python conformance.py ../../conformance/store.json
 import json
 import sys
 
-from mcp_tasks_component import DictStore, StoreError, Task
+from mcp_tasks_component import DictStore, InputRequest, StoreError, Task
 
 fixture = json.load(open(sys.argv[1]))
 
@@ -13,6 +13,7 @@ fixture = json.load(open(sys.argv[1]))
 def make_task(partial):
     fields = {**fixture["defaults"], **partial}
     fields["last-updated-at"] = partial["created-at"]
+    fields["input-requests"] = [InputRequest(**q) for q in fields["input-requests"]]
     return Task(**{name.replace("-", "_"): value for name, value in fields.items()})
 
 
@@ -34,7 +35,10 @@ for case in fixture["cases"]:
                 store.delete(step["id"])
             elif op == "get":
                 t = store.get(step["id"])
-                got = {"task": None if t is None else {"id": t.id, "owner": t.owner, "status": t.status, "version": t.version}}
+                got = {"task": None if t is None else {
+                    "id": t.id, "owner": t.owner, "status": t.status, "version": t.version, "era": t.era,
+                    "input-requests": [{"key": q.key, "state": q.state} for q in t.input_requests],
+                }}
             elif op == "list":
                 cursor = next_cursor if step["cursor"] == "$next" else step["cursor"]
                 page, next_cursor = store.list(step["owner"], step["status"], cursor, step["limit"])

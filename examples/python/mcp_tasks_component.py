@@ -15,6 +15,7 @@ hides that: `Task` is a dataclass, a store raises `StoreError`, actions come bac
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -22,7 +23,7 @@ from typing import Any, Optional
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker, Record, Variant
 
-PACKAGE = "mcp:tasks/{}@0.1.0"
+PACKAGE = "mcp:tasks/{}@0.2.0"
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
@@ -40,15 +41,20 @@ def _fields(r: Record) -> dict[str, Any]:
 
 @dataclass
 class InputRequest:
-    id: str
+    """One question of a task; see the `input-request` record in wit/tasks.wit."""
+
+    key: str
+    method: str
     params: str
-    delivered: bool
+    state: str  # open | sent | answered | done
+    response: Optional[str]
 
 
 @dataclass
 class Task:
     """One task as the store keeps it; see the `task` record in wit/tasks.wit."""
 
+    era: str  # legacy | modern
     id: str
     owner: str
     status: str  # working | input-required | completed | failed | cancelled
@@ -62,22 +68,20 @@ class Task:
     # The `outcome` variant, untagged as wasmtime-py gives it: the success result's JSON text
     # (a str), or the error's rpc-error Record. Kept as it came; the store only stores it.
     outcome: Optional[Any]
-    input_request: Optional[InputRequest]
+    input_requests: list[InputRequest]
     executor: Optional[str]
     lease_until: Optional[int]
 
     @staticmethod
     def from_wit(r: Record) -> "Task":
         f = _fields(r)
-        q = f["input_request"]
-        f["input_request"] = None if q is None else InputRequest(**_fields(q))
+        f["input_requests"] = [InputRequest(**_fields(q)) for q in f["input_requests"]]
         return Task(**f)
 
     def to_wit(self) -> Record:
         f = dataclasses.asdict(self)
         f["outcome"] = self.outcome  # asdict would copy a Record into a dict
-        q = self.input_request
-        f["input_request"] = None if q is None else _record(**dataclasses.asdict(q))
+        f["input_requests"] = [_record(**dataclasses.asdict(q)) for q in self.input_requests]
         return _record(**f)
 
 
@@ -179,6 +183,8 @@ class Settings:
     poll_interval: int = 100
     page_size: int = 50
     lease: int = 15_000
+    # Signs the requestState of a plain call waiting for input: random per process.
+    state_key: str = field(default_factory=lambda: secrets.token_hex(32))
 
 
 @dataclass
@@ -197,12 +203,14 @@ class Context:
     now: int = field(default_factory=lambda: int(time.time() * 1000))
     session: str = ""
     executor: str = "python"
+    # Whether this host can write requests to its client at any time (stdio).
+    push: bool = False
 
 
 @dataclass
 class Action:
     """One thing the host must do: `tag` as in the WIT's `action` variant, `value` its payload
-    (a string, or a dict for run-tool, wait and reply-tool)."""
+    (a string, or a dict for run-tool, wait, reply-tool, rename-run and listen)."""
 
     tag: str
     value: Any

@@ -27,6 +27,7 @@
 pub mod machine;
 pub mod model;
 pub mod protocol;
+pub mod request_state;
 pub mod router;
 
 #[cfg(target_arch = "wasm32")]

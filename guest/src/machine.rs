@@ -64,10 +64,16 @@ pub fn transition(
     }
     task.status = to;
     task.status_message = message;
-    // A question is only ever pending while input is required; leaving that status, whatever
-    // the way, retires it, so a late answer finds nothing to match.
+    // Questions are only ever outstanding while input is required; leaving that status,
+    // whatever the way, retires those still open, so a late answer finds nothing to match. Their
+    // keys stay, so none is ever used again.
     if to != Status::InputRequired {
-        task.input_request = None;
+        for q in &mut task.input_requests {
+            if q.state.is_outstanding() {
+                q.state = crate::model::InputState::Done;
+                q.params.clear();
+            }
+        }
     }
     // A terminal task has nothing left to run, so no executor holds a claim on it.
     if is_terminal(to) {
@@ -103,7 +109,8 @@ mod tests {
             version: 3,
             request: "{}".into(),
             outcome: None,
-            input_request: None,
+            input_requests: Vec::new(),
+            era: crate::model::Era::Legacy,
             executor: Some("host".into()),
             lease_until: Some(1_000),
         }
@@ -177,13 +184,20 @@ mod tests {
     }
 
     #[test]
-    fn leaving_input_required_retires_the_question() {
-        let mut waiting = task(Status::InputRequired);
-        waiting.input_request = Some(crate::model::InputRequest {
-            id: "q".into(),
+    fn leaving_input_required_retires_the_questions_but_keeps_their_keys() {
+        use crate::model::{InputRequest, InputState};
+        let question = |key: &str, state| InputRequest {
+            key: key.into(),
+            method: "elicitation/create".into(),
             params: "{}".into(),
-            delivered: true,
-        });
+            state,
+            response: None,
+        };
+        let mut waiting = task(Status::InputRequired);
+        waiting.input_requests = vec![
+            question("a", InputState::Sent),
+            question("b", InputState::Open),
+        ];
         for to in [
             Status::Working,
             Status::Completed,
@@ -191,7 +205,13 @@ mod tests {
             Status::Cancelled,
         ] {
             let moved = transition(waiting.clone(), to, None, 1).unwrap();
-            assert_eq!(moved.input_request, None, "-> {to:?}");
+            assert!(!moved.awaits_input(), "-> {to:?}");
+            let keys: Vec<&str> = moved
+                .input_requests
+                .iter()
+                .map(|q| q.key.as_str())
+                .collect();
+            assert_eq!(keys, ["a", "b"], "-> {to:?}");
             assert_eq!(
                 moved.lease_until.is_some(),
                 to == Status::Working,

@@ -50,20 +50,55 @@ pub enum Outcome {
     Error(RpcError),
 }
 
-/// A question a task put to the client, kept while it is `input_required`.
+/// The protocol era a task was created in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Era {
+    /// 2025-11-25: `initialize`, `params.task`, `tasks/result`.
+    Legacy,
+    /// 2026-07-28 with the extension `io.modelcontextprotocol/tasks`.
+    Modern,
+}
+
+/// Where one of a task's questions stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InputState {
+    /// Waiting for the client; not sent as a request.
+    Open,
+    /// Sent to a legacy client as a request; waiting for its response.
+    Sent,
+    /// Answered; not yet handed to the tool.
+    Answered,
+    /// Handed to the tool; kept so the key is never reused.
+    Done,
+}
+
+impl InputState {
+    /// Whether the client still owes an answer.
+    pub fn is_outstanding(self) -> bool {
+        matches!(self, InputState::Open | InputState::Sent)
+    }
+}
+
+/// A question a task put to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputRequest {
-    /// The (string) id of the server's `elicitation/create` request.
-    pub id: String,
+    /// Unique over the task's life.
+    pub key: String,
+    /// The request's method.
+    pub method: String,
     /// The request's params, as JSON text.
     pub params: String,
-    /// Whether it has been sent to the client.
-    pub delivered: bool,
+    /// Where it stands.
+    pub state: InputState,
+    /// The client's answer, as JSON text.
+    pub response: Option<String>,
 }
 
 /// One task as the store keeps it. See `wit/tasks.wit` for each field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
+    /// The era it was created in.
+    pub era: Era,
     /// The task ID.
     pub id: String,
     /// The owner; only they see the task.
@@ -86,8 +121,8 @@ pub struct Task {
     pub request: String,
     /// The final outcome once terminal.
     pub outcome: Option<Outcome>,
-    /// The question awaited while `input_required`.
-    pub input_request: Option<InputRequest>,
+    /// Every question asked, in order.
+    pub input_requests: Vec<InputRequest>,
     /// The host running the task's tool.
     pub executor: Option<String>,
     /// Until when the executor's lease holds, ms since the epoch.
@@ -95,6 +130,11 @@ pub struct Task {
 }
 
 impl Task {
+    /// Whether any question still waits for the client.
+    pub fn awaits_input(&self) -> bool {
+        self.input_requests.iter().any(|q| q.state.is_outstanding())
+    }
+
     /// Whether the task's ttl has run out at `now`.
     pub fn is_expired(&self, now: u64) -> bool {
         self.ttl
@@ -196,6 +236,8 @@ pub struct Settings {
     pub page_size: u32,
     /// How long a host's lease on a task lasts, in ms.
     pub lease: u64,
+    /// The secret that signs `requestState`.
+    pub state_key: String,
 }
 
 /// Who is calling and when.
@@ -209,6 +251,8 @@ pub struct Context {
     pub session: String,
     /// This host's identity.
     pub executor: String,
+    /// Whether server-to-client requests can be written to this client at any time.
+    pub push: bool,
 }
 
 /// A tool the host must start.
@@ -224,11 +268,24 @@ pub struct Run {
     pub arguments: String,
 }
 
+/// A question a running tool puts to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolQuestion {
+    /// The tool's key for it.
+    pub key: String,
+    /// `elicitation/create`, `sampling/createMessage` or `roots/list`.
+    pub method: String,
+    /// The params, as JSON text.
+    pub params: String,
+}
+
 /// The client's answer for the tool that asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolReply {
     /// The run that asked.
     pub token: String,
+    /// The question's key.
+    pub key: String,
     /// The `ElicitResult`, or `{"error": ...}`, as JSON text.
     pub response: String,
 }
@@ -259,6 +316,22 @@ pub enum Action {
     Changed(String),
     /// Hand the client's answer to the tool.
     ReplyTool(ToolReply),
+    /// Know the run `from` as `to` from now on.
+    RenameRun {
+        /// The old token.
+        from: String,
+        /// The new token.
+        to: String,
+    },
+    /// Keep a subscription to these tasks.
+    Listen {
+        /// The subscription's name.
+        subscription: String,
+        /// The tasks it follows.
+        task_ids: Vec<String>,
+    },
+    /// End a subscription.
+    Unlisten(String),
     /// Log this for the operator.
     Log(String),
 }

@@ -9,13 +9,36 @@ use serde_json::{Map, Value, json};
 
 use crate::model::{RpcError, Task};
 
-/// The protocol revision this implementation speaks; answered when a client asks for one we do
-/// not know.
+/// The legacy revision this implementation speaks; `initialize` answers it when a client asks
+/// for one we do not know.
 pub const LATEST_PROTOCOL_VERSION: &str = "2025-11-25";
 
-/// Revisions a client may negotiate. Tasks exist only in the first; the older ones share
-/// everything else this server offers.
+/// Revisions a client may negotiate with `initialize`. Tasks exist only in the first; the older
+/// ones share everything else this server offers.
 pub const SUPPORTED_PROTOCOL_VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
+
+/// The modern revision: no `initialize`, the version and capabilities on every request.
+pub const MODERN_PROTOCOL_VERSION: &str = "2026-07-28";
+
+/// Every revision served, newest first, as `server/discover` and -32022 list them.
+pub const ALL_PROTOCOL_VERSIONS: [&str; 4] = [
+    MODERN_PROTOCOL_VERSION,
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+];
+
+/// The identifier of the tasks extension (SEP-2663).
+pub const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
+
+/// The `_meta` key of a modern request's protocol version.
+pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+/// The `_meta` key of a modern request's client capabilities.
+pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+/// The `_meta` key of the server's identity on modern results.
+pub const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+/// The `_meta` key that ties a notification to its `subscriptions/listen`.
+pub const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// The `_meta` key that ties a message to its task.
 pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
@@ -34,6 +57,72 @@ pub mod code {
     pub const INTERNAL_ERROR: i32 = -32603;
     /// `tasks/result` of a task that was cancelled before its request finished.
     pub const REQUEST_CANCELLED: i32 = -32800;
+    /// Modern: the request lacks a client capability the server needs to serve it.
+    pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i32 = -32021;
+    /// Modern: the request's protocol version is not one this server serves.
+    pub const UNSUPPORTED_PROTOCOL_VERSION: i32 = -32022;
+}
+
+/// Which era a request is to be served in, from its `_meta`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Requested {
+    /// No modern protocol version (or a legacy one): the connection's `initialize` era.
+    Legacy,
+    /// `2026-07-28`, with the client capabilities this request declares (`{}` if none).
+    Modern(Value),
+    /// A protocol version this server does not serve.
+    Unsupported(String),
+}
+
+/// The era of a request, read from `params._meta` alone (the rest of the params is skipped, not
+/// parsed, so the legacy hot path pays little for the check).
+pub fn requested_era(params: Params<'_>) -> Requested {
+    #[derive(Deserialize)]
+    struct WithMeta<'a> {
+        #[serde(rename = "_meta", borrow)]
+        meta: Option<Meta<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct Meta<'a> {
+        #[serde(rename = "io.modelcontextprotocol/protocolVersion", borrow)]
+        version: Option<Cow<'a, str>>,
+        #[serde(rename = "io.modelcontextprotocol/clientCapabilities")]
+        capabilities: Option<Value>,
+    }
+    let Some(raw) = params.0 else {
+        return Requested::Legacy;
+    };
+    // A quick look first: most legacy requests carry no `_meta` at all.
+    if !raw.get().contains(META_PROTOCOL_VERSION) {
+        return Requested::Legacy;
+    }
+    let Ok(WithMeta {
+        meta: Some(Meta {
+            version: Some(version),
+            capabilities,
+        }),
+    }) = serde_json::from_str::<WithMeta>(raw.get())
+    else {
+        return Requested::Legacy;
+    };
+    if version == MODERN_PROTOCOL_VERSION {
+        Requested::Modern(capabilities.unwrap_or_else(|| Value::Object(Map::new())))
+    } else if SUPPORTED_PROTOCOL_VERSIONS.contains(&version.as_ref()) {
+        Requested::Legacy
+    } else {
+        Requested::Unsupported(version.into_owned())
+    }
+}
+
+/// The client capability a server-to-client request needs: `elicitation`, `sampling` or
+/// `roots`; `None` for a method that is not one of the three.
+pub fn capability_for(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "elicitation/create" => "elicitation",
+        "sampling/createMessage" => "sampling",
+        "roots/list" => "roots",
+        _ => return None,
+    })
 }
 
 impl RpcError {
@@ -69,7 +158,7 @@ impl RpcError {
 
 /// The params of a message, still as raw JSON text: each method parses what it needs.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Params<'a>(Option<&'a RawValue>);
+pub struct Params<'a>(pub Option<&'a RawValue>);
 
 impl<'a> Params<'a> {
     /// The params as a JSON value (`{}` when absent).

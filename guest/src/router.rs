@@ -1,19 +1,25 @@
-//! The MCP JSON-RPC router: every tasks method, decided here, carried out by the host.
+//! The MCP JSON-RPC router: every tasks method of both protocol eras, decided here, carried out
+//! by the host.
 //!
 //! Stateless: each call reads and writes the store and returns the actions the host must take.
+//! This module is the core every era shares (creating, settling, cancelling and sweeping tasks,
+//! recording questions and answers); the wire of each era lives in a module of its own:
+//! [`legacy`] (2025-11-25) and [`modern`] (2026-07-28 with the tasks extension).
+
+mod legacy;
+mod modern;
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::machine::{self, TransitionError};
 use crate::model::{
-    Action, Context, InputRequest, Outcome, RpcError, Run, Server, Status, Store, StoreError, Task,
-    TaskSupport, Tool, ToolReply, Wait,
+    Action, Context, Era, InputRequest, InputState, Outcome, RpcError, Run, Server, Status, Store,
+    StoreError, Task, Tool, ToolQuestion, ToolReply,
 };
-use crate::protocol::{self, Incoming, Params, code};
+use crate::protocol::{self, Incoming, Params, Requested, code};
 
 /// How often a compare-and-swap is retried before the router gives up with -32603. Conflicts
 /// come only from concurrent writers of the same task, so a handful of rounds always suffices
@@ -26,19 +32,80 @@ const ABANDONED_PER_SWEEP: u32 = 100;
 /// The status message of a task cancelled through `tasks/cancel`.
 const CANCELLED_MESSAGE: &str = "The task was cancelled by request.";
 
-/// The status message of a task whose tool failed because the client cannot answer questions.
-const NO_ELICITATION_MESSAGE: &str = "The tool asked the client for input, but the client did \
-     not declare the elicitation capability at initialize.";
-
-/// The ids of the server's own requests start with this: `mcp-tasks/input/<n>/<run token>`,
-/// so a response leads back to the run that asked, with no state kept between calls.
+/// The ids of the server's own requests (legacy era) start with this, followed by the JSON array
+/// `[run token, question key]`, so a response leads back to the run and question that asked,
+/// with no state kept between calls.
 const INPUT_ID_PREFIX: &str = "mcp-tasks/input/";
 
-/// Names a tool run so the host can report back on it: a task's run, or a plain call's.
+/// Names a tool run so the host can report back on it.
 #[derive(Debug, Clone, PartialEq)]
 enum RunRef {
+    /// A task's run.
     Task(String),
+    /// A legacy plain call's run: it answers this request id.
     Request(Value),
+    /// A modern plain call's run: it answers this request id, and may ask the client only what
+    /// the request declared it can answer.
+    Call { id: Value, can: Capabilities },
+}
+
+/// Which server-to-client requests a client declared it can answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Capabilities {
+    elicitation: bool,
+    sampling: bool,
+    roots: bool,
+}
+
+impl Capabilities {
+    /// From a `ClientCapabilities` object.
+    fn of(capabilities: &Value) -> Self {
+        let has = |name: &str| capabilities.get(name).is_some_and(Value::is_object);
+        Capabilities {
+            elicitation: has("elicitation"),
+            sampling: has("sampling"),
+            roots: has("roots"),
+        }
+    }
+
+    fn allows(self, method: &str) -> bool {
+        match protocol::capability_for(method) {
+            Some("elicitation") => self.elicitation,
+            Some("sampling") => self.sampling,
+            Some("roots") => self.roots,
+            _ => false,
+        }
+    }
+
+    /// Three letters, `e`, `s`, `r` or `-`, for a run token.
+    fn letters(self) -> String {
+        [
+            (self.elicitation, 'e'),
+            (self.sampling, 's'),
+            (self.roots, 'r'),
+        ]
+        .iter()
+        .map(|&(on, c)| if on { c } else { '-' })
+        .collect()
+    }
+
+    fn from_letters(letters: &str) -> Option<Self> {
+        let b = letters.as_bytes();
+        (b.len() == 3).then(|| Capabilities {
+            elicitation: b[0] == b'e',
+            sampling: b[1] == b's',
+            roots: b[2] == b'r',
+        })
+    }
+
+    /// Every combination, to name a modern call's run by its request id alone.
+    fn all() -> impl Iterator<Item = Self> {
+        (0..8u8).map(|bits| Capabilities {
+            elicitation: bits & 1 != 0,
+            sampling: bits & 2 != 0,
+            roots: bits & 4 != 0,
+        })
+    }
 }
 
 impl RunRef {
@@ -46,6 +113,7 @@ impl RunRef {
         match self {
             RunRef::Task(id) => format!("task:{id}"),
             RunRef::Request(id) => format!("request:{id}"),
+            RunRef::Call { id, can } => format!("call:{}:{id}", can.letters()),
         }
     }
 
@@ -53,20 +121,38 @@ impl RunRef {
         if let Some(id) = token.strip_prefix("task:") {
             return Some(RunRef::Task(id.to_string()));
         }
-        let id = token.strip_prefix("request:")?;
-        serde_json::from_str(id).ok().map(RunRef::Request)
+        if let Some(id) = token.strip_prefix("request:") {
+            return serde_json::from_str(id).ok().map(RunRef::Request);
+        }
+        let (letters, id) = token.strip_prefix("call:")?.split_once(':')?;
+        Some(RunRef::Call {
+            id: serde_json::from_str(id).ok()?,
+            can: Capabilities::from_letters(letters)?,
+        })
     }
 
-    /// The id of the server's `n`th question for this run (`n` tells apart the questions of
-    /// one run, so a late answer to an earlier one is not taken for the current one).
-    fn input_id(&self, n: u64) -> String {
-        format!("{INPUT_ID_PREFIX}{n}/{}", self.token())
+    /// The tokens a plain call with this request id may run under, whichever era it came in:
+    /// `notifications/cancelled` names only the id.
+    fn plain_call_tokens(id: &Value) -> Vec<String> {
+        std::iter::once(RunRef::Request(id.clone()))
+            .chain(Capabilities::all().map(|can| RunRef::Call {
+                id: id.clone(),
+                can,
+            }))
+            .map(|r| r.token())
+            .collect()
     }
 
-    /// The run whose question this response id answers.
-    fn from_input_id(id: &str) -> Option<RunRef> {
-        let (_, token) = id.strip_prefix(INPUT_ID_PREFIX)?.split_once('/')?;
-        RunRef::parse(token)
+    /// The id of the server's request for question `key` of this run (legacy era).
+    fn input_id(&self, key: &str) -> String {
+        format!("{INPUT_ID_PREFIX}{}", json!([self.token(), key]))
+    }
+
+    /// The run and question key that a response id answers.
+    fn from_input_id(id: &str) -> Option<(RunRef, String)> {
+        let (token, key): (String, String) =
+            serde_json::from_str(id.strip_prefix(INPUT_ID_PREFIX)?).ok()?;
+        Some((RunRef::parse(&token)?, key))
     }
 }
 
@@ -85,95 +171,48 @@ impl<'a> Router<'a> {
         Self { store, server, ctx }
     }
 
-    /// Handle one incoming JSON-RPC message.
+    /// Handle one incoming JSON-RPC message, in the era it asks for.
     pub fn handle(&self, message: &str) -> Vec<Action> {
         match protocol::parse(message) {
             Err((id, error)) => vec![send_error(&id, &error)],
-            Ok(Incoming::Request { id, method, params }) => self
-                .request(&id, &method, params)
-                .unwrap_or_else(|error| vec![send_error(&id, &error)]),
-            Ok(Incoming::Notification { method, params }) => self.notification(&method, params),
-            Ok(Incoming::Response { id, reply }) => self.response(&id, reply),
-        }
-    }
-
-    fn request(&self, id: &Value, method: &str, params: Params<'_>) -> Handled {
-        match method {
-            "initialize" => self.initialize(id, &params.value()),
-            "ping" => Ok(vec![send_result(id, Map::new())]),
-            "tools/list" => self.tools_list(id),
-            "tools/call" => self.tools_call(id, &params.value()),
-            "tasks/get" => {
-                let task = self.visible_task(method, params)?;
-                Ok(vec![send_result(id, protocol::task_json(&task))])
+            Ok(Incoming::Request { id, method, params }) => {
+                let handled = match protocol::requested_era(params) {
+                    Requested::Legacy => self.legacy_request(&id, &method, params),
+                    Requested::Modern(capabilities) => {
+                        self.modern_request(&id, &method, params, &capabilities)
+                    }
+                    Requested::Unsupported(version) => Err(modern::unsupported_version(&version)),
+                };
+                handled.unwrap_or_else(|error| vec![send_error(&id, &error)])
             }
-            "tasks/list" => self.tasks_list(id, params),
-            "tasks/result" => self.tasks_result(id, params),
-            "tasks/cancel" => self.tasks_cancel(id, params),
-            _ => Err(RpcError::new(
-                code::METHOD_NOT_FOUND,
-                format!("Method not found: {method}"),
-            )),
+            Ok(Incoming::Notification { method, params }) => self.notification(&method, params),
+            Ok(Incoming::Response { id, reply }) => self.legacy_response(&id, reply),
         }
     }
 
     fn notification(&self, method: &str, params: Params<'_>) -> Vec<Action> {
         match method {
-            // A plain (not task-augmented) call the client gave up on: stop its tool. Tasks are
-            // cancelled through tasks/cancel instead, as the spec asks.
-            "notifications/cancelled" => params
-                .value()
-                .get("requestId")
-                .map(|id| vec![Action::StopTool(RunRef::Request(id.clone()).token())])
-                .unwrap_or_default(),
+            // A plain call the client gave up on: stop its tool; or, in the modern era, the end
+            // of a subscription. Tasks are cancelled through tasks/cancel instead, as both eras'
+            // specs ask.
+            "notifications/cancelled" => {
+                let Some(id) = params.value().get("requestId").cloned() else {
+                    return Vec::new();
+                };
+                let mut actions: Vec<Action> = RunRef::plain_call_tokens(&id)
+                    .into_iter()
+                    .map(Action::StopTool)
+                    .collect();
+                actions.push(Action::Unlisten(id.to_string()));
+                actions
+            }
             _ => Vec::new(),
         }
     }
 
-    fn initialize(&self, id: &Value, params: &Value) -> Handled {
-        let requested = params
-            .get("protocolVersion")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                RpcError::invalid_params("initialize: \"protocolVersion\" is required")
-            })?;
-        let version = protocol::SUPPORTED_PROTOCOL_VERSIONS
-            .iter()
-            .find(|v| **v == requested)
-            .copied()
-            .unwrap_or(protocol::LATEST_PROTOCOL_VERSION);
-        let settings = self.server.settings();
-        let mut result = json!({
-            "protocolVersion": version,
-            "capabilities": {
-                "tools": { "listChanged": false },
-                "tasks": {
-                    "list": {},
-                    "cancel": {},
-                    "requests": { "tools": { "call": {} } }
-                }
-            },
-            "serverInfo": { "name": settings.name, "version": settings.version },
-        });
-        if let Some(instructions) = settings.instructions {
-            result["instructions"] = Value::String(instructions);
-        }
-        let session = json!({
-            "protocolVersion": version,
-            "clientCapabilities": params.get("capabilities").cloned().unwrap_or(Value::Null),
-        });
-        Ok(vec![
-            Action::SetSession(session.to_string()),
-            send_result(id, result),
-        ])
-    }
-
-    fn tools_list(&self, id: &Value) -> Handled {
-        let tools: Vec<Value> = self.server.tools().iter().map(tool_json).collect();
-        Ok(vec![send_result(id, json!({ "tools": tools }))])
-    }
-
-    fn tools_call(&self, id: &Value, params: &Value) -> Handled {
+    /// The arguments of a `tools/call` and its tool, checked: the tool exists, the arguments are
+    /// an object with every required member.
+    fn tool_and_arguments(&self, params: &Value) -> Result<(Tool, Value), RpcError> {
         let name = params
             .get("name")
             .and_then(Value::as_str)
@@ -192,49 +231,24 @@ impl<'a> Router<'a> {
             }
         };
         check_required_arguments(&tool, &arguments)?;
-        let task = params.get("task");
-        match (task, tool.task_support) {
-            (Some(_), TaskSupport::Forbidden) => Err(RpcError::new(
-                code::METHOD_NOT_FOUND,
-                format!("Tool '{name}' does not support task-augmented calls"),
-            )),
-            (None, TaskSupport::Required) => Err(RpcError::new(
-                code::METHOD_NOT_FOUND,
-                format!("Tool '{name}' must be called as a task (add \"task\" to the params)"),
-            )),
-            (Some(task), _) => self.create_task(id, name, params, task, arguments),
-            (None, _) => Ok(vec![Action::RunTool(Run {
-                token: RunRef::Request(id.clone()).token(),
-                task_id: None,
-                tool: name.to_string(),
-                arguments: arguments.to_string(),
-            })]),
-        }
+        Ok((tool, arguments))
     }
 
+    /// Store a new task for this call, leased to this host; the task and the run to start.
+    /// Answered to the client only after this returns: a `tasks/get` then finds it.
     fn create_task(
         &self,
-        id: &Value,
+        era: Era,
         tool: &str,
         params: &Value,
-        task_params: &Value,
-        arguments: Value,
-    ) -> Handled {
-        if !task_params.is_object() {
-            return Err(RpcError::invalid_params(
-                "tools/call: \"task\" must be an object",
-            ));
-        }
-        let requested_ttl = match task_params.get("ttl") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_u64().ok_or_else(|| {
-                RpcError::invalid_params("tools/call: \"task.ttl\" must be a non-negative integer")
-            })?),
-        };
+        requested_ttl: Option<u64>,
+        arguments: &Value,
+    ) -> Result<(Task, Action), RpcError> {
         let settings = self.server.settings();
         let ttl = grant_ttl(requested_ttl, settings.default_ttl, settings.max_ttl);
         let now = self.ctx.now;
         let task = Task {
+            era,
             id: uuid::Uuid::new_v4().to_string(),
             owner: self.ctx.owner.clone(),
             status: Status::Working,
@@ -246,307 +260,95 @@ impl<'a> Router<'a> {
             version: 1,
             request: json!({ "method": "tools/call", "params": params }).to_string(),
             outcome: None,
-            input_request: None,
+            input_requests: Vec::new(),
             // This host runs the tool, and says so until it stops renewing the lease.
             executor: Some(self.ctx.executor.clone()),
             lease_until: Some(now.saturating_add(settings.lease)),
         };
         self.store.create(&task).map_err(store_failure)?;
-        Ok(vec![
-            send_result(id, json!({ "task": protocol::task_json(&task) })),
-            Action::RunTool(Run {
-                token: RunRef::Task(task.id.clone()).token(),
-                task_id: Some(task.id),
-                tool: tool.to_string(),
-                arguments: arguments.to_string(),
-            }),
-        ])
+        let run = Action::RunTool(Run {
+            token: RunRef::Task(task.id.clone()).token(),
+            task_id: Some(task.id.clone()),
+            tool: tool.to_string(),
+            arguments: arguments.to_string(),
+        });
+        Ok((task, run))
     }
 
-    fn tasks_list(&self, id: &Value, params: Params<'_>) -> Handled {
-        #[derive(Deserialize)]
-        struct ListParams {
-            cursor: Option<String>,
-        }
-        let ListParams { cursor } = params.parse("tasks/list")?;
-        let cursor = cursor.as_deref();
-        let page_size = self.server.settings().page_size.max(1);
-        let page = self
-            .store
-            .list(&self.ctx.owner, None, cursor, page_size)
-            .map_err(|e| match e {
-                StoreError::InvalidCursor => RpcError::invalid_params("tasks/list: invalid cursor"),
-                other => store_failure(other),
-            })?;
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct ListResult<'t> {
-            tasks: Vec<protocol::WireTask<'t>>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            next_cursor: Option<String>,
-        }
-        let tasks = page
-            .tasks
-            .iter()
-            .filter(|t| !t.is_expired(self.ctx.now))
-            .map(protocol::task_json)
-            .collect();
-        Ok(vec![send_result(
-            id,
-            ListResult {
-                tasks,
-                next_cursor: page.next_cursor,
-            },
-        )])
-    }
-
-    fn tasks_result(&self, id: &Value, params: Params<'_>) -> Handled {
-        let task = self.visible_task("tasks/result", params)?;
-        if !machine::is_terminal(task.status) {
-            let recheck_after = task.poll_interval.unwrap_or(1_000);
-            let task_id = task.id.clone();
-            let mut actions = self.deliver_question(task)?;
-            actions.push(Action::Wait(Wait {
-                task_id,
-                recheck_after,
-            }));
-            return Ok(actions);
-        }
-        match task.outcome {
-            Some(Outcome::Result(text)) => {
-                let mut result: Value = serde_json::from_str(&text).map_err(|e| {
-                    RpcError::internal(format!(
-                        "stored result of task {} is not JSON: {e}",
-                        task.id
-                    ))
-                })?;
-                let Some(obj) = result.as_object_mut() else {
-                    return Err(RpcError::internal(format!(
-                        "stored result of task {} is not a JSON object",
-                        task.id
-                    )));
-                };
-                protocol::add_related_task(obj, &task.id);
-                Ok(vec![send_result(id, result)])
-            }
-            Some(Outcome::Error(error)) => Ok(vec![send_error(id, &error)]),
-            None if task.status == Status::Cancelled => Ok(vec![send_error(
-                id,
-                &RpcError {
-                    code: code::REQUEST_CANCELLED,
-                    message: format!(
-                        "Task was cancelled: {}",
-                        task.status_message.as_deref().unwrap_or(CANCELLED_MESSAGE)
-                    ),
-                    data: Some(json!({ "taskId": task.id, "status": "cancelled" }).to_string()),
-                },
-            )]),
-            None => Err(RpcError::internal(format!(
-                "task {} is {} but has no stored outcome",
-                task.id,
-                task.status.as_wire()
-            ))),
-        }
-    }
-
-    fn tasks_cancel(&self, id: &Value, params: Params<'_>) -> Handled {
-        let task = self.visible_task("tasks/cancel", params)?;
+    /// Cancel a task: it becomes `cancelled` and its tool is stopped. The refusal (a terminal
+    /// task) is the caller's to word, as the eras answer it differently.
+    fn cancel(&self, task: Task) -> Result<Result<Task, TransitionError>, RpcError> {
         let now = self.ctx.now;
-        let cancelled = self.update(task, |t| {
+        self.update(task, |t| {
             machine::transition(t, Status::Cancelled, Some(CANCELLED_MESSAGE.into()), now)
-        })?;
-        let cancelled = cancelled.map_err(|e| match e {
-            TransitionError::Terminal(s) => RpcError::invalid_params(format!(
-                "Cannot cancel task: already in terminal status '{}'",
-                s.as_wire()
-            )),
-            other => RpcError::invalid_params(format!("Cannot cancel task: {other}")),
-        })?;
-        let wire = protocol::task_json(&cancelled);
-        Ok(vec![
-            send_result(id, &wire),
-            status_notification(&wire),
-            Action::StopTool(RunRef::Task(cancelled.id.clone()).token()),
-            Action::Changed(cancelled.id),
-        ])
+        })
     }
 
-    /// The task's question, sent once: marked delivered in the store first, so that of several
-    /// `tasks/result` requests (on this host or another) exactly one sends it.
-    fn deliver_question(&self, task: Task) -> Handled {
-        if task.input_request.as_ref().is_none_or(|q| q.delivered) {
-            return Ok(Vec::new());
-        }
+    /// What follows a cancel: stop the tool, wake what waits, tell a legacy owner.
+    fn cancelled(&self, task: &Task) -> Vec<Action> {
+        let mut actions = self.status_changed(task);
+        actions.push(Action::StopTool(RunRef::Task(task.id.clone()).token()));
+        actions
+    }
+
+    /// The client answered some of a task's questions (`inputResponses` in the modern era, one
+    /// response at a time in the legacy one). Answers to keys that are not outstanding are
+    /// ignored, as the extension asks. When none is left outstanding the task works again.
+    /// Answers reach the tool here if this host runs it; otherwise its host's next sweep hands
+    /// them over. `Ok(None)`: nothing was outstanding for these keys.
+    fn answer(
+        &self,
+        task: Task,
+        answers: &Map<String, Value>,
+    ) -> Result<Option<(Task, Vec<Action>)>, RpcError> {
         let now = self.ctx.now;
-        let marked = self.update(task, |mut t| match &mut t.input_request {
-            Some(q) if !q.delivered => {
-                q.delivered = true;
+        let here = self.ctx.executor.as_str();
+        let mut handed = Vec::new();
+        let answered = self.update(task, |mut t| {
+            let mut any = false;
+            let runs_here = t.executor.as_deref() == Some(here);
+            for q in &mut t.input_requests {
+                if let Some(answer) = answers.get(&q.key).filter(|_| q.state.is_outstanding()) {
+                    q.response = Some(answer.to_string());
+                    q.state = InputState::Answered;
+                    any = true;
+                }
+            }
+            if !any {
+                return Err(TransitionError::NotAllowed(t.status, t.status));
+            }
+            handed = if runs_here {
+                hand_over(&mut t)
+            } else {
+                Vec::new()
+            };
+            if t.awaits_input() {
                 t.last_updated_at = now;
                 t.version += 1;
                 Ok(t)
+            } else {
+                let moved = machine::transition(t, Status::Working, None, now)?;
+                Ok(moved)
             }
-            // Answered, retired or sent by another request meanwhile.
-            _ => Err(TransitionError::NotAllowed(t.status, t.status)),
         })?;
-        let Ok(task) = marked else {
-            return Ok(Vec::new());
+        let Ok(task) = answered else {
+            return Ok(None);
         };
-        let Some(question) = &task.input_request else {
-            return Ok(Vec::new());
-        };
-        let params: &RawValue = serde_json::from_str(&question.params).map_err(|e| {
-            RpcError::internal(format!(
-                "stored question of task {} is not JSON: {e}",
-                task.id
-            ))
-        })?;
-        Ok(vec![Action::Send(protocol::request(
-            &question.id,
-            "elicitation/create",
-            params,
-        ))])
-    }
-
-    /// The client answered a request of the server's: hand the answer to the tool that asked.
-    /// An answer nobody waits for is logged and dropped, never an error to the client.
-    fn response(&self, id: &Value, reply: Result<&RawValue, &RawValue>) -> Vec<Action> {
-        let dropped = |why: &str| vec![Action::Log(format!("dropped a response to {id}: {why}"))];
-        let Some((id_text, run)) = id
-            .as_str()
-            .and_then(|text| Some((text, RunRef::from_input_id(text)?)))
-        else {
-            return dropped("the server sent no request with that id");
-        };
-        let response = match reply {
-            Ok(result) => result.get().to_string(),
-            Err(error) => format!("{{\"error\":{}}}", error.get()),
-        };
-        let task_id = match run {
-            RunRef::Task(task_id) => task_id,
-            // A plain call's question is in no store: the host knows whether its run still waits.
-            request @ RunRef::Request(_) => {
-                return vec![Action::ReplyTool(ToolReply {
-                    token: request.token(),
-                    response,
-                })];
-            }
-        };
-        let task = match self.store.get(&task_id) {
-            Ok(Some(task)) if task.owner == self.ctx.owner => task,
-            Ok(_) => return dropped("its task does not exist"),
-            Err(e) => return dropped(&e.to_string()),
-        };
-        let now = self.ctx.now;
-        let answered = self.update(task, |t| {
-            if t.input_request.as_ref().map(|q| q.id.as_str()) != Some(id_text) {
-                return Err(TransitionError::NotAllowed(t.status, Status::Working));
-            }
-            machine::transition(t, Status::Working, None, now)
-        });
-        match answered {
-            Ok(Ok(task)) => vec![
+        let token = RunRef::Task(task.id.clone()).token();
+        let mut actions: Vec<Action> = handed
+            .into_iter()
+            .map(|(key, response)| {
                 Action::ReplyTool(ToolReply {
-                    token: RunRef::Task(task.id.clone()).token(),
+                    token: token.clone(),
+                    key,
                     response,
-                }),
-                status_notification(&protocol::task_json(&task)),
-            ],
-            Ok(Err(_)) => dropped("its task no longer waits for it (answered, cancelled or ended)"),
-            Err(e) => dropped(&e.message),
-        }
-    }
-
-    /// A running tool asks the client a question (the params of `elicitation/create`).
-    pub fn tool_input(&self, token: &str, request: &str) -> Vec<Action> {
-        let Some(run) = RunRef::parse(token) else {
-            return vec![Action::Log(format!(
-                "a question from an unknown run ({token}) was ignored"
-            ))];
-        };
-        let mut question = match serde_json::from_str::<Value>(request) {
-            Ok(Value::Object(q)) if q.get("message").is_some_and(Value::is_string) => q,
-            _ => {
-                return vec![reply_error(
-                    token,
-                    code::INVALID_PARAMS,
-                    "a question must be a JSON object with a \"message\" string (and a \
-                     \"requestedSchema\")",
-                )];
-            }
-        };
-        if !self.client_can_elicit() {
-            let outcome = Outcome::Result(
-                json!({
-                    "content": [{ "type": "text", "text": NO_ELICITATION_MESSAGE }],
-                    "isError": true,
                 })
-                .to_string(),
-            );
-            let mut actions = match &run {
-                RunRef::Request(id) => vec![answer(id, &outcome)],
-                RunRef::Task(id) => self.settle(id, outcome, Some(NO_ELICITATION_MESSAGE.into())),
-            };
-            actions.push(Action::StopTool(token.to_string()));
-            return actions;
+            })
+            .collect();
+        if task.status == Status::Working {
+            actions.extend(self.status_changed(&task));
         }
-        let task_id = match run {
-            RunRef::Task(task_id) => task_id,
-            // A plain call: the client waits on that very call, so the question goes at once.
-            request @ RunRef::Request(_) => {
-                let params = Value::Object(question).to_string();
-                let params: &RawValue =
-                    serde_json::from_str(&params).expect("a serialized value parses");
-                return vec![Action::Send(protocol::request(
-                    &request.input_id(self.ctx.now),
-                    "elicitation/create",
-                    params,
-                ))];
-            }
-        };
-        protocol::add_related_task(&mut question, &task_id);
-        let message = format!(
-            "Waiting for input: {}",
-            question["message"].as_str().unwrap_or_default()
-        );
-        let params = Value::Object(question).to_string();
-        let task = match self.store.get(&task_id) {
-            Ok(Some(task)) => task,
-            Ok(None) => return vec![reply_error(token, code::INVALID_PARAMS, "the task is gone")],
-            Err(e) => return vec![reply_error(token, code::INTERNAL_ERROR, &e.to_string())],
-        };
-        let now = self.ctx.now;
-        let asked = self.update(task, |t| {
-            let mut t = machine::transition(t, Status::InputRequired, Some(message.clone()), now)?;
-            t.input_request = Some(InputRequest {
-                id: RunRef::Task(t.id.clone()).input_id(t.version),
-                params: params.clone(),
-                delivered: false,
-            });
-            Ok(t)
-        });
-        match asked {
-            Ok(Ok(task)) => vec![
-                status_notification(&protocol::task_json(&task)),
-                // A tasks/result already waiting delivers the question now.
-                Action::Changed(task.id),
-            ],
-            // Cancelled (or ended) meanwhile: the tool is being stopped; nothing to ask.
-            Ok(Err(TransitionError::Terminal(_))) => vec![Action::StopTool(token.to_string())],
-            Ok(Err(TransitionError::NotAllowed(..))) => vec![reply_error(
-                token,
-                code::INVALID_REQUEST,
-                "the task already waits for the answer to another question",
-            )],
-            Err(e) => vec![reply_error(token, e.code, &e.message)],
-        }
-    }
-
-    /// Whether the client declared the elicitation capability at initialize.
-    fn client_can_elicit(&self) -> bool {
-        serde_json::from_str::<Value>(&self.ctx.session)
-            .ok()
-            .and_then(|s| s.pointer("/clientCapabilities/elicitation").cloned())
-            .is_some_and(|e| e.is_object())
+        Ok(Some((task, actions)))
     }
 
     /// A running tool reported progress: it becomes the status message of its task.
@@ -580,21 +382,26 @@ impl<'a> Router<'a> {
         message: Option<String>,
     ) -> Vec<Action> {
         match RunRef::parse(token) {
-            Some(RunRef::Request(id)) => vec![answer(&id, &outcome)],
+            Some(RunRef::Request(id)) => vec![answer(&id, &outcome, Era::Legacy)],
+            Some(RunRef::Call { id, .. }) => vec![answer(&id, &outcome, Era::Modern)],
             Some(RunRef::Task(task_id)) => self.settle(&task_id, outcome, message),
             None => Vec::new(),
         }
     }
 
     fn settle(&self, task_id: &str, outcome: Outcome, message: Option<String>) -> Vec<Action> {
-        let (to, message) = match &outcome {
-            Outcome::Result(text) if is_error_result(text) => (Status::Failed, message),
-            Outcome::Result(_) => (Status::Completed, message),
-            Outcome::Error(e) => (Status::Failed, message.or_else(|| Some(e.message.clone()))),
-        };
         let Ok(Some(task)) = self.store.get(task_id) else {
             // Expired and swept, or deleted: nobody can ask for the outcome any more.
             return Vec::new();
+        };
+        let (to, message) = match &outcome {
+            // Only a legacy task fails on a tool error; the extension keeps `failed` for
+            // JSON-RPC errors.
+            Outcome::Result(text) if task.era == Era::Legacy && is_error_result(text) => {
+                (Status::Failed, message)
+            }
+            Outcome::Result(_) => (Status::Completed, message),
+            Outcome::Error(e) => (Status::Failed, message.or_else(|| Some(e.message.clone()))),
         };
         let now = self.ctx.now;
         let settled = self.update(task, |t| {
@@ -603,15 +410,188 @@ impl<'a> Router<'a> {
             Ok(t)
         });
         match settled {
-            Ok(Ok(task)) => self.settled(&task),
+            Ok(Ok(task)) => self.status_changed(&task),
             // Already terminal (cancelled while the tool ran): it stays as it is, as the spec
             // requires. A store failure leaves the task to its ttl; nothing else can be done.
             _ => Vec::new(),
         }
     }
 
-    /// Housekeeping: delete expired tasks, renew this host's leases, stop runs whose task ended
-    /// elsewhere, and fail tasks whose executor is gone.
+    /// A running tool asks the client questions.
+    pub fn tool_input(&self, token: &str, questions: &[ToolQuestion]) -> Vec<Action> {
+        let Some(run) = RunRef::parse(token) else {
+            return vec![Action::Log(format!(
+                "a question from an unknown run ({token}) was ignored"
+            ))];
+        };
+        let refuse = |why: &str| -> Vec<Action> {
+            questions
+                .iter()
+                .map(|q| reply_error(token, &q.key, code::INVALID_PARAMS, why))
+                .collect()
+        };
+        if questions.is_empty() {
+            return Vec::new();
+        }
+        let mut keys = std::collections::HashSet::new();
+        let mut asked = Vec::with_capacity(questions.len());
+        for q in questions {
+            if protocol::capability_for(&q.method).is_none() {
+                return refuse(&format!(
+                    "a question's method must be elicitation/create, sampling/createMessage or \
+                     roots/list, not {:?}",
+                    q.method
+                ));
+            }
+            let Ok(Value::Object(params)) = serde_json::from_str::<Value>(&q.params) else {
+                return refuse("a question's params must be a JSON object");
+            };
+            if q.method == "elicitation/create"
+                && !params.get("message").is_some_and(Value::is_string)
+            {
+                return refuse(
+                    "an elicitation must have a \"message\" string (and a \"requestedSchema\")",
+                );
+            }
+            if q.key.is_empty() || !keys.insert(q.key.as_str()) {
+                return refuse("each question needs a key of its own");
+            }
+            asked.push((q, params));
+        }
+        match run {
+            RunRef::Task(task_id) => self.ask_for_task(token, &task_id, asked),
+            RunRef::Request(id) => self.legacy_plain_ask(token, &RunRef::Request(id), asked),
+            RunRef::Call { id, can } => self.modern_plain_ask(token, &id, can, asked),
+        }
+    }
+
+    /// Record a task's questions: the task waits for input until every one is answered.
+    fn ask_for_task(
+        &self,
+        token: &str,
+        task_id: &str,
+        asked: Vec<(&ToolQuestion, Map<String, Value>)>,
+    ) -> Vec<Action> {
+        let task = match self.store.get(task_id) {
+            Ok(Some(task)) => task,
+            Ok(None) => return vec![Action::StopTool(token.to_string())],
+            Err(e) => {
+                let why = e.to_string();
+                return asked
+                    .iter()
+                    .map(|(q, _)| reply_error(token, &q.key, code::INTERNAL_ERROR, &why))
+                    .collect();
+            }
+        };
+        let can = self.task_capabilities(&task);
+        if let Some((q, _)) = asked.iter().find(|(q, _)| !can.allows(&q.method)) {
+            let message = missing_capability_message(&q.method, task.era);
+            let outcome = tool_error_result(&message);
+            let mut actions = self.settle(task_id, outcome, Some(message));
+            actions.push(Action::StopTool(token.to_string()));
+            return actions;
+        }
+        let first = asked[0].1.get("message").and_then(Value::as_str);
+        let message = match first {
+            Some(m) => format!("Waiting for input: {m}"),
+            None => format!("Waiting for input ({})", asked[0].0.method),
+        };
+        let now = self.ctx.now;
+        let push = self.ctx.push && task.era == Era::Legacy && task.owner == self.ctx.owner;
+        let recorded = self.update(task, |t| {
+            // The task keeps every key it has used; a key asked again is refused below.
+            let reused = asked
+                .iter()
+                .any(|(q, _)| t.input_requests.iter().any(|r| r.key == q.key));
+            if reused && !machine::is_terminal(t.status) {
+                return Err(TransitionError::NotAllowed(t.status, t.status));
+            }
+            let mut t = if t.status == Status::InputRequired {
+                let mut t = t;
+                t.status_message = Some(message.clone());
+                t.last_updated_at = now;
+                t.version += 1;
+                t
+            } else {
+                machine::transition(t, Status::InputRequired, Some(message.clone()), now)?
+            };
+            for (q, params) in &asked {
+                let mut params = params.clone();
+                protocol::add_related_task(&mut params, &t.id);
+                t.input_requests.push(InputRequest {
+                    key: q.key.clone(),
+                    method: q.method.clone(),
+                    params: Value::Object(params).to_string(),
+                    state: if push {
+                        InputState::Sent
+                    } else {
+                        InputState::Open
+                    },
+                    response: None,
+                });
+            }
+            Ok(t)
+        });
+        match recorded {
+            Ok(Ok(task)) => {
+                let mut actions = Vec::new();
+                if push {
+                    let first_new = task.input_requests.len() - asked.len();
+                    actions.extend(legacy::question_requests(
+                        &task,
+                        &task.input_requests[first_new..],
+                    ));
+                }
+                actions.extend(self.status_changed(&task));
+                actions
+            }
+            // Cancelled (or ended) meanwhile: the tool is being stopped; nothing to ask.
+            Ok(Err(TransitionError::Terminal(_))) => vec![Action::StopTool(token.to_string())],
+            Ok(Err(TransitionError::NotAllowed(..))) => asked
+                .iter()
+                .map(|(q, _)| {
+                    reply_error(
+                        token,
+                        &q.key,
+                        code::INVALID_PARAMS,
+                        "this task already used that question key",
+                    )
+                })
+                .collect(),
+            Err(e) => asked
+                .iter()
+                .map(|(q, _)| reply_error(token, &q.key, e.code, &e.message))
+                .collect(),
+        }
+    }
+
+    /// What the client of a task can answer: a modern task's request declared it; a legacy
+    /// task's connection declared it at `initialize`.
+    fn task_capabilities(&self, task: &Task) -> Capabilities {
+        match task.era {
+            Era::Modern => serde_json::from_str::<Value>(&task.request)
+                .ok()
+                .and_then(|r| {
+                    r.pointer("/params/_meta")
+                        .and_then(|m| m.get(protocol::META_CLIENT_CAPABILITIES))
+                        .map(Capabilities::of)
+                })
+                .unwrap_or_default(),
+            Era::Legacy => self.session_capabilities(),
+        }
+    }
+
+    /// What the connection's client declared at `initialize`.
+    fn session_capabilities(&self) -> Capabilities {
+        serde_json::from_str::<Value>(&self.ctx.session)
+            .ok()
+            .and_then(|s| s.get("clientCapabilities").map(Capabilities::of))
+            .unwrap_or_default()
+    }
+
+    /// Housekeeping: delete expired tasks, renew this host's leases, hand answers taken by other
+    /// hosts to this host's tools, stop runs whose task ended elsewhere, and fail tasks whose
+    /// executor is gone.
     pub fn sweep(&self, running: &[String]) -> Vec<Action> {
         let mut actions = Vec::new();
         if let Ok(expired) = self.store.expire(self.ctx.now) {
@@ -633,8 +613,9 @@ impl<'a> Router<'a> {
         actions
     }
 
-    /// A run this host has going: renew its lease when half of it is used up, or stop it if its
-    /// task is terminal (cancelled through another host, say) or gone.
+    /// A run this host has going: hand it answers another host took, renew its lease when half
+    /// of it is used up, or stop it if its task is terminal (cancelled through another host,
+    /// say) or gone.
     fn keep_running(&self, token: &str, task_id: &str) -> Vec<Action> {
         let stop = || {
             vec![
@@ -653,24 +634,41 @@ impl<'a> Router<'a> {
         }
         let now = self.ctx.now;
         let lease = self.server.settings().lease;
-        let fresh = |t: &Task| {
-            t.executor.as_deref() == Some(self.ctx.executor.as_str())
-                && t.lease_until
-                    .is_some_and(|until| until.saturating_sub(now) > lease / 2)
-        };
-        if fresh(&task) {
+        let mine = task.executor.as_deref() == Some(self.ctx.executor.as_str());
+        let fresh = mine
+            && task
+                .lease_until
+                .is_some_and(|until| until.saturating_sub(now) > lease / 2);
+        let has_answers = task
+            .input_requests
+            .iter()
+            .any(|q| q.state == InputState::Answered);
+        if fresh && !has_answers {
             return Vec::new();
         }
+        let mut handed = Vec::new();
         let renewed = self.update(task, |mut t| {
             if machine::is_terminal(t.status) {
                 return Err(TransitionError::Terminal(t.status));
             }
             t.executor = Some(self.ctx.executor.clone());
             t.lease_until = Some(now.saturating_add(lease));
+            handed = hand_over(&mut t);
             t.version += 1;
             Ok(t)
         });
         match renewed {
+            // Handed over exactly once: the compare-and-swap marked them done.
+            Ok(Ok(_)) => handed
+                .into_iter()
+                .map(|(key, response)| {
+                    Action::ReplyTool(ToolReply {
+                        token: token.to_string(),
+                        key,
+                        response,
+                    })
+                })
+                .collect(),
             Ok(Err(TransitionError::Terminal(_))) => stop(),
             _ => Vec::new(),
         }
@@ -687,10 +685,11 @@ impl<'a> Router<'a> {
             task.executor.as_deref().unwrap_or("unknown"),
             task.lease_until.map(protocol::iso8601).unwrap_or_default()
         );
-        let outcome = Outcome::Result(
-            json!({ "content": [{ "type": "text", "text": message }], "isError": true })
-                .to_string(),
-        );
+        // A modern task fails only on a JSON-RPC error; a legacy one the way it always has.
+        let outcome = match task.era {
+            Era::Legacy => tool_error_result(&message),
+            Era::Modern => Outcome::Error(RpcError::internal(message.clone())),
+        };
         let failed = self.update(task, |t| {
             // Renewed, or ended, since the store listed it: not abandoned after all.
             if t.lease_until.is_none_or(|until| until > now) {
@@ -701,18 +700,19 @@ impl<'a> Router<'a> {
             Ok(t)
         });
         match failed {
-            Ok(Ok(task)) => self.settled(&task),
+            Ok(Ok(task)) => self.status_changed(&task),
             _ => Vec::new(),
         }
     }
 
-    /// What follows a task reaching a terminal status: tell its owner, if connected here, and
-    /// wake what waits on it.
-    fn settled(&self, task: &Task) -> Vec<Action> {
+    /// What follows a change of a task's status: tell its owner, if a legacy client connected
+    /// here, and wake what waits on it (waiting requests, subscriptions).
+    fn status_changed(&self, task: &Task) -> Vec<Action> {
         let mut actions = Vec::new();
-        // Another owner's task (failed by this host's sweep) is none of this client's business.
-        if task.owner == self.ctx.owner {
-            actions.push(status_notification(&protocol::task_json(task)));
+        // Another owner's task (failed by this host's sweep) is none of this client's business;
+        // modern clients are told only through a subscription.
+        if task.owner == self.ctx.owner && task.era == Era::Legacy {
+            actions.push(legacy::status_notification(task));
         }
         actions.push(Action::Changed(task.id.clone()));
         actions
@@ -728,9 +728,13 @@ impl<'a> Router<'a> {
             task_id: Cow<'p, str>,
         }
         let TaskIdParams { task_id } = params.parse(method)?;
+        self.visible_task_by_id(&task_id)
+    }
+
+    fn visible_task_by_id(&self, task_id: &str) -> Result<Task, RpcError> {
         let task = self
             .store
-            .get(&task_id)
+            .get(task_id)
             .map_err(store_failure)?
             .filter(|t| t.owner == self.ctx.owner)
             .ok_or_else(|| RpcError::invalid_params("Failed to retrieve task: Task not found"))?;
@@ -813,7 +817,21 @@ fn check_required_arguments(tool: &Tool, arguments: &Value) -> Result<(), RpcErr
     )))
 }
 
-/// Whether a stored `CallToolResult` says `isError: true` (the task then fails, per the spec).
+/// Mark the task's answered questions as handed to its tool; their keys and answers. The answer
+/// and the params leave the store with it: only the key stays, so it is never used again.
+fn hand_over(task: &mut Task) -> Vec<(String, String)> {
+    let mut handed = Vec::new();
+    for q in &mut task.input_requests {
+        if q.state == InputState::Answered {
+            q.state = InputState::Done;
+            q.params.clear();
+            handed.push((q.key.clone(), q.response.take().unwrap_or_default()));
+        }
+    }
+    handed
+}
+
+/// Whether a stored `CallToolResult` says `isError: true`.
 fn is_error_result(text: &str) -> bool {
     serde_json::from_str::<Value>(text)
         .ok()
@@ -821,13 +839,38 @@ fn is_error_result(text: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn tool_json(tool: &Tool) -> Value {
+/// A `CallToolResult` with `isError: true` and this text.
+fn tool_error_result(text: &str) -> Outcome {
+    Outcome::Result(
+        json!({ "content": [{ "type": "text", "text": text }], "isError": true }).to_string(),
+    )
+}
+
+/// Why a tool's question could not be put to this client.
+fn missing_capability_message(method: &str, era: Era) -> String {
+    let capability = protocol::capability_for(method).unwrap_or("elicitation");
+    match era {
+        Era::Legacy => format!(
+            "The tool asked the client for input ({method}), but the client did not declare \
+             the {capability} capability at initialize."
+        ),
+        Era::Modern => format!(
+            "The tool asked the client for input ({method}), but the request did not declare \
+             the {capability} capability."
+        ),
+    }
+}
+
+fn tool_json(tool: &Tool, era: Era) -> Value {
     let mut t = json!({
         "name": tool.name,
         "inputSchema": serde_json::from_str::<Value>(&tool.input_schema)
             .unwrap_or_else(|_| json!({ "type": "object" })),
-        "execution": { "taskSupport": tool.task_support.as_wire() },
     });
+    // The legacy era's per-tool task support; in the modern one the server decides.
+    if era == Era::Legacy {
+        t["execution"] = json!({ "taskSupport": tool.task_support.as_wire() });
+    }
     if let Some(title) = &tool.title {
         t["title"] = Value::String(title.clone());
     }
@@ -844,10 +887,18 @@ fn tool_json(tool: &Tool) -> Value {
     t
 }
 
-fn answer(id: &Value, outcome: &Outcome) -> Action {
+/// The answer to a plain call: the tool's result (modern: with `resultType`), or its error.
+fn answer(id: &Value, outcome: &Outcome, era: Era) -> Action {
     match outcome {
         Outcome::Result(text) => match serde_json::from_str::<Value>(text) {
-            Ok(result) => send_result(id, result),
+            Ok(mut result) => {
+                if era == Era::Modern
+                    && let Some(obj) = result.as_object_mut()
+                {
+                    obj.insert("resultType".into(), json!("complete"));
+                }
+                send_result(id, result)
+            }
             Err(e) => send_error(
                 id,
                 &RpcError::internal(format!("tool result is not JSON: {e}")),
@@ -870,15 +921,12 @@ fn send_error(id: &Value, error: &RpcError) -> Action {
 }
 
 /// An error for the tool that asked a question, in place of the client's answer.
-fn reply_error(token: &str, code: i32, message: &str) -> Action {
+fn reply_error(token: &str, key: &str, code: i32, message: &str) -> Action {
     Action::ReplyTool(ToolReply {
         token: token.to_string(),
+        key: key.to_string(),
         response: json!({ "error": { "code": code, "message": message } }).to_string(),
     })
-}
-
-fn status_notification(task: &protocol::WireTask<'_>) -> Action {
-    Action::Send(protocol::notification("notifications/tasks/status", task))
 }
 
 #[cfg(test)]

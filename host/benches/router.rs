@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use mcp_tasks::types::{Action, Context, Settings, Status, StoreError, Task};
+use mcp_tasks::types::{Action, Context, Era, Settings, Status, StoreError, Task};
 use mcp_tasks::{Call, ComponentSource, Guest, Machine, MemoryStore, TaskStore};
 use mcp_tasks_guest::model as native;
 
@@ -62,7 +62,8 @@ fn to_native(t: Task) -> native::Task {
         version: t.version,
         request: t.request,
         outcome: None,
-        input_request: None,
+        input_requests: Vec::new(),
+        era: native::Era::Legacy,
         executor: t.executor,
         lease_until: t.lease_until,
     }
@@ -118,6 +119,7 @@ impl native::Server for NativeServer {
             poll_interval: s.poll_interval,
             page_size: s.page_size,
             lease: s.lease,
+            state_key: s.state_key,
         }
     }
     fn tools(&self) -> Vec<native::Tool> {
@@ -144,7 +146,8 @@ fn stored_task(store: &MemoryStore) -> String {
             r#"{"method":"tools/call","params":{"name":"build","arguments":{"dir":"."},"task":{}}}"#
                 .into(),
         outcome: None,
-        input_request: None,
+        input_requests: Vec::new(),
+        era: Era::Legacy,
         executor: None,
         lease_until: None,
     };
@@ -180,6 +183,7 @@ fn router_call(runtime: &tokio::runtime::Runtime) {
             now,
             session: String::new(),
             executor: "bench".into(),
+            push: false,
         };
         let component_round = || {
             runtime.block_on(async {
@@ -199,6 +203,7 @@ fn router_call(runtime: &tokio::runtime::Runtime) {
             now,
             session: String::new(),
             executor: "bench".into(),
+            push: false,
         };
         let native_round = || {
             let start = Instant::now();

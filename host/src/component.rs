@@ -25,7 +25,7 @@ pub(crate) mod bindings {
     });
 }
 
-use bindings::exports::mcp::tasks::router::{Action, Context};
+use bindings::exports::mcp::tasks::router::{Action, Context, ToolQuestion};
 use bindings::mcp::tasks::types::Outcome;
 use bindings::mcp::tasks::{server, store, types};
 
@@ -82,12 +82,19 @@ pub enum Call {
         /// A status message for the task.
         message: Option<String>,
     },
-    /// `router.tool-input`: a running tool asks the client a question.
+    /// `router.tool-input`: a running tool asks the client questions.
     Input {
         /// The run's token.
         token: String,
-        /// The `elicitation/create` params, as JSON text.
-        request: String,
+        /// The questions, each with its key.
+        questions: Vec<ToolQuestion>,
+    },
+    /// `router.task-changed`: a task a subscription follows may have changed.
+    TaskChanged {
+        /// The subscription (as in the `listen` action).
+        subscription: String,
+        /// The task.
+        task_id: String,
     },
     /// `router.sweep`: housekeeping, given the tokens of the runs this host has going.
     Sweep(Vec<String>),
@@ -269,8 +276,18 @@ impl Guest {
                     .call_tool_finished(store, &token, &outcome, message.as_deref(), &ctx)
                     .await
             }
-            Call::Input { token, request } => {
-                router.call_tool_input(store, &token, &request, &ctx).await
+            Call::Input { token, questions } => {
+                router
+                    .call_tool_input(store, &token, &questions, &ctx)
+                    .await
+            }
+            Call::TaskChanged {
+                subscription,
+                task_id,
+            } => {
+                router
+                    .call_task_changed(store, &subscription, &task_id, &ctx)
+                    .await
             }
             Call::Sweep(running) => router.call_sweep(store, &running, &ctx).await,
         };

@@ -1,7 +1,10 @@
-//! `mcp-tasks`: MCP Tasks (protocol revision 2025-11-25) served by a WebAssembly component.
+//! `mcp-tasks`: MCP Tasks served by a WebAssembly component, in both eras of the protocol:
+//! 2025-11-25 (`initialize`, `tasks/result`, `tasks/list`) and 2026-07-28 with the extension
+//! `io.modelcontextprotocol/tasks` (`server/discover`, results inlined on `tasks/get`,
+//! `tasks/update`), chosen per message.
 //!
-//! Every task rule — the status lifecycle, how a `tools/call` becomes a task, `tasks/get`,
-//! `tasks/list`, `tasks/result`, `tasks/cancel`, ownership and expiry — lives in the component
+//! Every task rule — the status lifecycle, how a `tools/call` becomes a task, every tasks
+//! method of both eras, ownership and expiry — lives in the component
 //! built from `guest/` (its interface is [`WIT`]). This crate hosts it with wasmtime: it provides
 //! the component's imports (a [`TaskStore`] and the server's tools), runs [`Tool`]s, and serves
 //! newline-delimited JSON-RPC. It never decides a status itself.
@@ -91,19 +94,21 @@ pub use component::{
 pub use machine::{Machine, TransitionError};
 pub use server::{Server, ServerBuilder, os_user};
 pub use store::{MemoryStore, TaskStore};
-pub use tools::{CommandTool, InputError, Tool, ToolContext, ToolOutcome, ToolsFile};
+pub use tools::{CommandTool, InputError, Question, Tool, ToolContext, ToolOutcome, ToolsFile};
 
-/// The WIT package `mcp:tasks@0.1.0` that the component implements.
+/// The WIT package `mcp:tasks@0.2.0` that the component implements.
 pub const WIT: &str = include_str!("../../wit/tasks.wit");
 
 /// The types of the WIT package, as the host sees them.
 pub mod types {
-    pub use crate::component::bindings::exports::mcp::tasks::router::{Action, Context, Run, Wait};
+    pub use crate::component::bindings::exports::mcp::tasks::router::{
+        Action, Context, Listen, Rename, Run, ToolQuestion, ToolReply, Wait,
+    };
     pub use crate::component::bindings::mcp::tasks::server::{
         Settings, TaskSupport, Tool as ToolInfo,
     };
     pub use crate::component::bindings::mcp::tasks::store::{Page, StoreError};
     pub use crate::component::bindings::mcp::tasks::types::{
-        InputRequest, Outcome, RpcError, Status, Task,
+        Era, InputRequest, InputState, Outcome, RpcError, Status, Task,
     };
 }

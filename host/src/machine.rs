@@ -46,7 +46,7 @@ pub struct Machine {
 
 impl Machine {
     /// Compile `component` and instantiate it with WASI only. Fails if it does not export
-    /// `mcp:tasks/machine@0.1.0`, or wants an import beyond WASI.
+    /// `mcp:tasks/machine@0.2.0`, or wants an import beyond WASI.
     pub fn new(component: &ComponentSource) -> Result<Self, GuestError> {
         let (engine, compiled) = compile(component)?;
         let mut linker = Linker::<Wasi>::new(&engine);

@@ -37,7 +37,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         component: Option<PathBuf>,
     },
-    /// Print the WIT package mcp:tasks@0.1.0 that the component implements.
+    /// Print the WIT package mcp:tasks@0.2.0 that the component implements.
     Wit,
     /// Write an embedded component (a wasm32-wasip2 component) to a file.
     Component {

@@ -14,18 +14,24 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::component::bindings::exports::mcp::tasks::router::{Action, Context, Run, Wait};
+use crate::component::bindings::exports::mcp::tasks::router::{
+    Action, Context, Run, ToolQuestion, Wait,
+};
 use crate::component::{Call, ComponentSource, Guest, GuestError};
 use crate::store::{MemoryStore, TaskStore};
-use crate::tools::{Catalog, Question, Tool, ToolContext, ToolOutcome, default_settings};
+use crate::tools::{Asked, Catalog, Tool, ToolContext, ToolOutcome, default_settings};
 use crate::transport::{self, Outbox};
 use crate::types::Settings;
+use crate::types::{Outcome, RpcError};
 
 /// How often, in ms, the component sweeps: expiry, lease renewal, runs whose task ended on
 /// another host (so a cancel there reaches the tool here within about this long).
 pub(crate) const SWEEP_EVERY_MS: u64 = 500;
 /// How many change events a waiting `tasks/result` may fall behind before it simply re-checks.
 const CHANGED_BACKLOG: usize = 1024;
+/// Every how many sweeps the tasks of each subscription are looked at again, whether or not a
+/// change was seen here: another host sharing the store may have changed them.
+const RECHECK_SUBSCRIPTIONS_EVERY: u64 = 4;
 
 /// Builds a [`Server`]: its store, tools, settings, owner and component.
 pub struct ServerBuilder {
@@ -142,10 +148,13 @@ impl Server {
             owner: self.owner.clone(),
             executor: self.executor.clone(),
             session: Mutex::new(String::new()),
+            // One stream, one client: a legacy task's question can go out as soon as it is asked.
+            push: true,
             outbox,
             changed: broadcast::channel(CHANGED_BACKLOG).0,
             runs: Mutex::new(HashMap::new()),
             questions: Mutex::new(HashMap::new()),
+            subscriptions: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
             tool_tasks: tokio_util::task::TaskTracker::new(),
         });
@@ -180,15 +189,33 @@ struct Connection {
     owner: String,
     executor: String,
     session: Mutex<String>,
+    /// Whether server-to-client requests can be written to this client at any time.
+    push: bool,
     outbox: Outbox,
     /// Task IDs as they change, for the `tasks/result` requests waiting on them.
     changed: broadcast::Sender<String>,
-    /// Cancellation of each running tool, by run token.
-    runs: Mutex<HashMap<String, CancellationToken>>,
-    /// Where the answer to each run's pending question goes, by run token.
-    questions: Mutex<HashMap<String, oneshot::Sender<Value>>>,
+    /// Each running tool, by run token.
+    runs: Mutex<HashMap<String, RunHandle>>,
+    /// Where the answer to each pending question goes, by run token and question key.
+    questions: Mutex<HashMap<(String, String), oneshot::Sender<Value>>>,
+    /// The connection's `subscriptions/listen` streams, by subscription name.
+    subscriptions: Mutex<HashMap<String, Subscription>>,
     shutdown: CancellationToken,
     tool_tasks: tokio_util::task::TaskTracker,
+}
+
+/// A running tool: how to stop it, and the token it goes by now (a modern plain call that asked
+/// for input takes the token of the request that carried the answers).
+struct RunHandle {
+    cancel: CancellationToken,
+    token: Arc<Mutex<String>>,
+}
+
+/// The tasks one subscription follows, with the last notification sent for each, so that the
+/// same state is not sent twice.
+struct Subscription {
+    task_ids: Vec<String>,
+    last_sent: HashMap<String, String>,
 }
 
 impl Connection {
@@ -198,6 +225,7 @@ impl Connection {
             now: now_ms(),
             session: lock(&self.session).clone(),
             executor: self.executor.clone(),
+            push: self.push,
         }
     }
 
@@ -248,19 +276,27 @@ impl Connection {
                 Action::SetSession(session) => *lock(&self.session) = session,
                 Action::RunTool(run) => self.start(run),
                 Action::StopTool(token) => {
-                    if let Some(cancel) = lock(&self.runs).remove(&token) {
-                        cancel.cancel();
+                    if let Some(run) = lock(&self.runs).remove(&token) {
+                        run.cancel.cancel();
                     }
-                    // A pending question dies with its run: the tool's `ask` returns `Stopped`.
-                    lock(&self.questions).remove(&token);
+                    // Pending questions die with their run: the tool's `ask` returns `Stopped`.
+                    lock(&self.questions).retain(|(run, _), _| *run != token);
                 }
                 Action::Wait(w) => wait = Some(w),
                 Action::Changed(task_id) => {
                     // No receiver just means nobody waits.
-                    let _ = self.changed.send(task_id);
+                    let _ = self.changed.send(task_id.clone());
+                    let followers: Vec<String> = lock(&self.subscriptions)
+                        .iter()
+                        .filter(|(_, s)| s.task_ids.contains(&task_id))
+                        .map(|(name, _)| name.clone())
+                        .collect();
+                    for subscription in followers {
+                        tokio::spawn(self.clone().notify(subscription, task_id.clone()));
+                    }
                 }
                 Action::ReplyTool(reply) => {
-                    let waiting = lock(&self.questions).remove(&reply.token);
+                    let waiting = lock(&self.questions).remove(&(reply.token.clone(), reply.key));
                     let answer = serde_json::from_str(&reply.response).unwrap_or(Value::Null);
                     // A run that ended meanwhile, or one on another host, has no receiver here.
                     if waiting.is_none_or(|tx| tx.send(answer).is_err()) {
@@ -269,6 +305,19 @@ impl Connection {
                             reply.token
                         );
                     }
+                }
+                Action::RenameRun(rename) => self.rename_run(&rename.from, rename.to),
+                Action::Listen(listen) => {
+                    lock(&self.subscriptions).insert(
+                        listen.subscription,
+                        Subscription {
+                            task_ids: listen.task_ids,
+                            last_sent: HashMap::new(),
+                        },
+                    );
+                }
+                Action::Unlisten(subscription) => {
+                    lock(&self.subscriptions).remove(&subscription);
                 }
                 Action::Log(message) => eprintln!("mcp-tasks: {message}"),
             }
@@ -279,20 +328,27 @@ impl Connection {
     /// Start a tool run; its progress and outcome go back to the component.
     fn start(self: &Arc<Self>, run: Run) {
         let cancel = self.shutdown.child_token();
-        lock(&self.runs).insert(run.token.clone(), cancel.clone());
+        let name = Arc::new(Mutex::new(run.token.clone()));
+        lock(&self.runs).insert(
+            run.token.clone(),
+            RunHandle {
+                cancel: cancel.clone(),
+                token: name.clone(),
+            },
+        );
         let conn = self.clone();
         self.tool_tasks.spawn(async move {
             let (progress_tx, mut progress_rx) = watch::channel(None::<String>);
             let forward = {
                 let conn = conn.clone();
-                let token = run.token.clone();
+                let name = name.clone();
                 tokio::spawn(async move {
                     while progress_rx.changed().await.is_ok() {
                         let Some(message) = progress_rx.borrow_and_update().clone() else {
                             continue;
                         };
                         let call = Call::Progress {
-                            token: token.clone(),
+                            token: lock(&name).clone(),
                             message,
                         };
                         if let Ok(actions) = conn.guest.call(call, conn.ctx()).await {
@@ -302,10 +358,7 @@ impl Connection {
                 })
             };
             let (questions_tx, questions_rx) = mpsc::unbounded_channel();
-            let ask = tokio::spawn(
-                conn.clone()
-                    .forward_questions(run.token.clone(), questions_rx),
-            );
+            let ask = tokio::spawn(conn.clone().forward_questions(name.clone(), questions_rx));
             let outcome = match conn.catalog.get(&run.tool) {
                 Some(tool) => {
                     let arguments = serde_json::from_str(&run.arguments).unwrap_or(Value::Null);
@@ -323,13 +376,14 @@ impl Connection {
             let _ = forward.await;
             // A question still open when the tool returned is moot.
             ask.abort();
-            lock(&conn.questions).remove(&run.token);
-            let stopped = lock(&conn.runs).remove(&run.token).is_none() || cancel.is_cancelled();
+            let token = lock(&name).clone();
+            lock(&conn.questions).retain(|(run, _), _| *run != token);
+            let stopped = lock(&conn.runs).remove(&token).is_none() || cancel.is_cancelled();
             if stopped {
                 return; // Stopped on the component's word: the outcome is not wanted.
             }
             let call = Call::Finished {
-                token: run.token,
+                token,
                 outcome: outcome.outcome,
                 message: outcome.message,
             };
@@ -342,18 +396,31 @@ impl Connection {
         });
     }
 
-    /// Pass a run's questions to the component one by one; its answers come back as
+    /// Pass a run's questions to the component, a batch at a time; its answers come back as
     /// `reply-tool` actions.
     async fn forward_questions(
         self: Arc<Self>,
-        token: String,
-        mut questions: mpsc::UnboundedReceiver<Question>,
+        name: Arc<Mutex<String>>,
+        mut batches: mpsc::UnboundedReceiver<Vec<Asked>>,
     ) {
-        while let Some(question) = questions.recv().await {
-            lock(&self.questions).insert(token.clone(), question.reply);
+        while let Some(batch) = batches.recv().await {
+            let token = lock(&name).clone();
+            let mut questions = Vec::with_capacity(batch.len());
+            {
+                let mut waiting = lock(&self.questions);
+                for asked in batch {
+                    questions.push(ToolQuestion {
+                        key: asked.question.key.clone(),
+                        method: asked.question.method,
+                        params: asked.question.params.to_string(),
+                    });
+                    waiting.insert((token.clone(), asked.question.key), asked.reply);
+                }
+            }
+            let keys: Vec<String> = questions.iter().map(|q| q.key.clone()).collect();
             let call = Call::Input {
                 token: token.clone(),
-                request: question.params.to_string(),
+                questions,
             };
             match self.guest.call(call, self.ctx()).await {
                 Ok(actions) => {
@@ -361,27 +428,110 @@ impl Connection {
                 }
                 Err(e) => {
                     eprintln!("mcp-tasks: passing on a tool's question failed: {e}");
-                    if let Some(reply) = lock(&self.questions).remove(&token) {
-                        let error =
-                            json!({ "error": { "code": -32603, "message": e.to_string() } });
-                        let _ = reply.send(error);
+                    let error = json!({ "error": { "code": -32603, "message": e.to_string() } });
+                    for key in keys {
+                        if let Some(reply) = lock(&self.questions).remove(&(token.clone(), key)) {
+                            let _ = reply.send(error.clone());
+                        }
                     }
                 }
             }
         }
     }
 
+    /// A run that now answers another request goes by `to`. If it has ended, the request that
+    /// meant to resume it is answered through the component, with an error that says so.
+    fn rename_run(self: &Arc<Self>, from: &str, to: String) {
+        let moved = {
+            let mut runs = lock(&self.runs);
+            match runs.remove(from) {
+                Some(run) => {
+                    *lock(&run.token) = to.clone();
+                    runs.insert(to.clone(), run);
+                    true
+                }
+                None => false,
+            }
+        };
+        if moved {
+            let mut questions = lock(&self.questions);
+            let keys: Vec<(String, String)> = questions
+                .keys()
+                .filter(|(run, _)| run == from)
+                .cloned()
+                .collect();
+            for key in keys {
+                if let Some(reply) = questions.remove(&key) {
+                    questions.insert((to.clone(), key.1), reply);
+                }
+            }
+            return;
+        }
+        let conn = self.clone();
+        tokio::spawn(async move {
+            let call = Call::Finished {
+                token: to,
+                outcome: Outcome::Error(RpcError {
+                    code: -32602,
+                    message: "the call this requestState resumes is no longer running; call the \
+                              tool again"
+                        .into(),
+                    data: None,
+                }),
+                message: None,
+            };
+            if let Ok(actions) = conn.guest.call(call, conn.ctx()).await {
+                conn.execute(actions);
+            }
+        });
+    }
+
+    /// Send a subscription the state of one of its tasks, unless it is what was sent last.
+    async fn notify(self: Arc<Self>, subscription: String, task_id: String) {
+        let call = Call::TaskChanged {
+            subscription: subscription.clone(),
+            task_id: task_id.clone(),
+        };
+        let Ok(actions) = self.guest.call(call, self.ctx()).await else {
+            return;
+        };
+        for action in actions {
+            let Action::Send(message) = action else {
+                continue;
+            };
+            let mut subscriptions = lock(&self.subscriptions);
+            // Ended meanwhile: nothing more is sent for it.
+            let Some(sub) = subscriptions.get_mut(&subscription) else {
+                return;
+            };
+            if sub.last_sent.get(&task_id) == Some(&message) {
+                continue;
+            }
+            sub.last_sent.insert(task_id.clone(), message.clone());
+            self.outbox.send(message);
+        }
+    }
+
     fn stop_all_runs(&self) {
-        for (_, cancel) in lock(&self.runs).drain() {
-            cancel.cancel();
+        for (_, run) in lock(&self.runs).drain() {
+            run.cancel.cancel();
         }
     }
 
     async fn sweep_periodically(self: Arc<Self>) {
         let mut every = tokio::time::interval(Duration::from_millis(SWEEP_EVERY_MS));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
+        for tick in 0u64.. {
             every.tick().await;
+            if tick % RECHECK_SUBSCRIPTIONS_EVERY == 0 {
+                let followed: Vec<(String, String)> = lock(&self.subscriptions)
+                    .iter()
+                    .flat_map(|(name, s)| s.task_ids.iter().map(|t| (name.clone(), t.clone())))
+                    .collect();
+                for (subscription, task_id) in followed {
+                    tokio::spawn(self.clone().notify(subscription, task_id));
+                }
+            }
             let running: Vec<String> = lock(&self.runs).keys().cloned().collect();
             match self.guest.call(Call::Sweep(running), self.ctx()).await {
                 Ok(actions) => {

@@ -1,7 +1,7 @@
 //! The state-machine component stands alone: it imports no store, no server and no router,
 //! only what any WASI host gives, and its rules are the spec's.
 
-use mcp_tasks::types::{Status, Task};
+use mcp_tasks::types::{Era, Status, Task};
 use mcp_tasks::{
     ComponentSource, EMBEDDED_MACHINE_COMPONENT, GuestError, Machine, TransitionError,
 };
@@ -31,7 +31,7 @@ fn it_imports_nothing_of_ours_but_type_definitions() {
         let ComponentItem::ComponentInstance(instance) = item.ty else {
             panic!("import beyond WASI: {name}");
         };
-        assert_eq!(name, "mcp:tasks/types@0.1.0");
+        assert_eq!(name, "mcp:tasks/types@0.2.0");
         for (member, item) in instance.exports(&engine) {
             assert!(
                 matches!(item.ty, ComponentItem::Type(_)),
@@ -43,7 +43,7 @@ fn it_imports_nothing_of_ours_but_type_definitions() {
         .exports(&engine)
         .map(|(name, _)| name.to_string())
         .collect();
-    assert_eq!(exports, ["mcp:tasks/machine@0.1.0"]);
+    assert_eq!(exports, ["mcp:tasks/machine@0.2.0"]);
 }
 
 #[test]
@@ -84,7 +84,8 @@ fn with_wasi_alone_it_answers_like_the_spec() {
         version: 3,
         request: "{}".into(),
         outcome: None,
-        input_request: None,
+        input_requests: Vec::new(),
+        era: Era::Legacy,
         executor: None,
         lease_until: None,
     };

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use mcp_tasks::store::{MemoryStore, PostgresStore, SqliteStore, TaskStore};
-use mcp_tasks::types::{Outcome, Status, StoreError, Task};
+use mcp_tasks::types::{Era, InputRequest, InputState, Outcome, Status, StoreError, Task};
 
 fn task(id: &str, owner: &str, created_at: u64) -> Task {
     Task {
@@ -25,7 +25,8 @@ fn task(id: &str, owner: &str, created_at: u64) -> Task {
         version: 1,
         request: r#"{"method":"tools/call","params":{"name":"t"}}"#.into(),
         outcome: None,
-        input_request: None,
+        input_requests: Vec::new(),
+        era: Era::Legacy,
         executor: Some("host".into()),
         lease_until: None,
     }
@@ -317,7 +318,29 @@ where
             version: field("version").as_u64().unwrap(),
             request: field("request").as_str().unwrap().into(),
             outcome: None,
-            input_request: None,
+            input_requests: field("input-requests")
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|q| InputRequest {
+                    key: q["key"].as_str().unwrap().into(),
+                    method: q["method"].as_str().unwrap().into(),
+                    params: q["params"].as_str().unwrap().into(),
+                    state: match q["state"].as_str().unwrap() {
+                        "open" => InputState::Open,
+                        "sent" => InputState::Sent,
+                        "answered" => InputState::Answered,
+                        "done" => InputState::Done,
+                        other => panic!("unknown input state {other}"),
+                    },
+                    response: q["response"].as_str().map(String::from),
+                })
+                .collect(),
+            era: match field("era").as_str().unwrap() {
+                "legacy" => Era::Legacy,
+                "modern" => Era::Modern,
+                other => panic!("unknown era {other}"),
+            },
             executor: field("executor").as_str().map(String::from),
             lease_until: u64_of(&field("lease-until")),
         }
@@ -360,6 +383,16 @@ where
                         None => serde_json::json!({ "task": null }),
                         Some(t) => serde_json::json!({ "task": {
                         "id": t.id, "owner": t.owner, "version": t.version,
+                        "era": match t.era { Era::Legacy => "legacy", Era::Modern => "modern" },
+                        "input-requests": t.input_requests.iter().map(|q| serde_json::json!({
+                            "key": q.key,
+                            "state": match q.state {
+                                InputState::Open => "open",
+                                InputState::Sent => "sent",
+                                InputState::Answered => "answered",
+                                InputState::Done => "done",
+                            },
+                        })).collect::<Vec<_>>(),
                         "status": match t.status {
                             Status::Working => "working",
                             Status::InputRequired => "input-required",

@@ -37,7 +37,13 @@ async def lifecycle(binary: str, tools: str) -> None:
 
         listed = await session.list_tools()
         support = {t.name: t.execution.taskSupport for t in listed.tools}
-        assert support == {"greet": "optional", "long": "required", "confirm": "required"}, support
+        assert support == {
+            "greet": "optional",
+            "long": "required",
+            "confirm": "required",
+            "interview": "required",
+            "limited": "optional",
+        }, support
 
         # Call as a task, poll until terminal, fetch the result.
         created = await session.experimental.call_tool_as_task("greet", {"name": "python"}, ttl=60_000)
@@ -71,17 +77,11 @@ async def lifecycle(binary: str, tools: str) -> None:
         else:
             raise AssertionError("cancelling a cancelled task was accepted")
 
-        # input_required: the tool asks; the client sees it, calls tasks/result, and the SDK's
-        # elicitation callback answers the question that arrives there.
+        # input_required: the tool asks; on stdio the server sends the question at once (the spec
+        # lets a task's messages arrive on any stream), the SDK's elicitation callback answers
+        # it, and tasks/result returns the result without asking again.
         confirm = await session.experimental.call_tool_as_task("confirm", {})
         confirm_id = confirm.task.taskId
-        for _ in range(400):
-            task = await session.experimental.get_task(confirm_id)
-            if task.status != "working":
-                break
-            await asyncio.sleep((task.pollInterval or 100) / 1000)
-        assert task.status == "input_required", task
-        assert task.statusMessage == "Waiting for input: Proceed?", task
         result = await session.experimental.get_task_result(confirm_id, CallToolResult)
         assert len(questions) == 1, questions
         assert questions[0]["message"] == "Proceed?", questions

@@ -1,5 +1,6 @@
 //! Drives the real `mcp-tasks` binary over stdio, and checks every message it sends against
-//! the official MCP 2025-11-25 JSON schema (`../shared/spec/mcp-2025-11-25.schema.json`).
+//! the official JSON schemas of its era (`../shared/spec/`): MCP 2025-11-25, and for the modern
+//! era MCP 2026-07-28 with the tasks extension's own schema (`ext-tasks/schema.json`).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
@@ -70,15 +71,29 @@ impl Schema {
     /// The 2025-11-25 schema from `../shared/spec/`.
     pub fn get() -> &'static Schema {
         static SCHEMA: OnceLock<Schema> = OnceLock::new();
-        SCHEMA.get_or_init(|| {
-            let path = root().join("../shared/spec/mcp-2025-11-25.schema.json");
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("the MCP schema is needed at {}: {e}", path.display()));
-            Schema {
-                document: serde_json::from_str(&text).expect("schema is JSON"),
-                validators: Default::default(),
-            }
-        })
+        SCHEMA.get_or_init(|| Schema::load("mcp-2025-11-25.schema.json"))
+    }
+
+    /// The 2026-07-28 schema from `../shared/spec/`.
+    pub fn modern() -> &'static Schema {
+        static SCHEMA: OnceLock<Schema> = OnceLock::new();
+        SCHEMA.get_or_init(|| Schema::load("mcp-2026-07-28.schema.json"))
+    }
+
+    /// The tasks extension's schema (`io.modelcontextprotocol/tasks`) from `../shared/spec/`.
+    pub fn tasks_extension() -> &'static Schema {
+        static SCHEMA: OnceLock<Schema> = OnceLock::new();
+        SCHEMA.get_or_init(|| Schema::load("ext-tasks/schema.json"))
+    }
+
+    fn load(file: &str) -> Schema {
+        let path = root().join("../shared/spec").join(file);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("the MCP schema is needed at {}: {e}", path.display()));
+        Schema {
+            document: serde_json::from_str(&text).expect("schema is JSON"),
+            validators: Default::default(),
+        }
     }
 
     /// Check `instance` against the schema's definition `def`; the errors, if any.
@@ -121,6 +136,35 @@ fn result_def(method: &str, params: &Value) -> Option<&'static str> {
         "tasks/result" => "GetTaskPayloadResult",
         _ => return None,
     })
+}
+
+/// The schema and definition a modern request must match, where one is defined.
+fn modern_request_def(method: &str) -> Option<(&'static Schema, &'static str)> {
+    Some(match method {
+        "server/discover" => (Schema::modern(), "DiscoverRequest"),
+        "tools/list" => (Schema::modern(), "ListToolsRequest"),
+        "tools/call" => (Schema::modern(), "CallToolRequest"),
+        "subscriptions/listen" => (Schema::modern(), "SubscriptionsListenRequest"),
+        "tasks/get" => (Schema::tasks_extension(), "GetTaskRequest"),
+        "tasks/update" => (Schema::tasks_extension(), "UpdateTaskRequest"),
+        "tasks/cancel" => (Schema::tasks_extension(), "CancelTaskRequest"),
+        _ => return None,
+    })
+}
+
+/// The schema and definition a modern result must match.
+fn modern_result_def(method: &str, result: &Value) -> (&'static Schema, &'static str) {
+    match (method, result["resultType"].as_str()) {
+        (_, Some("input_required")) => (Schema::modern(), "InputRequiredResult"),
+        ("tools/call", Some("task")) => (Schema::tasks_extension(), "CreateTaskResult"),
+        ("tools/call", _) => (Schema::modern(), "CallToolResult"),
+        ("server/discover", _) => (Schema::modern(), "DiscoverResult"),
+        ("tools/list", _) => (Schema::modern(), "ListToolsResult"),
+        ("tasks/get", _) => (Schema::tasks_extension(), "GetTaskResult"),
+        ("tasks/update", _) => (Schema::tasks_extension(), "UpdateTaskResult"),
+        ("tasks/cancel", _) => (Schema::tasks_extension(), "CancelTaskResult"),
+        _ => (Schema::modern(), "Result"),
+    }
 }
 
 /// One running `mcp-tasks serve`, with a client on its stdio.
@@ -292,6 +336,73 @@ impl Server {
     /// Answer a request of the server's with this result.
     pub fn respond(&mut self, id: &Value, result: Value) {
         self.send_line(&json!({ "jsonrpc": "2.0", "id": id, "result": result }).to_string());
+    }
+
+    /// Send a 2026-07-28 request: `_meta` carries the protocol version and these client
+    /// capabilities. Its id.
+    pub fn send_modern(&mut self, method: &str, mut params: Value, capabilities: Value) -> u64 {
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": { "name": "e2e", "version": "1" },
+            "io.modelcontextprotocol/clientCapabilities": capabilities,
+        });
+        let id = self.next_id;
+        let request = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        if let Some(def) = modern_request_def(method) {
+            let (schema, def) = def;
+            schema
+                .check(def, &request)
+                .unwrap_or_else(|e| panic!("the test sent an invalid {method}: {e}"));
+        }
+        self.send(method, params)
+    }
+
+    /// A 2026-07-28 request and its response, both checked against the schemas of that era:
+    /// the result by its method and `resultType`, an error by its code.
+    pub fn modern(&mut self, method: &str, params: Value, capabilities: Value) -> Response {
+        let id = self.send_modern(method, params, capabilities);
+        let msg = self.next_matching(&format!("the response to request {id}"), |m| {
+            m.get("id") == Some(&json!(id)) && m.get("method").is_none()
+        });
+        Schema::modern()
+            .check("JSONRPCMessage", &msg)
+            .unwrap_or_else(|e| panic!("{e}\n{msg}"));
+        if let Some(result) = msg.get("result") {
+            let (schema, def) = modern_result_def(method, result);
+            schema
+                .check(def, result)
+                .unwrap_or_else(|e| panic!("{method} result: {e}\n{msg}"));
+            return Ok(result.clone());
+        }
+        let error = msg["error"].clone();
+        let def = match error["code"].as_i64() {
+            Some(-32021) => Some("MissingRequiredClientCapabilityError"),
+            Some(-32022) => Some("UnsupportedProtocolVersionError"),
+            _ => None,
+        };
+        if let Some(def) = def {
+            Schema::modern()
+                .check(def, &msg)
+                .unwrap_or_else(|e| panic!("{e}\n{msg}"));
+        }
+        Err(error)
+    }
+
+    /// The next `notifications/tasks` for this task in this status, checked against the tasks
+    /// extension's schema.
+    pub fn task_notification(&mut self, task_id: &str, status: &str) -> Value {
+        let msg = self.next_matching(
+            &format!("notifications/tasks {status} for {task_id}"),
+            |m| {
+                m["method"] == "notifications/tasks"
+                    && m["params"]["taskId"] == task_id
+                    && m["params"]["status"] == status
+            },
+        );
+        Schema::tasks_extension()
+            .check("TaskStatusNotification", &msg)
+            .unwrap_or_else(|e| panic!("{e}\n{msg}"));
+        msg["params"].clone()
     }
 
     /// The next `notifications/tasks/status` for this task, checked against the schema.

@@ -1,7 +1,9 @@
-//! The official SDK clients each run a whole task lifecycle (including a question answered
-//! through `input_required`) against the real binary:
-//! PyPI `mcp` 1.30.0 and npm `@modelcontextprotocol/sdk` 1.32.2, the lines that speak the
-//! 2025-11-25 tasks. `.ci/setup` installs both into `interop/`.
+//! The official clients each run a whole task lifecycle (including questions answered through
+//! `input_required`) against the real binary over stdio: PyPI `mcp` 1.30.0 and npm
+//! `@modelcontextprotocol/sdk` 1.32.2, the lines that speak the 2025-11-25 tasks; and the
+//! official Tasks extension client, npm `@modelcontextprotocol/ext-tasks` 0.2.2 over the SDK
+//! client `@modelcontextprotocol/client` 2.4.0, in both of its generations (2026-07-28 and
+//! 2025-11-25). `.ci/setup` installs them into `interop/`.
 
 use std::path::Path;
 use std::process::Command;
@@ -9,10 +11,15 @@ use std::process::Command;
 use mcp_tasks_e2e::{binary, root};
 
 fn run(program: &Path, script: &Path, what: &str) {
+    run_with(program, script, &[], "lifecycle: ok", what);
+}
+
+fn run_with(program: &Path, script: &Path, args: &[&str], done: &str, what: &str) {
     let out = Command::new(program)
         .arg(script)
         .arg(binary())
         .arg(root().join("interop/tools.toml"))
+        .args(args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -23,9 +30,35 @@ fn run(program: &Path, script: &Path, what: &str) {
         out.status
     );
     assert!(
-        stdout.contains("lifecycle: ok"),
+        stdout.contains(done),
         "{what} did not finish:\n{stdout}\n{stderr}"
     );
+}
+
+fn ext_tasks(generation: &str) {
+    let package = root().join("interop/ext-tasks/node_modules/@modelcontextprotocol/ext-tasks");
+    assert!(
+        package.exists(),
+        "{} is missing: run .ci/setup (npm ci in interop/ext-tasks)",
+        package.display()
+    );
+    run_with(
+        Path::new("node"),
+        &root().join("interop/ext-tasks/drive.mjs"),
+        &[generation],
+        &format!("ext-tasks {generation}: ok"),
+        &format!("the ext-tasks client ({generation})"),
+    );
+}
+
+#[test]
+fn ext_tasks_client_drives_the_2026_07_28_extension() {
+    ext_tasks("v2");
+}
+
+#[test]
+fn ext_tasks_client_drives_the_2025_11_25_tasks() {
+    ext_tasks("v1");
 }
 
 #[test]

@@ -118,11 +118,26 @@ impl From<wit::Task> for Task {
             version: t.version,
             request: t.request,
             outcome: t.outcome.map(Into::into),
-            input_request: t.input_request.map(|r| model::InputRequest {
-                id: r.id,
-                params: r.params,
-                delivered: r.delivered,
-            }),
+            era: match t.era {
+                wit::Era::Legacy => model::Era::Legacy,
+                wit::Era::Modern => model::Era::Modern,
+            },
+            input_requests: t
+                .input_requests
+                .into_iter()
+                .map(|r| model::InputRequest {
+                    key: r.key,
+                    method: r.method,
+                    params: r.params,
+                    state: match r.state {
+                        wit::InputState::Open => model::InputState::Open,
+                        wit::InputState::Sent => model::InputState::Sent,
+                        wit::InputState::Answered => model::InputState::Answered,
+                        wit::InputState::Done => model::InputState::Done,
+                    },
+                    response: r.response,
+                })
+                .collect(),
             executor: t.executor,
             lease_until: t.lease_until,
         }
@@ -143,11 +158,26 @@ impl From<Task> for wit::Task {
             version: t.version,
             request: t.request,
             outcome: t.outcome.map(Into::into),
-            input_request: t.input_request.map(|r| wit::InputRequest {
-                id: r.id,
-                params: r.params,
-                delivered: r.delivered,
-            }),
+            era: match t.era {
+                model::Era::Legacy => wit::Era::Legacy,
+                model::Era::Modern => wit::Era::Modern,
+            },
+            input_requests: t
+                .input_requests
+                .into_iter()
+                .map(|r| wit::InputRequest {
+                    key: r.key,
+                    method: r.method,
+                    params: r.params,
+                    state: match r.state {
+                        model::InputState::Open => wit::InputState::Open,
+                        model::InputState::Sent => wit::InputState::Sent,
+                        model::InputState::Answered => wit::InputState::Answered,
+                        model::InputState::Done => wit::InputState::Done,
+                    },
+                    response: r.response,
+                })
+                .collect(),
             executor: t.executor,
             lease_until: t.lease_until,
         }

@@ -39,11 +39,31 @@ impl wit_router::Guest for Component {
 
     fn tool_input(
         token: String,
-        request: String,
+        questions: Vec<wit_router::ToolQuestion>,
         ctx: wit_router::Context,
     ) -> Vec<wit_router::Action> {
         let ctx = ctx.into();
-        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).tool_input(&token, &request))
+        let questions: Vec<model::ToolQuestion> = questions
+            .into_iter()
+            .map(|q| model::ToolQuestion {
+                key: q.key,
+                method: q.method,
+                params: q.params,
+            })
+            .collect();
+        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).tool_input(&token, &questions))
+    }
+
+    fn task_changed(
+        subscription: String,
+        task_id: String,
+        ctx: wit_router::Context,
+    ) -> Vec<wit_router::Action> {
+        let ctx = ctx.into();
+        convert(
+            Router::new(&ImportedStore, &ImportedServer, &ctx)
+                .task_changed(&subscription, &task_id),
+        )
     }
 
     fn sweep(running: Vec<String>, ctx: wit_router::Context) -> Vec<wit_router::Action> {
@@ -111,6 +131,7 @@ impl model::Server for ImportedServer {
             poll_interval: s.poll_interval,
             page_size: s.page_size,
             lease: s.lease,
+            state_key: s.state_key,
         }
     }
 
@@ -142,8 +163,20 @@ fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
             Action::Changed(id) => wit_router::Action::Changed(id),
             Action::ReplyTool(r) => wit_router::Action::ReplyTool(wit_router::ToolReply {
                 token: r.token,
+                key: r.key,
                 response: r.response,
             }),
+            Action::RenameRun { from, to } => {
+                wit_router::Action::RenameRun(wit_router::Rename { from, to })
+            }
+            Action::Listen {
+                subscription,
+                task_ids,
+            } => wit_router::Action::Listen(wit_router::Listen {
+                subscription,
+                task_ids,
+            }),
+            Action::Unlisten(s) => wit_router::Action::Unlisten(s),
             Action::Log(m) => wit_router::Action::Log(m),
         })
         .collect()
@@ -155,6 +188,7 @@ impl From<wit_router::Context> for Context {
             now: c.now,
             session: c.session,
             executor: c.executor,
+            push: c.push,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::model::{Page, Settings};
+use crate::model::{Page, Settings, TaskSupport, Wait};
 
 #[derive(Default)]
 struct MemStore {
@@ -119,6 +119,7 @@ impl Server for TestServer {
             poll_interval: 500,
             page_size: self.page_size,
             lease: 10_000,
+            state_key: "test-secret".into(),
         }
     }
     fn tools(&self) -> Vec<Tool> {
@@ -158,6 +159,10 @@ struct Harness {
     session: RefCell<String>,
     /// The host this harness plays.
     executor: RefCell<String>,
+    /// Whether this host can push requests to its client (stdio).
+    push: Cell<bool>,
+    /// The keys of the questions `ask` puts.
+    next_key: Cell<u64>,
 }
 
 impl Harness {
@@ -174,6 +179,8 @@ impl Harness {
             next_id: Cell::new(1),
             session: RefCell::new(String::new()),
             executor: RefCell::new("host-a".into()),
+            push: Cell::new(false),
+            next_key: Cell::new(1),
         }
     }
 
@@ -183,6 +190,7 @@ impl Harness {
             now: self.now.get(),
             session: self.session.borrow().clone(),
             executor: self.executor.borrow().clone(),
+            push: self.push.get(),
         }
     }
 
@@ -203,9 +211,24 @@ impl Harness {
         self.call("initialize", init).expect("initialized");
     }
 
+    /// A tool asks one elicitation, keyed `q1`, `q2`, … in turn.
     fn ask(&self, token: &str, question: Value) -> Vec<Action> {
+        let key = format!("q{}", self.next_key.get());
+        self.next_key.set(self.next_key.get() + 1);
+        self.ask_keyed(token, &[(&key, "elicitation/create", question)])
+    }
+
+    fn ask_keyed(&self, token: &str, questions: &[(&str, &str, Value)]) -> Vec<Action> {
+        let questions: Vec<ToolQuestion> = questions
+            .iter()
+            .map(|(key, method, params)| ToolQuestion {
+                key: key.to_string(),
+                method: method.to_string(),
+                params: params.to_string(),
+            })
+            .collect();
         let ctx = self.ctx();
-        Router::new(&self.store, &self.server, &ctx).tool_input(token, &question.to_string())
+        Router::new(&self.store, &self.server, &ctx).tool_input(token, &questions)
     }
 
     fn status(&self, id: &str) -> (String, Option<String>) {
@@ -690,7 +713,10 @@ fn cancelled_notification_stops_a_plain_call() {
         panic!()
     };
     let stop = h.handle(json!({ "jsonrpc": "2.0", "method": "notifications/cancelled", "params": { "requestId": 1 } }));
-    assert_eq!(stop, [Action::StopTool(run.token.clone())]);
+    assert!(
+        stop.contains(&Action::StopTool(run.token.clone())),
+        "{stop:?}"
+    );
 }
 
 #[test]
@@ -699,6 +725,14 @@ fn run_tokens_round_trip() {
         RunRef::Task("abc".into()),
         RunRef::Request(json!(5)),
         RunRef::Request(json!("x:y")),
+        RunRef::Call {
+            id: json!("a:b"),
+            can: Capabilities {
+                elicitation: true,
+                sampling: false,
+                roots: true,
+            },
+        },
     ] {
         assert_eq!(RunRef::parse(&r.token()), Some(r));
     }
@@ -746,10 +780,6 @@ fn a_question_goes_out_with_tasks_result_once_and_its_answer_resumes_the_task() 
         h.status(&id).1.as_deref(),
         Some("Waiting for input: Deploy to production?")
     );
-    // Only one question at a time.
-    let (_, refused) = reply_of(&h.ask(&token, question())).unwrap();
-    assert_eq!(refused["error"]["code"], -32600);
-
     // tasks/result delivers the question, then waits.
     let waiting = h.request("tasks/result", json!({ "taskId": id }));
     let requests = sent(&waiting);
@@ -966,4 +996,456 @@ fn another_owners_abandoned_task_fails_without_telling_this_client() {
     let actions = h.sweep(&[]);
     assert_eq!(actions, vec![Action::Changed(id.clone())]);
     assert_eq!(h.stored(&id).status, Status::Failed);
+}
+
+// ---- The modern era: 2026-07-28 with the tasks extension ----
+
+impl Harness {
+    /// A modern request declaring these client capabilities.
+    fn modern(&self, method: &str, mut params: Value, capabilities: Value) -> Vec<Action> {
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": capabilities,
+        });
+        self.request(method, params)
+    }
+
+    /// A modern request declaring the tasks extension (and elicitation and sampling).
+    fn with_tasks(&self, method: &str, params: Value) -> Vec<Action> {
+        self.modern(method, params, tasks_caps())
+    }
+
+    fn modern_get(&self, id: &str) -> Value {
+        response(&self.with_tasks("tasks/get", json!({ "taskId": id }))).expect("tasks/get")
+    }
+
+    /// A modern task on `echo`: its ID and run token.
+    fn create_modern(&self) -> (String, String) {
+        let actions = self.with_tasks("tools/call", json!({ "name": "echo", "arguments": {} }));
+        let created = response(&actions).expect("created");
+        assert_eq!(created["resultType"], "task");
+        let id = created["taskId"].as_str().unwrap().to_string();
+        let Some(Action::RunTool(run)) = actions.get(1) else {
+            panic!("{actions:?}")
+        };
+        (id, run.token.clone())
+    }
+}
+
+fn tasks_caps() -> Value {
+    json!({
+        "extensions": { "io.modelcontextprotocol/tasks": {} },
+        "elicitation": {},
+        "sampling": {},
+    })
+}
+
+#[test]
+fn discover_declares_the_extension_and_the_versions() {
+    let h = Harness::new();
+    let found = response(&h.modern("server/discover", json!({}), json!({}))).unwrap();
+    assert_eq!(found["resultType"], "complete");
+    assert_eq!(
+        found["capabilities"]["extensions"]["io.modelcontextprotocol/tasks"],
+        json!({})
+    );
+    assert!(found["capabilities"].get("tasks").is_none(), "{found}");
+    assert_eq!(found["supportedVersions"][0], "2026-07-28");
+    assert_eq!(
+        found["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "test"
+    );
+    // An unknown version: -32022 with what was asked and what is served.
+    let mut params = json!({});
+    params["_meta"] = json!({ "io.modelcontextprotocol/protocolVersion": "1900-01-01" });
+    let err = response(&h.request("tools/list", params)).unwrap_err();
+    assert_eq!(err["code"], -32022);
+    assert_eq!(err["data"]["requested"], "1900-01-01");
+    assert!(
+        err["data"]["supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2026-07-28"))
+    );
+}
+
+#[test]
+fn the_server_decides_which_calls_become_tasks() {
+    let h = Harness::new();
+    // Declared: an optional tool becomes a task, a flat CreateTaskResult; `params.task` is
+    // ignored in this era.
+    let (id, _) = h.create_modern();
+    let created = h.modern_get(&id);
+    assert_eq!(created["status"], "working");
+    assert_eq!(created["ttlMs"], 60_000);
+    assert_eq!(created["pollIntervalMs"], 500);
+    assert!(created.get("ttl").is_none(), "{created}");
+    // Not declared: the optional tool runs as a plain call.
+    let plain = h.modern("tools/call", json!({ "name": "echo" }), json!({}));
+    assert!(
+        matches!(plain.as_slice(), [Action::RunTool(r)] if r.task_id.is_none() && r.token.starts_with("call:")),
+        "{plain:?}"
+    );
+    // A task-only tool without the extension: -32021 naming it.
+    let err = response(&h.modern(
+        "tools/call",
+        json!({ "name": "sleep", "arguments": { "secs": 1 } }),
+        json!({}),
+    ))
+    .unwrap_err();
+    assert_eq!(err["code"], -32021);
+    assert_eq!(
+        err["data"]["requiredCapabilities"]["extensions"]["io.modelcontextprotocol/tasks"],
+        json!({})
+    );
+    // A forbidden tool never becomes a task.
+    let quick = h.with_tasks("tools/call", json!({ "name": "quick", "task": {} }));
+    assert!(
+        matches!(quick.as_slice(), [Action::RunTool(r)] if r.task_id.is_none()),
+        "{quick:?}"
+    );
+}
+
+#[test]
+fn modern_tasks_methods_need_the_extension_before_any_lookup() {
+    let h = Harness::new();
+    let (id, _) = h.create_modern();
+    for method in ["tasks/get", "tasks/update", "tasks/cancel"] {
+        for task_id in [id.as_str(), "no-such-task"] {
+            let err = response(&h.modern(
+                method,
+                json!({ "taskId": task_id, "inputResponses": {} }),
+                json!({ "elicitation": {} }),
+            ))
+            .unwrap_err();
+            assert_eq!(err["code"], -32021, "{method} {task_id}");
+        }
+    }
+    for method in ["tasks/result", "tasks/list"] {
+        let err = response(&h.with_tasks(method, json!({ "taskId": id }))).unwrap_err();
+        assert_eq!(err["code"], -32601, "{method}");
+    }
+    let err =
+        response(&h.with_tasks("tasks/get", json!({ "taskId": "no-such-task" }))).unwrap_err();
+    assert_eq!(err["code"], -32602);
+}
+
+#[test]
+fn modern_results_are_inlined_and_is_error_completes() {
+    let h = Harness::new();
+    let (ok, ok_token) = h.create_modern();
+    h.finish(&ok_token, ok_result("done"), None);
+    let got = h.modern_get(&ok);
+    assert_eq!(got["resultType"], "complete");
+    assert_eq!(got["status"], "completed");
+    assert_eq!(got["result"]["content"][0]["text"], "done");
+    assert_eq!(got["result"]["resultType"], "complete");
+    assert!(got["result"].get("_meta").is_none(), "{got}");
+
+    let (tool_error, token) = h.create_modern();
+    let is_error = json!({ "content": [{ "type": "text", "text": "bad input" }], "isError": true });
+    h.finish(&token, Outcome::Result(is_error.to_string()), None);
+    let got = h.modern_get(&tool_error);
+    assert_eq!(got["status"], "completed");
+    assert_eq!(got["result"]["isError"], true);
+
+    let (rpc_error, token) = h.create_modern();
+    h.finish(
+        &token,
+        Outcome::Error(RpcError::new(-32603, "API rate limit exceeded")),
+        None,
+    );
+    let got = h.modern_get(&rpc_error);
+    assert_eq!(got["status"], "failed");
+    assert_eq!(got["error"]["code"], -32603);
+    assert_eq!(got["statusMessage"], "API rate limit exceeded");
+    // No status notification goes to a modern client unasked.
+    let (_, token) = h.create_modern();
+    let finished = h.finish(&token, ok_result("x"), None);
+    assert!(sent(&finished).is_empty(), "{finished:?}");
+}
+
+#[test]
+fn keyed_questions_are_answered_by_tasks_update_in_parts() {
+    let h = Harness::new();
+    let (id, token) = h.create_modern();
+    let sampling = json!({ "messages": [], "maxTokens": 10 });
+    h.ask_keyed(
+        &token,
+        &[
+            ("confirm", "elicitation/create", question()),
+            ("summary", "sampling/createMessage", sampling.clone()),
+        ],
+    );
+    let got = h.modern_get(&id);
+    assert_eq!(got["status"], "input_required");
+    let requests = got["inputRequests"].as_object().unwrap();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests["summary"]["method"], "sampling/createMessage");
+    assert_eq!(
+        requests["confirm"]["params"]["message"],
+        "Deploy to production?"
+    );
+
+    // One answer, and an unknown key: acknowledged; the task still waits for the other.
+    let first = h.with_tasks(
+        "tasks/update",
+        json!({ "taskId": id, "inputResponses": {
+            "confirm": { "action": "accept", "content": { "confirm": true } },
+            "never-asked": { "action": "accept" },
+        } }),
+    );
+    assert_eq!(
+        response(&first).unwrap(),
+        json!({ "resultType": "complete" })
+    );
+    let replies: Vec<_> = first
+        .iter()
+        .filter_map(|a| match a {
+            Action::ReplyTool(r) => Some((r.key.clone(), r.token.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies, [("confirm".to_string(), token.clone())]);
+    let got = h.modern_get(&id);
+    assert_eq!(got["status"], "input_required");
+    assert_eq!(
+        got["inputRequests"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["summary"]
+    );
+    // The same key again is ignored.
+    let again = h.with_tasks(
+        "tasks/update",
+        json!({ "taskId": id, "inputResponses": { "confirm": { "action": "decline" } } }),
+    );
+    assert!(reply_of(&again).is_none(), "{again:?}");
+
+    let last = h.with_tasks(
+        "tasks/update",
+        json!({ "taskId": id, "inputResponses": { "summary": { "role": "assistant", "content": { "type": "text", "text": "ok" }, "model": "m" } } }),
+    );
+    assert_eq!(reply_of(&last).unwrap().1["model"], "m");
+    assert_eq!(h.modern_get(&id)["status"], "working");
+    // A key is never used twice within a task.
+    let (_, refused) =
+        reply_of(&h.ask_keyed(&token, &[("confirm", "elicitation/create", question())])).unwrap();
+    assert_eq!(refused["error"]["code"], -32602);
+    // Updates of a working task are acknowledged and ignored.
+    let idle = h.with_tasks(
+        "tasks/update",
+        json!({ "taskId": id, "inputResponses": {} }),
+    );
+    assert_eq!(response(&idle).unwrap()["resultType"], "complete");
+}
+
+#[test]
+fn modern_cancel_acknowledges_also_terminal_tasks() {
+    let h = Harness::new();
+    let (id, token) = h.create_modern();
+    let cancelled = h.with_tasks("tasks/cancel", json!({ "taskId": id }));
+    assert_eq!(
+        response(&cancelled).unwrap(),
+        json!({ "resultType": "complete" })
+    );
+    assert!(cancelled.contains(&Action::StopTool(token)));
+    assert_eq!(h.modern_get(&id)["status"], "cancelled");
+    let again = h.with_tasks("tasks/cancel", json!({ "taskId": id }));
+    assert_eq!(
+        response(&again).unwrap(),
+        json!({ "resultType": "complete" })
+    );
+    let unknown = h.with_tasks("tasks/cancel", json!({ "taskId": "nope" }));
+    assert_eq!(response(&unknown).unwrap_err()["code"], -32602);
+}
+
+#[test]
+fn a_question_for_an_undeclared_capability_ends_a_modern_task_with_a_tool_error() {
+    let h = Harness::new();
+    let (id, token) = h.create_modern();
+    let actions = h.ask_keyed(&token, &[("where", "roots/list", json!({}))]);
+    assert!(actions.contains(&Action::StopTool(token)), "{actions:?}");
+    let got = h.modern_get(&id);
+    assert_eq!(got["status"], "completed");
+    assert_eq!(got["result"]["isError"], true);
+    assert!(got["statusMessage"].as_str().unwrap().contains("roots"));
+}
+
+#[test]
+fn on_a_pushing_host_a_legacy_question_goes_out_at_once_and_once() {
+    let h = Harness::new();
+    h.push.set(true);
+    h.initialize(json!({ "elicitation": {} }));
+    let (id, token) = h.create(None);
+    let asked = h.ask(&token, question());
+    let requests: Vec<Value> = sent(&asked)
+        .into_iter()
+        .filter(|m| m.get("id").is_some())
+        .collect();
+    assert_eq!(requests.len(), 1, "{asked:?}");
+    assert_eq!(
+        requests[0]["params"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
+        id.as_str()
+    );
+    // tasks/result does not ask again; it waits, and the answer resumes the task.
+    let waiting = h.request("tasks/result", json!({ "taskId": id }));
+    assert!(sent(&waiting).is_empty(), "{waiting:?}");
+    let answered = h.handle(json!({ "jsonrpc": "2.0", "id": requests[0]["id"], "result": { "action": "accept", "content": {} } }));
+    assert_eq!(reply_of(&answered).unwrap().0, token);
+    assert_eq!(h.status(&id).0, "working");
+}
+
+#[test]
+fn an_answer_taken_by_another_host_reaches_the_tool_through_its_hosts_sweep() {
+    let h = Harness::new();
+    let (id, token) = h.create_modern();
+    h.ask_keyed(&token, &[("ok", "elicitation/create", question())]);
+    // Host B takes the answer: it stores it, but its tool runs on host A.
+    *h.executor.borrow_mut() = "host-b".into();
+    let at_b = h.with_tasks(
+        "tasks/update",
+        json!({ "taskId": id, "inputResponses": { "ok": { "action": "accept", "content": { "confirm": true } } } }),
+    );
+    assert!(reply_of(&at_b).is_none(), "{at_b:?}");
+    assert_eq!(h.modern_get(&id)["status"], "working");
+    // Host B's sweep has no run for it: nothing.
+    assert!(reply_of(&h.sweep(&[])).is_none());
+    // Host A's sweep hands it over, once.
+    *h.executor.borrow_mut() = "host-a".into();
+    let swept = h.sweep(&[&token]);
+    let (to, answer) = reply_of(&swept).expect("handed over");
+    assert_eq!(to, token);
+    assert_eq!(answer["content"]["confirm"], true);
+    assert!(reply_of(&h.sweep(&[&token])).is_none());
+    let stored = h.stored(&id);
+    assert!(stored.input_requests.iter().all(|q| q.response.is_none()));
+}
+
+#[test]
+fn a_modern_plain_call_asks_with_input_required_and_resumes_on_the_retry() {
+    let h = Harness::new();
+    let caps = json!({ "elicitation": {} });
+    let actions = h.modern("tools/call", json!({ "name": "echo" }), caps.clone());
+    let Some(Action::RunTool(run)) = actions.first() else {
+        panic!("{actions:?}")
+    };
+    let asked = h.ask_keyed(
+        &run.token,
+        &[
+            ("a", "elicitation/create", question()),
+            ("b", "elicitation/create", question()),
+        ],
+    );
+    let irr = response(&asked).unwrap();
+    assert_eq!(irr["resultType"], "input_required");
+    assert_eq!(irr["inputRequests"]["a"]["method"], "elicitation/create");
+    let state = irr["requestState"].as_str().unwrap().to_string();
+
+    // The retry answers one: the run is renamed to the retry, gets the answer, and the rest is
+    // asked again.
+    let retry = h.modern(
+        "tools/call",
+        json!({ "name": "echo", "requestState": state, "inputResponses": { "a": { "action": "decline" } } }),
+        caps.clone(),
+    );
+    let Some(Action::RenameRun { from, to }) = retry.first() else {
+        panic!("{retry:?}")
+    };
+    assert_eq!(from, &run.token);
+    assert_eq!(
+        reply_of(&retry).unwrap(),
+        (to.clone(), json!({ "action": "decline" }))
+    );
+    let again = response(&retry).unwrap();
+    assert_eq!(again["resultType"], "input_required");
+    assert_eq!(
+        again["inputRequests"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["b"]
+    );
+    // The tool's result answers the retry, with resultType.
+    let done = h.finish(to, ok_result("fine"), None);
+    assert_eq!(response(&done).unwrap()["resultType"], "complete");
+
+    // A forged or foreign state is refused.
+    let forged = h.modern(
+        "tools/call",
+        json!({ "name": "echo", "requestState": format!("{state}x"), "inputResponses": {} }),
+        caps.clone(),
+    );
+    assert_eq!(response(&forged).unwrap_err()["code"], -32602);
+}
+
+#[test]
+fn subscriptions_follow_the_callers_tasks() {
+    let h = Harness::new();
+    let (id, token) = h.create_modern();
+    let listen = h.with_tasks(
+        "subscriptions/listen",
+        json!({ "notifications": { "taskIds": [id, "someone-elses"] } }),
+    );
+    let messages = sent(&listen);
+    assert_eq!(
+        messages[0]["method"],
+        "notifications/subscriptions/acknowledged"
+    );
+    assert_eq!(
+        messages[0]["params"]["notifications"]["taskIds"],
+        json!([id])
+    );
+    let subscription =
+        messages[0]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"].clone();
+    assert_eq!(messages[1]["method"], "notifications/tasks");
+    assert!(
+        listen
+            .iter()
+            .any(|a| matches!(a, Action::Listen { task_ids, .. } if task_ids == &[id.clone()]))
+    );
+    h.finish(&token, ok_result("done"), None);
+    let ctx = h.ctx();
+    let changed =
+        Router::new(&h.store, &h.server, &ctx).task_changed(&subscription.to_string(), &id);
+    let note = &sent(&changed)[0];
+    assert_eq!(note["params"]["status"], "completed");
+    assert_eq!(note["params"]["result"]["content"][0]["text"], "done");
+    assert_eq!(
+        note["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        subscription
+    );
+    // Without the extension: -32021.
+    let err = response(&h.modern(
+        "subscriptions/listen",
+        json!({ "notifications": { "taskIds": [id] } }),
+        json!({}),
+    ))
+    .unwrap_err();
+    assert_eq!(err["code"], -32021);
+}
+
+#[test]
+fn each_era_reads_and_acts_on_the_others_tasks() {
+    let h = Harness::new();
+    h.initialize(json!({ "elicitation": {} }));
+    // A legacy task that failed on isError reads, in the modern era, as failed with the result
+    // as the error's data.
+    let (legacy, token) = h.create(None);
+    let is_error = json!({ "content": [{ "type": "text", "text": "no" }], "isError": true });
+    h.finish(&token, Outcome::Result(is_error.to_string()), Some("no"));
+    let got = h.modern_get(&legacy);
+    assert_eq!(got["status"], "failed");
+    assert_eq!(got["error"]["data"]["isError"], true);
+    // A modern task's question goes to a legacy client with tasks/result, and its answer counts.
+    let (modern, token) = h.create_modern();
+    h.ask_keyed(&token, &[("k", "elicitation/create", question())]);
+    let waiting = h.request("tasks/result", json!({ "taskId": modern }));
+    let request = sent(&waiting)[0].clone();
+    let answered = h.handle(json!({ "jsonrpc": "2.0", "id": request["id"], "result": { "action": "accept", "content": {} } }));
+    assert_eq!(reply_of(&answered).unwrap().0, token);
+    assert_eq!(h.modern_get(&modern)["status"], "working");
 }

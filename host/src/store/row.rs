@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::cursor;
-use crate::types::{InputRequest, Outcome, RpcError, Status, StoreError, Task};
+use crate::types::{Era, InputRequest, InputState, Outcome, RpcError, Status, StoreError, Task};
 
 /// The status as the columns keep it (the protocol's spelling).
 pub(super) fn status_name(status: Status) -> &'static str {
@@ -15,6 +15,25 @@ pub(super) fn status_name(status: Status) -> &'static str {
         Status::Failed => "failed",
         Status::Cancelled => "cancelled",
     }
+}
+
+fn input_state_name(state: InputState) -> &'static str {
+    match state {
+        InputState::Open => "open",
+        InputState::Sent => "sent",
+        InputState::Answered => "answered",
+        InputState::Done => "done",
+    }
+}
+
+fn input_state_from(name: &str) -> Option<InputState> {
+    Some(match name {
+        "open" => InputState::Open,
+        "sent" => InputState::Sent,
+        "answered" => InputState::Answered,
+        "done" => InputState::Done,
+        _ => return None,
+    })
 }
 
 fn status_from(name: &str) -> Option<Status> {
@@ -74,11 +93,24 @@ pub(super) fn encode(task: &Task) -> String {
             json!({ "error": { "code": e.code, "message": e.message, "data": e.data } })
         }
     });
-    let input_request = task
-        .input_request
-        .as_ref()
-        .map(|q| json!({ "id": q.id, "params": q.params, "delivered": q.delivered }));
+    let input_requests: Vec<Value> = task
+        .input_requests
+        .iter()
+        .map(|q| {
+            json!({
+                "key": q.key,
+                "method": q.method,
+                "params": q.params,
+                "state": input_state_name(q.state),
+                "response": q.response,
+            })
+        })
+        .collect();
     json!({
+        "era": match task.era {
+            Era::Legacy => "legacy",
+            Era::Modern => "modern",
+        },
         "id": task.id,
         "owner": task.owner,
         "status": status_name(task.status),
@@ -90,7 +122,7 @@ pub(super) fn encode(task: &Task) -> String {
         "version": task.version,
         "request": task.request,
         "outcome": outcome,
-        "inputRequest": input_request,
+        "inputRequests": input_requests,
         "executor": task.executor,
         "leaseUntil": task.lease_until,
     })
@@ -118,21 +150,40 @@ pub(super) fn decode(body: &str) -> Result<Task, StoreError> {
             _ => return Err(damaged("outcome")),
         }),
     };
-    let input_request = match &v["inputRequest"] {
-        Value::Null => None,
-        q => Some(InputRequest {
-            id: q["id"]
-                .as_str()
-                .ok_or_else(|| damaged("inputRequest.id"))?
-                .into(),
-            params: q["params"]
-                .as_str()
-                .ok_or_else(|| damaged("inputRequest.params"))?
-                .into(),
-            delivered: q["delivered"].as_bool().unwrap_or(false),
-        }),
+    let input_requests = match &v["inputRequests"] {
+        // Rows written before questions had keys hold none.
+        Value::Null => Vec::new(),
+        Value::Array(questions) => questions
+            .iter()
+            .map(|q| {
+                let field = |key: &str| {
+                    q[key]
+                        .as_str()
+                        .map(String::from)
+                        .ok_or_else(|| damaged(&format!("inputRequests[].{key}")))
+                };
+                Ok(InputRequest {
+                    key: field("key")?,
+                    method: field("method")?,
+                    params: field("params")?,
+                    state: q["state"]
+                        .as_str()
+                        .and_then(input_state_from)
+                        .ok_or_else(|| damaged("inputRequests[].state"))?,
+                    response: q["response"].as_str().map(String::from),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
+        _ => return Err(damaged("inputRequests")),
+    };
+    let era = match v["era"].as_str() {
+        // Rows written before the modern era are legacy tasks.
+        None | Some("legacy") => Era::Legacy,
+        Some("modern") => Era::Modern,
+        Some(_) => return Err(damaged("era")),
     };
     Ok(Task {
+        era,
         id: text("id").ok_or_else(|| damaged("id"))?,
         owner: text("owner").ok_or_else(|| damaged("owner"))?,
         status: v["status"]
@@ -147,7 +198,7 @@ pub(super) fn decode(body: &str) -> Result<Task, StoreError> {
         version: number("version").ok_or_else(|| damaged("version"))?,
         request: text("request").ok_or_else(|| damaged("request"))?,
         outcome,
-        input_request,
+        input_requests,
         executor: text("executor"),
         lease_until: number("leaseUntil"),
     })
@@ -172,6 +223,7 @@ mod tests {
     #[test]
     fn a_task_survives_the_round_trip() {
         let mut task = Task {
+            era: Era::Modern,
             id: "t".into(),
             owner: "o".into(),
             status: Status::InputRequired,
@@ -187,18 +239,30 @@ mod tests {
                 message: "boom".into(),
                 data: Some("{\"x\":1}".into()),
             })),
-            input_request: Some(InputRequest {
-                id: "q".into(),
-                params: "{}".into(),
-                delivered: true,
-            }),
+            input_requests: vec![
+                InputRequest {
+                    key: "q".into(),
+                    method: "elicitation/create".into(),
+                    params: "{}".into(),
+                    state: InputState::Answered,
+                    response: Some("{\"action\":\"accept\"}".into()),
+                },
+                InputRequest {
+                    key: "r".into(),
+                    method: "roots/list".into(),
+                    params: String::new(),
+                    state: InputState::Done,
+                    response: None,
+                },
+            ],
             executor: Some("host/1".into()),
             lease_until: Some(5),
         };
         assert_eq!(decode(&encode(&task)).unwrap(), task);
         task.outcome = Some(Outcome::Success("{\"content\":[]}".into()));
-        task.input_request = None;
+        task.input_requests.clear();
         task.executor = None;
+        task.era = Era::Legacy;
         assert_eq!(decode(&encode(&task)).unwrap(), task);
         assert!(decode("{}").is_err());
     }

@@ -4,7 +4,9 @@
 //! that is exactly `{name}` is replaced by the argument `name`; the whole arguments object
 //! arrives as one JSON line on stdin; each line it writes to stderr becomes the task's status
 //! message; exit 0 makes stdout the result (a JSON `CallToolResult` as is, anything else as
-//! text); any other exit, or the timeout, makes an `isError` result with the tail of stderr.
+//! text); any other exit, or the timeout, makes an `isError` result with the tail of stderr. Stdout
+//! that is exactly `{"error": {"code": ..., "message": ...}}` ends the call with that JSON-RPC
+//! error instead, whatever the exit status.
 //! Cancel kills its whole process group: SIGTERM, then SIGKILL after a grace period.
 //!
 //! A tool made [`with_questions`](CommandTool::with_questions) may also ask the client questions
@@ -14,7 +16,10 @@
 //! stdin, after the arguments line: the client's `ElicitResult`
 //! (`{"action": "accept", "content": {...}}`, or `"decline"`, or `"cancel"`), or
 //! `{"error": {"code": ..., "message": ...}}` when the question could not be asked. Its stdin then
-//! stays open until it exits.
+//! stays open until it exits. A line `{"inputRequests": {KEY: {"method": ..., "params": ...}}}`
+//! asks several questions at once, of any of `elicitation/create`, `sampling/createMessage` and
+//! `roots/list`; each answer then comes back as its own line, `{"key": KEY, "result": {...}}` or
+//! `{"key": KEY, "error": {...}}`.
 
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -251,25 +256,86 @@ async fn ask_questions(read: OwnedFd, answers: mpsc::UnboundedSender<Value>, cx:
     let Ok(read) = tokio::net::unix::pipe::Receiver::from_owned_fd(read) else {
         return;
     };
+    let error =
+        |code: i64, message: String| json!({ "error": { "code": code, "message": message } });
     let mut lines = BufReader::new(read).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if line.trim().is_empty() {
             continue;
         }
-        let error =
-            |code: i64, message: String| json!({ "error": { "code": code, "message": message } });
-        let answer = match serde_json::from_str::<Value>(&line) {
-            Err(e) => error(-32700, format!("the question is not JSON: {e}")),
-            Ok(question) => match cx.ask(question).await {
-                Ok(answer) => answer,
-                Err(InputError::Refused { code, message }) => error(code, message),
-                Err(InputError::Stopped) => return,
-            },
-        };
-        if answers.send(answer).is_err() {
-            return;
+        match parse_questions(&line) {
+            Err(why) => {
+                if answers.send(error(-32700, why)).is_err() {
+                    return;
+                }
+            }
+            // The one-question form: the answer is the next line, bare.
+            Ok(Questions::One(params)) => {
+                let answer = match cx.ask(params).await {
+                    Ok(answer) => answer,
+                    Err(InputError::Refused { code, message }) => error(code, message),
+                    Err(InputError::Stopped) => return,
+                };
+                if answers.send(answer).is_err() {
+                    return;
+                }
+            }
+            // The keyed form: one line per answer, with its key, once all have come; the
+            // program may meanwhile ask more.
+            Ok(Questions::Keyed(questions)) => {
+                let cx = cx.clone();
+                let answers = answers.clone();
+                tokio::spawn(async move {
+                    let keys: Vec<String> = questions.iter().map(|q| q.key.clone()).collect();
+                    for (key, answer) in keys.into_iter().zip(cx.ask_all(questions).await) {
+                        let line = match answer {
+                            Ok(result) => json!({ "key": key, "result": result }),
+                            Err(InputError::Refused { code, message }) => {
+                                json!({ "key": key, "error": { "code": code, "message": message } })
+                            }
+                            Err(InputError::Stopped) => return,
+                        };
+                        if answers.send(line).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
         }
     }
+}
+
+/// What one line on the questions descriptor asks.
+enum Questions {
+    /// The params of one `elicitation/create`.
+    One(Value),
+    /// `{"inputRequests": {KEY: {"method": ..., "params": {...}}, ...}}`.
+    Keyed(Vec<super::Question>),
+}
+
+fn parse_questions(line: &str) -> Result<Questions, String> {
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| format!("the question is not JSON: {e}"))?;
+    let Some(requests) = value.get("inputRequests") else {
+        return Ok(Questions::One(value));
+    };
+    let requests = requests
+        .as_object()
+        .ok_or("\"inputRequests\" must be an object of keyed requests")?;
+    requests
+        .iter()
+        .map(|(key, request)| {
+            let method = request["method"]
+                .as_str()
+                .ok_or_else(|| format!("inputRequests.{key}: \"method\" must be a string"))?;
+            Ok(super::Question {
+                key: key.clone(),
+                method: method.to_string(),
+                params: request.get("params").cloned().unwrap_or_else(|| json!({})),
+            })
+        })
+        .collect::<Result<_, String>>()
+        .map(Questions::Keyed)
 }
 
 /// A pipe whose two ends close on exec: (read, write).
@@ -313,6 +379,9 @@ fn outcome(program: &str, ended: Ended, stdout: &[u8], tail: &str) -> ToolOutcom
         }
         Ended::Exited(status) => status,
     };
+    if let Some(error) = rpc_error(stdout) {
+        return error;
+    }
     if status.success() {
         let text = String::from_utf8_lossy(stdout);
         return match serde_json::from_str::<Value>(&text) {
@@ -353,6 +422,22 @@ fn truncate_front(s: &str, max: usize) -> &str {
         start += 1;
     }
     &s[start..]
+}
+
+/// The JSON-RPC error a program asks to end with: stdout is exactly
+/// `{"error": {"code": <integer>, "message": <string>, "data"?: ...}}`.
+fn rpc_error(stdout: &[u8]) -> Option<ToolOutcome> {
+    let value: Value = serde_json::from_slice(stdout).ok()?;
+    let object = value.as_object().filter(|o| o.len() == 1)?;
+    let error = object.get("error")?;
+    let code = i32::try_from(error.get("code")?.as_i64()?).ok()?;
+    let message = error.get("message")?.as_str()?;
+    let mut outcome = ToolOutcome::rpc_error(code, message);
+    if let (Some(data), crate::types::Outcome::Error(e)) = (error.get("data"), &mut outcome.outcome)
+    {
+        e.data = Some(data.to_string());
+    }
+    Some(outcome.with_message(message.to_string()))
 }
 
 fn is_call_tool_result(v: &Value) -> bool {

@@ -209,6 +209,7 @@ impl ToolsFile {
             poll_interval: s.poll_interval_ms.unwrap_or(d.poll_interval),
             page_size: s.page_size.unwrap_or(d.page_size),
             lease: s.lease_ms.unwrap_or(d.lease),
+            state_key: d.state_key,
         }
     }
 
@@ -283,7 +284,19 @@ mod tests {
                 .input_schema
                 .contains("\"required\":[\"dir\"]")
         );
-        assert_eq!(file.settings(), default_settings());
+        // The defaults, but for the secret, which is fresh in every process's settings.
+        let (settings, defaults) = (file.settings(), default_settings());
+        assert_ne!(settings.state_key, defaults.state_key);
+        assert_eq!(
+            Settings {
+                state_key: String::new(),
+                ..settings
+            },
+            Settings {
+                state_key: String::new(),
+                ..defaults
+            }
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod config;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -49,15 +50,28 @@ pub trait Tool: Send + Sync + 'static {
 pub struct ToolContext {
     task_id: Option<String>,
     progress: Arc<watch::Sender<Option<String>>>,
-    questions: mpsc::UnboundedSender<Question>,
+    questions: mpsc::UnboundedSender<Vec<Asked>>,
+    next_key: Arc<AtomicU64>,
     cancel: CancellationToken,
 }
 
+/// One question for the client: a server-to-client request of MCP (elicitation, sampling or
+/// roots), as a tool puts it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Question {
+    /// The tool's key for it, unique over the run (and the task's) life.
+    pub key: String,
+    /// `elicitation/create`, `sampling/createMessage` or `roots/list`.
+    pub method: String,
+    /// The request's params, e.g. `{"message": ..., "requestedSchema": {...}}` for an
+    /// elicitation.
+    pub params: Value,
+}
+
 /// A question on its way from a tool to the server, with where its answer goes.
-pub(crate) struct Question {
-    /// The `elicitation/create` params.
-    pub(crate) params: Value,
-    /// The client's `ElicitResult`, or `{"error": ...}`.
+pub(crate) struct Asked {
+    pub(crate) question: Question,
+    /// The client's result, or `{"error": ...}`.
     pub(crate) reply: oneshot::Sender<Value>,
 }
 
@@ -65,7 +79,7 @@ pub(crate) struct Question {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
     /// The question was refused or the client answered with an error: e.g. a malformed
-    /// question, or a second question while one is pending.
+    /// question, or a key the task already used.
     #[error("the question was refused ({code}): {message}")]
     Refused {
         /// The JSON-RPC error code.
@@ -83,42 +97,79 @@ impl ToolContext {
     pub(crate) fn new(
         task_id: Option<String>,
         progress: watch::Sender<Option<String>>,
-        questions: mpsc::UnboundedSender<Question>,
+        questions: mpsc::UnboundedSender<Vec<Asked>>,
         cancel: CancellationToken,
     ) -> Self {
         Self {
             task_id,
             progress: Arc::new(progress),
             questions,
+            next_key: Arc::new(AtomicU64::new(0)),
             cancel,
         }
     }
 
     /// Ask the client a question (an MCP elicitation) and wait for its answer.
     ///
-    /// `params` are those of `elicitation/create`: `message` and `requestedSchema`. A task
-    /// moves to `input_required` until the answer comes, and the client receives the question
-    /// with its next `tasks/result`; a plain call asks at once. The answer is the client's
-    /// `ElicitResult`, e.g. `{"action": "accept", "content": {"confirm": true}}`; `decline` and
-    /// `cancel` are answers too, for the tool to handle. If the client did not declare the
-    /// elicitation capability, the run fails and this returns [`InputError::Stopped`]. A client
-    /// that never answers leaves the task to its ttl.
+    /// `params` are those of `elicitation/create`: `message` and `requestedSchema`. The answer
+    /// is the client's `ElicitResult`, e.g. `{"action": "accept", "content": {"confirm": true}}`;
+    /// `decline` and `cancel` are answers too, for the tool to handle. See
+    /// [`ask_all`](Self::ask_all) for how the question reaches the client.
     pub async fn ask(&self, params: Value) -> Result<Value, InputError> {
-        let (reply, answer) = oneshot::channel();
-        self.questions
-            .send(Question { params, reply })
-            .map_err(|_| InputError::Stopped)?;
-        let answer = tokio::select! {
-            answer = answer => answer.map_err(|_| InputError::Stopped)?,
-            _ = self.cancel.cancelled() => return Err(InputError::Stopped),
+        self.request("elicitation/create", params).await
+    }
+
+    /// Put one server-to-client request to the client (`elicitation/create`,
+    /// `sampling/createMessage` or `roots/list`) and wait for its result.
+    pub async fn request(&self, method: &str, params: Value) -> Result<Value, InputError> {
+        let key = format!("q{}", self.next_key.fetch_add(1, Ordering::Relaxed) + 1);
+        let question = Question {
+            key,
+            method: method.to_string(),
+            params,
         };
-        match answer.get("error") {
-            Some(error) => Err(InputError::Refused {
-                code: error["code"].as_i64().unwrap_or(-32603),
-                message: error["message"].as_str().unwrap_or_default().to_string(),
-            }),
-            None => Ok(answer),
+        self.ask_all(vec![question])
+            .await
+            .pop()
+            .unwrap_or(Err(InputError::Stopped))
+    }
+
+    /// Ask several questions at once and wait for every answer; the answers come in the order
+    /// of the questions.
+    ///
+    /// A task moves to `input_required` until all are answered: a 2026-07-28 client reads them
+    /// in `inputRequests` of `tasks/get` and answers with `tasks/update` (one key at a time, or
+    /// all at once); a 2025-11-25 client gets each as a request (on stdio at once, else with its
+    /// next `tasks/result`). A 2026-07-28 plain call answers its request with an
+    /// `InputRequiredResult` and carries on when the client retries with the answers. If the
+    /// client did not declare the capability a question needs, the run fails and every answer
+    /// is [`InputError::Stopped`]. A client that never answers leaves the task to its ttl.
+    pub async fn ask_all(&self, questions: Vec<Question>) -> Vec<Result<Value, InputError>> {
+        let mut waiting = Vec::with_capacity(questions.len());
+        let mut batch = Vec::with_capacity(questions.len());
+        for question in questions {
+            let (reply, answer) = oneshot::channel();
+            batch.push(Asked { question, reply });
+            waiting.push(answer);
         }
+        if self.questions.send(batch).is_err() {
+            return waiting.iter().map(|_| Err(InputError::Stopped)).collect();
+        }
+        let mut answers = Vec::with_capacity(waiting.len());
+        for answer in waiting {
+            let answer = tokio::select! {
+                answer = answer => answer.map_err(|_| InputError::Stopped),
+                _ = self.cancel.cancelled() => Err(InputError::Stopped),
+            };
+            answers.push(answer.and_then(|answer| match answer.get("error") {
+                Some(error) => Err(InputError::Refused {
+                    code: error["code"].as_i64().unwrap_or(-32603),
+                    message: error["message"].as_str().unwrap_or_default().to_string(),
+                }),
+                None => Ok(answer),
+            }));
+        }
+        answers
     }
 
     /// The task this run belongs to, when it runs as a task.
@@ -154,8 +205,8 @@ impl ToolOutcome {
         Self::result(json!({ "content": [{ "type": "text", "text": text.into() }] }))
     }
 
-    /// A tool error (`isError: true`: the task fails) with this text, also used as the task's
-    /// status message.
+    /// A tool error (`isError: true`: a 2025-11-25 task fails, a 2026-07-28 one completes with
+    /// it) with this text, also used as the task's status message.
     pub fn tool_error(text: impl Into<String>) -> Self {
         let text = text.into();
         Self {
@@ -239,5 +290,11 @@ pub fn default_settings() -> Settings {
         poll_interval: 1000,
         page_size: 50,
         lease: 15_000,
+        // Fresh at every start: a requestState outlives neither the run it names nor the process.
+        state_key: format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        ),
     }
 }
