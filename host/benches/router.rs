@@ -409,16 +409,31 @@ fn over_stdio(label: &str, store: &str) {
         format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{{"taskId":"{id}"}}}}"#);
     let create = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"noop","task":{"ttl":60000}}}"#;
     let ping = r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#;
+    // The same two in the 2026-07-28 era: the version and the extension in each request's _meta.
+    let meta = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{"io.modelcontextprotocol/tasks":{}}}}"#;
+    let modern_get = format!(
+        r#"{{"jsonrpc":"2.0","id":4,"method":"tasks/get","params":{{"taskId":"{id}",{meta}}}}}"#
+    );
+    let modern_create = format!(
+        r#"{{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{{"name":"noop",{meta}}}}}"#
+    );
 
     println!(
         "over stdio, the real binary, {label} store (requests per second, median of {ROUNDS} rounds):"
     );
     for (what, request, n_pipe, n_serial) in [
         ("ping (baseline)", ping, 50_000, 5_000),
-        ("tasks/get", get.as_str(), 50_000, 5_000),
+        ("tasks/get, 2025-11-25", get.as_str(), 50_000, 5_000),
+        ("tasks/get, 2026-07-28", modern_get.as_str(), 50_000, 5_000),
         (
-            "task creation (tools/call + task; each runs `true`)",
+            "task creation, 2025-11-25 (each runs `true`)",
             create,
+            2_000,
+            1_000,
+        ),
+        (
+            "task creation, 2026-07-28 (each runs `true`)",
+            modern_create.as_str(),
             2_000,
             1_000,
         ),
@@ -432,7 +447,7 @@ fn over_stdio(label: &str, store: &str) {
         );
         // Let the tools of a creation round finish before the next measurement.
         std::thread::sleep(Duration::from_millis(500));
-        println!("  {what:52} pipelined {pipelined:>9.0}/s   one-at-a-time {serial:>8.0}/s");
+        println!("  {what:46} pipelined {pipelined:>9.0}/s   one-at-a-time {serial:>8.0}/s");
     }
 }
 

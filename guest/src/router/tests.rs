@@ -1402,11 +1402,9 @@ fn subscriptions_follow_the_callers_tasks() {
     let subscription =
         messages[0]["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"].clone();
     assert_eq!(messages[1]["method"], "notifications/tasks");
-    assert!(
-        listen
-            .iter()
-            .any(|a| matches!(a, Action::Listen { task_ids, .. } if task_ids == &[id.clone()]))
-    );
+    assert!(listen.iter().any(
+        |a| matches!(a, Action::Listen { task_ids, .. } if task_ids == std::slice::from_ref(&id))
+    ));
     h.finish(&token, ok_result("done"), None);
     let ctx = h.ctx();
     let changed =
