@@ -210,6 +210,15 @@ impl<'a> Router<'a> {
         }
     }
 
+    /// Every tool, as `tools/list` shows it in this era.
+    fn tools_json(&self, era: Era) -> Vec<Value> {
+        self.server
+            .tools()
+            .iter()
+            .map(|t| tool_json(t, era))
+            .collect()
+    }
+
     /// The arguments of a `tools/call` and its tool, checked: the tool exists, the arguments are
     /// an object with every required member.
     fn tool_and_arguments(&self, params: &Value) -> Result<(Tool, Value), RpcError> {

@@ -309,12 +309,16 @@ impl Connection {
                 Action::RenameRun(rename) => self.rename_run(&rename.from, rename.to),
                 Action::Listen(listen) => {
                     lock(&self.subscriptions).insert(
-                        listen.subscription,
+                        listen.subscription.clone(),
                         Subscription {
-                            task_ids: listen.task_ids,
+                            task_ids: listen.task_ids.clone(),
                             last_sent: HashMap::new(),
                         },
                     );
+                    // Each task's state now, then as it changes.
+                    for task_id in listen.task_ids {
+                        tokio::spawn(self.clone().notify(listen.subscription.clone(), task_id));
+                    }
                 }
                 Action::Unlisten(subscription) => {
                     lock(&self.subscriptions).remove(&subscription);

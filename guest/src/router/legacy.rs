@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     CANCELLED_MESSAGE, Capabilities, Handled, Router, RunRef, missing_capability_message,
-    send_error, send_result, store_failure, tool_error_result, tool_json,
+    send_error, send_result, store_failure, tool_error_result,
 };
 use crate::machine::{self, TransitionError};
 use crate::model::{
@@ -23,12 +23,7 @@ impl Router<'_> {
             "initialize" => self.initialize(id, &params.value()),
             "ping" => Ok(vec![send_result(id, Map::new())]),
             "tools/list" => {
-                let tools: Vec<Value> = self
-                    .server
-                    .tools()
-                    .iter()
-                    .map(|t| tool_json(t, Era::Legacy))
-                    .collect();
+                let tools = self.tools_json(Era::Legacy);
                 Ok(vec![send_result(id, json!({ "tools": tools }))])
             }
             "tools/call" => self.legacy_tools_call(id, &params.value()),

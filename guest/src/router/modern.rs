@@ -4,12 +4,11 @@
 //! becomes a task; results are inlined on `tasks/get`; questions are keyed `inputRequests`
 //! answered by `tasks/update`; a plain call asks through an `InputRequiredResult`.
 
-use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::{
     Capabilities, Handled, Router, RunRef, missing_capability_message, send_result,
-    tool_error_result, tool_json,
+    tool_error_result,
 };
 use crate::model::{Action, Era, Outcome, RpcError, Status, Task, TaskSupport, ToolQuestion};
 use crate::protocol::{self, Params, code};
@@ -35,14 +34,8 @@ impl Router<'_> {
             "server/discover" => Ok(vec![send_result(id, self.discover_result())]),
             "ping" => Ok(vec![send_result(id, complete(Map::new()))]),
             "tools/list" => {
-                let tools: Vec<Value> = self
-                    .server
-                    .tools()
-                    .iter()
-                    .map(|t| tool_json(t, Era::Modern))
-                    .collect();
                 let mut result = Map::new();
-                result.insert("tools".into(), Value::Array(tools));
+                result.insert("tools".into(), Value::Array(self.tools_json(Era::Modern)));
                 result.insert("ttlMs".into(), json!(CACHE_TTL_MS));
                 result.insert("cacheScope".into(), json!("public"));
                 Ok(vec![send_result(id, complete(result))])
@@ -175,8 +168,8 @@ impl Router<'_> {
         Ok(actions)
     }
 
-    /// `subscriptions/listen`: acknowledge the task IDs this caller may follow, send each one's
-    /// current state, and have the host call `task-changed` as they change.
+    /// `subscriptions/listen`: acknowledge the task IDs this caller may follow, and have the host
+    /// call `task-changed` for each now and as they change.
     fn listen(&self, id: &Value, params: &Value, declares_tasks: bool) -> Handled {
         let filter = params
             .get("notifications")
@@ -210,21 +203,21 @@ impl Router<'_> {
         if filter.contains_key("taskIds") {
             notifications.insert("taskIds".into(), json!(ids));
         }
-        let mut actions = vec![Action::Send(protocol::notification(
-            "notifications/subscriptions/acknowledged",
-            &json!({
-                "_meta": { protocol::META_SUBSCRIPTION_ID: id },
-                "notifications": notifications,
-            }),
-        ))];
-        for task in &followed {
-            actions.push(task_notification(id, task)?);
-        }
-        actions.push(Action::Listen {
-            subscription: id.to_string(),
-            task_ids: ids.iter().map(|s| s.to_string()).collect(),
-        });
-        Ok(actions)
+        // The host sends each task's state right after the acknowledgement, through
+        // `task-changed`, as it does for every later change.
+        Ok(vec![
+            Action::Send(protocol::notification(
+                "notifications/subscriptions/acknowledged",
+                &json!({
+                    "_meta": { protocol::META_SUBSCRIPTION_ID: id },
+                    "notifications": notifications,
+                }),
+            )),
+            Action::Listen {
+                subscription: id.to_string(),
+                task_ids: ids.iter().map(|s| s.to_string()).collect(),
+            },
+        ])
     }
 
     /// A followed task may have changed: its `notifications/tasks`, if the caller may see it.
@@ -348,34 +341,18 @@ impl Router<'_> {
     }
 }
 
-/// The `Task` members every modern task shape shares.
+/// The `Task` members every modern task shape shares: the legacy wire task, with the two
+/// durations renamed as the extension names them.
 fn task_fields(task: &Task) -> Map<String, Value> {
-    #[derive(Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Fields<'a> {
-        task_id: &'a str,
-        status: &'static str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        status_message: Option<&'a str>,
-        created_at: String,
-        last_updated_at: String,
-        ttl_ms: Option<u64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        poll_interval_ms: Option<u64>,
-    }
-    let fields = Fields {
-        task_id: &task.id,
-        status: task.status.as_wire(),
-        status_message: task.status_message.as_deref(),
-        created_at: protocol::iso8601(task.created_at),
-        last_updated_at: protocol::iso8601(task.last_updated_at),
-        ttl_ms: task.ttl,
-        poll_interval_ms: task.poll_interval,
+    let Ok(Value::Object(mut fields)) = serde_json::to_value(protocol::task_json(task)) else {
+        return Map::new();
     };
-    match serde_json::to_value(fields) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
+    for (legacy, modern) in [("ttl", "ttlMs"), ("pollInterval", "pollIntervalMs")] {
+        if let Some(value) = fields.remove(legacy) {
+            fields.insert(modern.into(), value);
+        }
     }
+    fields
 }
 
 /// The task as `tasks/get` and `notifications/tasks` show it (`DetailedTask`): its result when
