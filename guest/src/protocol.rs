@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
-use crate::model::{RpcError, Task};
+use crate::model::{Era, RpcError, Task};
 
 /// The legacy revision this implementation speaks; `initialize` answers it when a client asks
 /// for one we do not know.
@@ -68,8 +68,8 @@ pub mod code {
 pub enum Requested {
     /// No modern protocol version (or a legacy one): the connection's `initialize` era.
     Legacy,
-    /// `2026-07-28`, with the client capabilities this request declares (`{}` if none).
-    Modern(Value),
+    /// `2026-07-28`, with the client capabilities this request declares.
+    Modern(Capabilities),
     /// A protocol version this server does not serve.
     Unsupported(String),
 }
@@ -86,8 +86,8 @@ pub fn requested_era(params: Params<'_>) -> Requested {
     struct Meta<'a> {
         #[serde(rename = "io.modelcontextprotocol/protocolVersion", borrow)]
         version: Option<Cow<'a, str>>,
-        #[serde(rename = "io.modelcontextprotocol/clientCapabilities")]
-        capabilities: Option<Value>,
+        #[serde(rename = "io.modelcontextprotocol/clientCapabilities", borrow)]
+        capabilities: Option<&'a RawValue>,
     }
     let Some(raw) = params.0 else {
         return Requested::Legacy;
@@ -106,12 +106,65 @@ pub fn requested_era(params: Params<'_>) -> Requested {
         return Requested::Legacy;
     };
     if version == MODERN_PROTOCOL_VERSION {
-        Requested::Modern(capabilities.unwrap_or_else(|| Value::Object(Map::new())))
+        // Capabilities that cannot be read declare nothing.
+        let capabilities = capabilities
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or_default();
+        Requested::Modern(capabilities)
     } else if SUPPORTED_PROTOCOL_VERSIONS.contains(&version.as_ref()) {
         Requested::Legacy
     } else {
         Requested::Unsupported(version.into_owned())
     }
+}
+
+/// What a modern request's client capabilities say that the server acts on: whether it declares
+/// the tasks extension, and which server-to-client requests it can answer. Read without building
+/// the whole capabilities object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(default)]
+pub struct Capabilities {
+    /// `elicitation` is declared.
+    #[serde(deserialize_with = "is_object")]
+    pub elicitation: bool,
+    /// `sampling` is declared.
+    #[serde(deserialize_with = "is_object")]
+    pub sampling: bool,
+    /// `roots` is declared.
+    #[serde(deserialize_with = "is_object")]
+    pub roots: bool,
+    /// `extensions["io.modelcontextprotocol/tasks"]` is declared.
+    #[serde(rename = "extensions", deserialize_with = "declares_tasks")]
+    pub tasks: bool,
+}
+
+impl Capabilities {
+    /// Whether these capabilities let the server put this request to the client.
+    pub fn allows(self, method: &str) -> bool {
+        match capability_for(method) {
+            Some("elicitation") => self.elicitation,
+            Some("sampling") => self.sampling,
+            Some("roots") => self.roots,
+            _ => false,
+        }
+    }
+}
+
+/// A capability is declared by an object.
+fn is_object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(<&RawValue>::deserialize(d)?.get().starts_with('{'))
+}
+
+/// Whether an `extensions` object declares the tasks extension with an object.
+fn declares_tasks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    struct Extensions<'a> {
+        #[serde(rename = "io.modelcontextprotocol/tasks", borrow)]
+        tasks: Option<&'a RawValue>,
+    }
+    Ok(Extensions::deserialize(d)?
+        .tasks
+        .is_some_and(|t| t.get().starts_with('{')))
 }
 
 /// The client capability a server-to-client request needs: `elicitation`, `sampling` or
@@ -354,33 +407,83 @@ pub fn notification(method: &str, params: &impl Serialize) -> String {
     .expect("a JSON value always serializes")
 }
 
-/// The task as the protocol shows it (`Task` in the schema): never the owner, the version, the
-/// request or the outcome.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The task as the protocol shows it (`Task` in either era's schema): never the owner, the
+/// version, the request or the outcome. The eras name two members differently (`ttl` and
+/// `pollInterval` in 2025-11-25, `ttlMs` and `pollIntervalMs` in 2026-07-28); a modern result also
+/// carries `resultType`, and a modern `DetailedTask` one member its status asks for.
+#[derive(Debug, Clone)]
 pub struct WireTask<'a> {
-    task_id: &'a str,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status_message: Option<&'a str>,
-    created_at: String,
-    last_updated_at: String,
-    /// `null` for unlimited, as the schema requires the member.
-    ttl: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    poll_interval: Option<u64>,
+    task: &'a Task,
+    era: Era,
+    result_type: Option<&'static str>,
+    extra: Vec<(&'static str, Value)>,
 }
 
-/// The wire form of `task`.
+impl<'a> WireTask<'a> {
+    /// The same task with `resultType` first (a modern result).
+    pub fn with_result_type(mut self, result_type: &'static str) -> Self {
+        self.result_type = Some(result_type);
+        self
+    }
+
+    /// The same task with one more member (a modern `DetailedTask`'s `result`, `error` or
+    /// `inputRequests`, or a notification's `_meta`).
+    pub fn with(mut self, name: &'static str, value: Value) -> Self {
+        self.extra.push((name, value));
+        self
+    }
+}
+
+impl Serialize for WireTask<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let task = self.task;
+        let modern = self.era == Era::Modern;
+        let mut map = serializer.serialize_map(None)?;
+        if let Some(result_type) = self.result_type {
+            map.serialize_entry("resultType", result_type)?;
+        }
+        map.serialize_entry("taskId", &task.id)?;
+        map.serialize_entry("status", task.status.as_wire())?;
+        if let Some(message) = &task.status_message {
+            map.serialize_entry("statusMessage", message)?;
+        }
+        map.serialize_entry("createdAt", &iso8601(task.created_at))?;
+        map.serialize_entry("lastUpdatedAt", &iso8601(task.last_updated_at))?;
+        // `null` for unlimited: both schemas require the member.
+        map.serialize_entry(if modern { "ttlMs" } else { "ttl" }, &task.ttl)?;
+        if let Some(interval) = task.poll_interval {
+            let name = if modern {
+                "pollIntervalMs"
+            } else {
+                "pollInterval"
+            };
+            map.serialize_entry(name, &interval)?;
+        }
+        for (name, value) in &self.extra {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+/// The 2025-11-25 wire form of `task`.
 pub fn task_json(task: &Task) -> WireTask<'_> {
     WireTask {
-        task_id: &task.id,
-        status: task.status.as_wire(),
-        status_message: task.status_message.as_deref(),
-        created_at: iso8601(task.created_at),
-        last_updated_at: iso8601(task.last_updated_at),
-        ttl: task.ttl,
-        poll_interval: task.poll_interval,
+        task,
+        era: Era::Legacy,
+        result_type: None,
+        extra: Vec::new(),
+    }
+}
+
+/// The 2026-07-28 wire form of `task` (the extension's `Task`).
+pub fn modern_task_json(task: &Task) -> WireTask<'_> {
+    WireTask {
+        task,
+        era: Era::Modern,
+        result_type: None,
+        extra: Vec::new(),
     }
 }
 
@@ -461,6 +564,39 @@ mod tests {
         assert_eq!((id, e.code), (Value::Null, code::INVALID_REQUEST));
         let (id, e) = parse(r#"{"jsonrpc":"2.0","id":3,"method":7}"#).unwrap_err();
         assert_eq!((id, e.code), (json!(3), code::INVALID_REQUEST));
+    }
+
+    #[test]
+    fn the_era_of_a_request_comes_from_its_meta() {
+        let era = |params: &str| requested_era(Params(Some(serde_json::from_str(params).unwrap())));
+        assert_eq!(era(r#"{"taskId":"t"}"#), Requested::Legacy);
+        assert_eq!(
+            era(r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2025-11-25"}}"#),
+            Requested::Legacy
+        );
+        assert_eq!(
+            era(r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"1900-01-01"}}"#),
+            Requested::Unsupported("1900-01-01".into())
+        );
+        let declared = era(
+            r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"sampling":{},"roots":null,"extensions":{"io.modelcontextprotocol/tasks":{}}}}}"#,
+        );
+        assert_eq!(
+            declared,
+            Requested::Modern(Capabilities {
+                elicitation: false,
+                sampling: true,
+                roots: false,
+                tasks: true,
+            })
+        );
+        // Capabilities that are not an object declare nothing; the request is still modern.
+        assert_eq!(
+            era(
+                r#"{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":"all"}}"#
+            ),
+            Requested::Modern(Capabilities::default())
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::model::{
     Action, Context, Era, InputRequest, InputState, Outcome, RpcError, Run, Server, Status, Store,
     StoreError, Task, Tool, ToolQuestion, ToolReply,
 };
-use crate::protocol::{self, Incoming, Params, Requested, code};
+use crate::protocol::{self, Capabilities, Incoming, Params, Requested, code};
 
 /// How often a compare-and-swap is retried before the router gives up with -32603. Conflicts
 /// come only from concurrent writers of the same task, so a handful of rounds always suffices
@@ -49,34 +49,8 @@ enum RunRef {
     Call { id: Value, can: Capabilities },
 }
 
-/// Which server-to-client requests a client declared it can answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Capabilities {
-    elicitation: bool,
-    sampling: bool,
-    roots: bool,
-}
-
+/// How a modern call's run token names what its client can answer.
 impl Capabilities {
-    /// From a `ClientCapabilities` object.
-    fn of(capabilities: &Value) -> Self {
-        let has = |name: &str| capabilities.get(name).is_some_and(Value::is_object);
-        Capabilities {
-            elicitation: has("elicitation"),
-            sampling: has("sampling"),
-            roots: has("roots"),
-        }
-    }
-
-    fn allows(self, method: &str) -> bool {
-        match protocol::capability_for(method) {
-            Some("elicitation") => self.elicitation,
-            Some("sampling") => self.sampling,
-            Some("roots") => self.roots,
-            _ => false,
-        }
-    }
-
     /// Three letters, `e`, `s`, `r` or `-`, for a run token.
     fn letters(self) -> String {
         [
@@ -95,6 +69,7 @@ impl Capabilities {
             elicitation: b[0] == b'e',
             sampling: b[1] == b's',
             roots: b[2] == b'r',
+            tasks: false,
         })
     }
 
@@ -104,6 +79,7 @@ impl Capabilities {
             elicitation: bits & 1 != 0,
             sampling: bits & 2 != 0,
             roots: bits & 4 != 0,
+            tasks: false,
         })
     }
 }
@@ -179,7 +155,7 @@ impl<'a> Router<'a> {
                 let handled = match protocol::requested_era(params) {
                     Requested::Legacy => self.legacy_request(&id, &method, params),
                     Requested::Modern(capabilities) => {
-                        self.modern_request(&id, &method, params, &capabilities)
+                        self.modern_request(&id, &method, params, capabilities)
                     }
                     Requested::Unsupported(version) => Err(modern::unsupported_version(&version)),
                 };
@@ -583,7 +559,7 @@ impl<'a> Router<'a> {
                 .and_then(|r| {
                     r.pointer("/params/_meta")
                         .and_then(|m| m.get(protocol::META_CLIENT_CAPABILITIES))
-                        .map(Capabilities::of)
+                        .map(capabilities_of)
                 })
                 .unwrap_or_default(),
             Era::Legacy => self.session_capabilities(),
@@ -594,7 +570,7 @@ impl<'a> Router<'a> {
     fn session_capabilities(&self) -> Capabilities {
         serde_json::from_str::<Value>(&self.ctx.session)
             .ok()
-            .and_then(|s| s.get("clientCapabilities").map(Capabilities::of))
+            .and_then(|s| s.get("clientCapabilities").map(capabilities_of))
             .unwrap_or_default()
     }
 
@@ -824,6 +800,11 @@ fn check_required_arguments(tool: &Tool, arguments: &Value) -> Result<(), RpcErr
         tool.name,
         missing.join(", ")
     )))
+}
+
+/// The capabilities a `ClientCapabilities` object declares (none, if it is not one).
+fn capabilities_of(capabilities: &Value) -> Capabilities {
+    serde_json::from_str(&capabilities.to_string()).unwrap_or_default()
 }
 
 /// Mark the task's answered questions as handed to its tool; their keys and answers. The answer

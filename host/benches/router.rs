@@ -155,6 +155,9 @@ fn stored_task(store: &MemoryStore) -> String {
     id
 }
 
+/// The `_meta` of a 2026-07-28 request: the version, and the tasks extension declared.
+const MODERN_META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{"io.modelcontextprotocol/tasks":{}}}}"#;
+
 fn router_call(runtime: &tokio::runtime::Runtime) {
     const CALLS: usize = 20_000;
     let store = Arc::new(MemoryStore::new());
@@ -174,9 +177,13 @@ fn router_call(runtime: &tokio::runtime::Runtime) {
     let ping = r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#.to_string();
     let get =
         format!(r#"{{"jsonrpc":"2.0","id":7,"method":"tasks/get","params":{{"taskId":"{id}"}}}}"#);
+    let modern_get = format!(
+        r#"{{"jsonrpc":"2.0","id":7,"method":"tasks/get","params":{{"taskId":"{id}",{MODERN_META}}}}}"#
+    );
     for (what, message) in [
         ("ping (no store access)", ping),
         ("tasks/get (one store read)", get),
+        ("tasks/get, 2026-07-28", modern_get),
     ] {
         let ctx = || Context {
             owner: "bench".into(),

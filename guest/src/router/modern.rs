@@ -24,12 +24,9 @@ impl Router<'_> {
         id: &Value,
         method: &str,
         params: Params<'_>,
-        capabilities: &Value,
+        capabilities: Capabilities,
     ) -> Handled {
-        let declares_tasks = capabilities
-            .pointer("/extensions")
-            .and_then(|e| e.get(protocol::TASKS_EXTENSION))
-            .is_some_and(Value::is_object);
+        let declares_tasks = capabilities.tasks;
         match method {
             "server/discover" => Ok(vec![send_result(id, self.discover_result())]),
             "ping" => Ok(vec![send_result(id, complete(Map::new()))]),
@@ -50,7 +47,8 @@ impl Router<'_> {
             }
             "tasks/get" => {
                 let task = self.visible_task(method, params)?;
-                Ok(vec![send_result(id, get_result(&task)?)])
+                let got = detailed_task(&task)?.with_result_type("complete");
+                Ok(vec![send_result(id, got)])
             }
             "tasks/update" => self.tasks_update(id, &params.value()),
             "tasks/cancel" => {
@@ -112,7 +110,7 @@ impl Router<'_> {
         &self,
         id: &Value,
         params: &Value,
-        capabilities: &Value,
+        capabilities: Capabilities,
         declares_tasks: bool,
     ) -> Handled {
         if let Some(state) = params.get("requestState") {
@@ -124,8 +122,7 @@ impl Router<'_> {
             // `params.task` means nothing in this era: the server decides.
             (true, TaskSupport::Optional | TaskSupport::Required) => {
                 let (task, run) = self.create_task(Era::Modern, name, params, None, &arguments)?;
-                let mut created = task_fields(&task);
-                created.insert("resultType".into(), json!("task"));
+                let created = protocol::modern_task_json(&task).with_result_type("task");
                 Ok(vec![send_result(id, created), run])
             }
             (false, TaskSupport::Required) => Err(missing_tasks_capability(&format!(
@@ -134,7 +131,7 @@ impl Router<'_> {
             _ => Ok(vec![Action::RunTool(crate::model::Run {
                 token: RunRef::Call {
                     id: id.clone(),
-                    can: Capabilities::of(capabilities),
+                    can: capabilities,
                 }
                 .token(),
                 task_id: None,
@@ -295,7 +292,7 @@ impl Router<'_> {
         id: &Value,
         params: &Value,
         state: &Value,
-        capabilities: &Value,
+        capabilities: Capabilities,
     ) -> Handled {
         let refused = |why: &str| RpcError::invalid_params(format!("tools/call: {why}"));
         let text = state
@@ -316,7 +313,7 @@ impl Router<'_> {
             .unwrap_or_default();
         let to = RunRef::Call {
             id: id.clone(),
-            can: Capabilities::of(capabilities),
+            can: capabilities,
         }
         .token();
         let mut actions = vec![Action::RenameRun {
@@ -341,24 +338,10 @@ impl Router<'_> {
     }
 }
 
-/// The `Task` members every modern task shape shares: the legacy wire task, with the two
-/// durations renamed as the extension names them.
-fn task_fields(task: &Task) -> Map<String, Value> {
-    let Ok(Value::Object(mut fields)) = serde_json::to_value(protocol::task_json(task)) else {
-        return Map::new();
-    };
-    for (legacy, modern) in [("ttl", "ttlMs"), ("pollInterval", "pollIntervalMs")] {
-        if let Some(value) = fields.remove(legacy) {
-            fields.insert(modern.into(), value);
-        }
-    }
-    fields
-}
-
 /// The task as `tasks/get` and `notifications/tasks` show it (`DetailedTask`): its result when
 /// completed, its error when failed, its outstanding questions when input is required.
-fn detailed_task(task: &Task) -> Result<Map<String, Value>, RpcError> {
-    let mut fields = task_fields(task);
+fn detailed_task(task: &Task) -> Result<protocol::WireTask<'_>, RpcError> {
+    let wire = protocol::modern_task_json(task);
     let stored = |text: &str| {
         serde_json::from_str::<Value>(text).map_err(|e| {
             RpcError::internal(format!(
@@ -367,7 +350,7 @@ fn detailed_task(task: &Task) -> Result<Map<String, Value>, RpcError> {
             ))
         })
     };
-    match (task.status, &task.outcome) {
+    Ok(match (task.status, &task.outcome) {
         (Status::InputRequired, _) => {
             let requests: Map<String, Value> = task
                 .input_requests
@@ -381,7 +364,7 @@ fn detailed_task(task: &Task) -> Result<Map<String, Value>, RpcError> {
                     )
                 })
                 .collect();
-            fields.insert("inputRequests".into(), Value::Object(requests));
+            wire.with("inputRequests", Value::Object(requests))
         }
         (Status::Completed, Some(Outcome::Result(text))) => {
             let mut result = stored(text)?;
@@ -390,11 +373,9 @@ fn detailed_task(task: &Task) -> Result<Map<String, Value>, RpcError> {
                 // legacy era's related-task meta.
                 obj.insert("resultType".into(), json!("complete"));
             }
-            fields.insert("result".into(), result);
+            wire.with("result", result)
         }
-        (Status::Failed, Some(Outcome::Error(error))) => {
-            fields.insert("error".into(), error.to_json());
-        }
+        (Status::Failed, Some(Outcome::Error(error))) => wire.with("error", error.to_json()),
         // A legacy task that failed on a tool's `isError` result: the extension keeps `failed`
         // for JSON-RPC errors, so the result travels as the error's data.
         (Status::Failed, Some(Outcome::Result(text))) => {
@@ -404,14 +385,14 @@ fn detailed_task(task: &Task) -> Result<Map<String, Value>, RpcError> {
                 .unwrap_or_else(|| "The tool reported an error.".into());
             let error =
                 json!({ "code": code::INTERNAL_ERROR, "message": message, "data": stored(text)? });
-            fields.insert("error".into(), error);
+            wire.with("error", error)
         }
         (Status::Failed, None) => {
             let message = task.status_message.clone().unwrap_or_default();
-            fields.insert(
-                "error".into(),
+            wire.with(
+                "error",
                 json!({ "code": code::INTERNAL_ERROR, "message": message }),
-            );
+            )
         }
         (Status::Completed, _) => {
             return Err(RpcError::internal(format!(
@@ -419,20 +400,14 @@ fn detailed_task(task: &Task) -> Result<Map<String, Value>, RpcError> {
                 task.id
             )));
         }
-        (Status::Working | Status::Cancelled, _) => {}
-    }
-    Ok(fields)
-}
-
-fn get_result(task: &Task) -> Result<Map<String, Value>, RpcError> {
-    detailed_task(task).map(complete)
+        (Status::Working | Status::Cancelled, _) => wire,
+    })
 }
 
 /// `notifications/tasks` for a subscription.
 fn task_notification(subscription: &Value, task: &Task) -> Result<Action, RpcError> {
-    let mut params = detailed_task(task)?;
-    params.insert(
-        "_meta".into(),
+    let params = detailed_task(task)?.with(
+        "_meta",
         json!({ protocol::META_SUBSCRIPTION_ID: subscription }),
     );
     Ok(Action::Send(protocol::notification(

@@ -731,6 +731,7 @@ fn run_tokens_round_trip() {
                 elicitation: true,
                 sampling: false,
                 roots: true,
+                tasks: false,
             },
         },
     ] {
