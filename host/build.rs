@@ -2,6 +2,11 @@
 //! the host to embed: the world `tasks` (`mcp_tasks.wasm`) and the world `state-machine`
 //! (`mcp_tasks_machine.wasm`, the guest built with its feature `machine-only`).
 //! `MCP_TASKS_GUEST_WASM=path` and `MCP_TASKS_MACHINE_WASM=path` embed prebuilt ones instead.
+//!
+//! In the workspace the guest is `../guest`. The packaged crate (`cargo package`, and so
+//! `cargo install mcp-tasks`) has no `../guest`: it carries the guest's manifest and sources in
+//! `embedded/` (links to `../guest` in the repository, whose files `cargo package` copies in) and
+//! the WIT in `wit/`, and this script assembles them into a project of their own in `OUT_DIR`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,14 +15,23 @@ const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let root = manifest
-        .parent()
-        .expect("host/ sits in the workspace")
-        .to_path_buf();
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("set by cargo"));
-    for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
-        println!("cargo:rerun-if-changed={}", root.join(watched).display());
-    }
+    let workspace_guest = manifest.join("../guest/Cargo.toml");
+    let guest_manifest = if workspace_guest.exists() {
+        let root = manifest.parent().expect("host/ sits in the workspace");
+        for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock"] {
+            println!("cargo:rerun-if-changed={}", root.join(watched).display());
+        }
+        workspace_guest
+    } else {
+        for watched in ["embedded", "wit", "Cargo.lock"] {
+            println!(
+                "cargo:rerun-if-changed={}",
+                manifest.join(watched).display()
+            );
+        }
+        assemble_guest(&manifest, &out_dir.join("guest-project"))
+    };
     for (prebuilt_var, features, file) in [
         ("MCP_TASKS_GUEST_WASM", "", "mcp_tasks.wasm"),
         (
@@ -34,33 +48,71 @@ fn main() {
                 copy(Path::new(&prebuilt), &dest);
             }
             None => {
-                let built = build_guest(&root, &out_dir, features);
+                let built = build_guest(&guest_manifest, &out_dir, features);
                 copy(&built, &dest);
             }
         }
     }
 }
 
+/// The guest as a project of its own, from the packaged crate's `embedded/` and `wit/`: laid out
+/// as in the repository (`guest/`, `wit/`), with the package's lock file, and a workspace of its
+/// own (it is built inside the outer build's target directory). Its manifest.
+fn assemble_guest(package: &Path, project: &Path) -> PathBuf {
+    let guest = project.join("guest");
+    let _ = std::fs::remove_dir_all(project);
+    copy_dir(&package.join("embedded/guest-src"), &guest.join("src"));
+    copy_dir(&package.join("wit"), &project.join("wit"));
+    let toml = std::fs::read_to_string(package.join("embedded/guest.toml"))
+        .unwrap_or_else(|e| panic!("the packaged crate lacks embedded/guest.toml: {e}"));
+    let manifest = guest.join("Cargo.toml");
+    write(&manifest, &format!("{toml}\n[workspace]\n"));
+    let lock = package.join("Cargo.lock");
+    if lock.exists() {
+        copy(&lock, &guest.join("Cargo.lock"));
+    }
+    manifest
+}
+
+/// Copy the directory `from` (following links) to `to`, recursively.
+fn copy_dir(from: &Path, to: &Path) {
+    let entries =
+        std::fs::read_dir(from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
+    if let Err(e) = std::fs::create_dir_all(to) {
+        panic!("cannot create {}: {e}", to.display());
+    }
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let dest = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_dir(&path, &dest);
+        } else {
+            copy(&path, &dest);
+        }
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    if let Err(e) = std::fs::write(path, text) {
+        panic!("cannot write {}: {e}", path.display());
+    }
+}
+
 /// Build the guest with these features; the component it wrote (the next build of the guest
 /// writes to the same path, so copy it away first).
-fn build_guest(root: &Path, out_dir: &Path, features: &str) -> PathBuf {
+fn build_guest(guest_manifest: &Path, out_dir: &Path, features: &str) -> PathBuf {
     check_target_installed();
     // A target dir of its own: the outer cargo holds a lock on ours.
     let target_dir = guest_target_dir(out_dir);
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
     build
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "mcp-tasks-guest",
-            "--target",
-            TARGET,
-            "--features",
-            features,
-        ])
+        .args(["build", "--release", "--manifest-path"])
+        .arg(guest_manifest)
+        .args(["--target", TARGET, "--features", features])
         .arg("--target-dir")
         .arg(&target_dir)
         // The component ships without debug info; the host's profile keeps its own.

@@ -18,7 +18,7 @@ use crate::tools::Catalog;
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({
         world: "tasks",
-        path: "../wit",
+        path: "wit",
         imports: { default: async },
         additional_derives: [PartialEq],
         exports: { default: async },

@@ -97,7 +97,7 @@ pub use store::{MemoryStore, TaskStore};
 pub use tools::{CommandTool, InputError, Question, Tool, ToolContext, ToolOutcome, ToolsFile};
 
 /// The WIT package `mcp:tasks@0.2.0` that the component implements.
-pub const WIT: &str = include_str!("../../wit/tasks.wit");
+pub const WIT: &str = include_str!("../wit/tasks.wit");
 
 /// The types of the WIT package, as the host sees them.
 pub mod types {

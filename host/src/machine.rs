@@ -12,7 +12,7 @@ use crate::types::{Status, Task};
 mod bindings {
     wasmtime::component::bindgen!({
         world: "state-machine",
-        path: "../wit",
+        path: "wit",
         additional_derives: [PartialEq],
         // The same task types as the tasks world, so a task moves between the two unchanged.
         with: { "mcp:tasks/types": crate::component::bindings::mcp::tasks::types },
