@@ -260,6 +260,8 @@ pub struct Context {
 pub struct Run {
     /// Names the run in later calls.
     pub token: String,
+    /// Opaque to the host; passed back with the run's questions.
+    pub state: String,
     /// The task it belongs to, if any.
     pub task_id: Option<String>,
     /// The tool's name.
@@ -316,12 +318,14 @@ pub enum Action {
     Changed(String),
     /// Hand the client's answer to the tool.
     ReplyTool(ToolReply),
-    /// Know the run `from` as `to` from now on.
+    /// Know the run `from` as `to`, with this state, from now on.
     RenameRun {
         /// The old token.
         from: String,
         /// The new token.
         to: String,
+        /// The run's state from now on.
+        state: String,
     },
     /// Keep a subscription to these tasks.
     Listen {

@@ -44,44 +44,9 @@ enum RunRef {
     Task(String),
     /// A legacy plain call's run: it answers this request id.
     Request(Value),
-    /// A modern plain call's run: it answers this request id, and may ask the client only what
-    /// the request declared it can answer.
-    Call { id: Value, can: Capabilities },
-}
-
-/// How a modern call's run token names what its client can answer.
-impl Capabilities {
-    /// Three letters, `e`, `s`, `r` or `-`, for a run token.
-    fn letters(self) -> String {
-        [
-            (self.elicitation, 'e'),
-            (self.sampling, 's'),
-            (self.roots, 'r'),
-        ]
-        .iter()
-        .map(|&(on, c)| if on { c } else { '-' })
-        .collect()
-    }
-
-    fn from_letters(letters: &str) -> Option<Self> {
-        let b = letters.as_bytes();
-        (b.len() == 3).then(|| Capabilities {
-            elicitation: b[0] == b'e',
-            sampling: b[1] == b's',
-            roots: b[2] == b'r',
-            tasks: false,
-        })
-    }
-
-    /// Every combination, to name a modern call's run by its request id alone.
-    fn all() -> impl Iterator<Item = Self> {
-        (0..8u8).map(|bits| Capabilities {
-            elicitation: bits & 1 != 0,
-            sampling: bits & 2 != 0,
-            roots: bits & 4 != 0,
-            tasks: false,
-        })
-    }
+    /// A modern plain call's run: it answers this request id. What its client can answer is in
+    /// the run's state (see [`run_state`]).
+    Call(Value),
 }
 
 impl RunRef {
@@ -89,7 +54,7 @@ impl RunRef {
         match self {
             RunRef::Task(id) => format!("task:{id}"),
             RunRef::Request(id) => format!("request:{id}"),
-            RunRef::Call { id, can } => format!("call:{}:{id}", can.letters()),
+            RunRef::Call(id) => format!("call:{id}"),
         }
     }
 
@@ -100,23 +65,8 @@ impl RunRef {
         if let Some(id) = token.strip_prefix("request:") {
             return serde_json::from_str(id).ok().map(RunRef::Request);
         }
-        let (letters, id) = token.strip_prefix("call:")?.split_once(':')?;
-        Some(RunRef::Call {
-            id: serde_json::from_str(id).ok()?,
-            can: Capabilities::from_letters(letters)?,
-        })
-    }
-
-    /// The tokens a plain call with this request id may run under, whichever era it came in:
-    /// `notifications/cancelled` names only the id.
-    fn plain_call_tokens(id: &Value) -> Vec<String> {
-        std::iter::once(RunRef::Request(id.clone()))
-            .chain(Capabilities::all().map(|can| RunRef::Call {
-                id: id.clone(),
-                can,
-            }))
-            .map(|r| r.token())
-            .collect()
+        let id = token.strip_prefix("call:")?;
+        serde_json::from_str(id).ok().map(RunRef::Call)
     }
 
     /// The id of the server's request for question `key` of this run (legacy era).
@@ -175,12 +125,11 @@ impl<'a> Router<'a> {
                 let Some(id) = params.value().get("requestId").cloned() else {
                     return Vec::new();
                 };
-                let mut actions: Vec<Action> = RunRef::plain_call_tokens(&id)
-                    .into_iter()
-                    .map(Action::StopTool)
-                    .collect();
-                actions.push(Action::Unlisten(id.to_string()));
-                actions
+                vec![
+                    Action::StopTool(RunRef::Request(id.clone()).token()),
+                    Action::StopTool(RunRef::Call(id.clone()).token()),
+                    Action::Unlisten(id.to_string()),
+                ]
             }
             _ => Vec::new(),
         }
@@ -253,6 +202,7 @@ impl<'a> Router<'a> {
         self.store.create(&task).map_err(store_failure)?;
         let run = Action::RunTool(Run {
             token: RunRef::Task(task.id.clone()).token(),
+            state: String::new(),
             task_id: Some(task.id.clone()),
             tool: tool.to_string(),
             arguments: arguments.to_string(),
@@ -368,7 +318,7 @@ impl<'a> Router<'a> {
     ) -> Vec<Action> {
         match RunRef::parse(token) {
             Some(RunRef::Request(id)) => vec![answer(&id, &outcome, Era::Legacy)],
-            Some(RunRef::Call { id, .. }) => vec![answer(&id, &outcome, Era::Modern)],
+            Some(RunRef::Call(id)) => vec![answer(&id, &outcome, Era::Modern)],
             Some(RunRef::Task(task_id)) => self.settle(&task_id, outcome, message),
             None => Vec::new(),
         }
@@ -402,8 +352,14 @@ impl<'a> Router<'a> {
         }
     }
 
-    /// A running tool asks the client questions.
-    pub fn tool_input(&self, token: &str, questions: &[ToolQuestion]) -> Vec<Action> {
+    /// A running tool asks the client questions. `run_state` is the state its `run-tool` (or
+    /// `rename-run`) action gave.
+    pub fn tool_input(
+        &self,
+        token: &str,
+        run_state: &str,
+        questions: &[ToolQuestion],
+    ) -> Vec<Action> {
         let Some(run) = RunRef::parse(token) else {
             return vec![Action::Log(format!(
                 "a question from an unknown run ({token}) was ignored"
@@ -446,7 +402,9 @@ impl<'a> Router<'a> {
         match run {
             RunRef::Task(task_id) => self.ask_for_task(token, &task_id, asked),
             RunRef::Request(id) => self.legacy_plain_ask(token, &RunRef::Request(id), asked),
-            RunRef::Call { id, can } => self.modern_plain_ask(token, &id, can, asked),
+            RunRef::Call(id) => {
+                self.modern_plain_ask(token, &id, run_state::parse(run_state), asked)
+            }
         }
     }
 
@@ -800,6 +758,38 @@ fn check_required_arguments(tool: &Tool, arguments: &Value) -> Result<(), RpcErr
         tool.name,
         missing.join(", ")
     )))
+}
+
+/// The state of a modern plain call's run: what its client can answer, as three letters (`e`,
+/// `s`, `r` or `-` for elicitation, sampling and roots), since a question may come long after
+/// the request that declared it.
+mod run_state {
+    use crate::protocol::Capabilities;
+
+    pub(super) fn of(can: Capabilities) -> String {
+        [
+            (can.elicitation, 'e'),
+            (can.sampling, 's'),
+            (can.roots, 'r'),
+        ]
+        .iter()
+        .map(|&(on, c)| if on { c } else { '-' })
+        .collect()
+    }
+
+    /// What the client can answer; nothing for a state this router did not write.
+    pub(super) fn parse(state: &str) -> Capabilities {
+        let b = state.as_bytes();
+        if b.len() != 3 {
+            return Capabilities::default();
+        }
+        Capabilities {
+            elicitation: b[0] == b'e',
+            sampling: b[1] == b's',
+            roots: b[2] == b'r',
+            tasks: false,
+        }
+    }
 }
 
 /// The capabilities a `ClientCapabilities` object declares (none, if it is not one).

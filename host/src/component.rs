@@ -86,6 +86,8 @@ pub enum Call {
     Input {
         /// The run's token.
         token: String,
+        /// The run's state (as `run-tool` or `rename-run` gave it).
+        run_state: String,
         /// The questions, each with its key.
         questions: Vec<ToolQuestion>,
     },
@@ -276,9 +278,13 @@ impl Guest {
                     .call_tool_finished(store, &token, &outcome, message.as_deref(), &ctx)
                     .await
             }
-            Call::Input { token, questions } => {
+            Call::Input {
+                token,
+                run_state,
+                questions,
+            } => {
                 router
-                    .call_tool_input(store, &token, &questions, &ctx)
+                    .call_tool_input(store, &token, &run_state, &questions, &ctx)
                     .await
             }
             Call::TaskChanged {

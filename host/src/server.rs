@@ -204,11 +204,18 @@ struct Connection {
     tool_tasks: tokio_util::task::TaskTracker,
 }
 
-/// A running tool: how to stop it, and the token it goes by now (a modern plain call that asked
-/// for input takes the token of the request that carried the answers).
+/// A running tool: how to stop it, and what it goes by now (a modern plain call that asked for
+/// input takes the token of the request that carried the answers).
 struct RunHandle {
     cancel: CancellationToken,
-    token: Arc<Mutex<String>>,
+    name: Arc<Mutex<RunName>>,
+}
+
+/// A run's token and the component's opaque state for it.
+#[derive(Clone)]
+struct RunName {
+    token: String,
+    state: String,
 }
 
 /// The tasks one subscription follows, with the last notification sent for each, so that the
@@ -306,7 +313,13 @@ impl Connection {
                         );
                     }
                 }
-                Action::RenameRun(rename) => self.rename_run(&rename.from, rename.to),
+                Action::RenameRun(rename) => self.rename_run(
+                    &rename.from,
+                    RunName {
+                        token: rename.to,
+                        state: rename.state,
+                    },
+                ),
                 Action::Listen(listen) => {
                     lock(&self.subscriptions).insert(
                         listen.subscription.clone(),
@@ -332,12 +345,15 @@ impl Connection {
     /// Start a tool run; its progress and outcome go back to the component.
     fn start(self: &Arc<Self>, run: Run) {
         let cancel = self.shutdown.child_token();
-        let name = Arc::new(Mutex::new(run.token.clone()));
+        let name = Arc::new(Mutex::new(RunName {
+            token: run.token.clone(),
+            state: run.state.clone(),
+        }));
         lock(&self.runs).insert(
             run.token.clone(),
             RunHandle {
                 cancel: cancel.clone(),
-                token: name.clone(),
+                name: name.clone(),
             },
         );
         let conn = self.clone();
@@ -352,7 +368,7 @@ impl Connection {
                             continue;
                         };
                         let call = Call::Progress {
-                            token: lock(&name).clone(),
+                            token: lock(&name).token.clone(),
                             message,
                         };
                         if let Ok(actions) = conn.guest.call(call, conn.ctx()).await {
@@ -380,7 +396,7 @@ impl Connection {
             let _ = forward.await;
             // A question still open when the tool returned is moot.
             ask.abort();
-            let token = lock(&name).clone();
+            let token = lock(&name).token.clone();
             lock(&conn.questions).retain(|(run, _), _| *run != token);
             let stopped = lock(&conn.runs).remove(&token).is_none() || cancel.is_cancelled();
             if stopped {
@@ -404,11 +420,11 @@ impl Connection {
     /// `reply-tool` actions.
     async fn forward_questions(
         self: Arc<Self>,
-        name: Arc<Mutex<String>>,
+        name: Arc<Mutex<RunName>>,
         mut batches: mpsc::UnboundedReceiver<Vec<Asked>>,
     ) {
         while let Some(batch) = batches.recv().await {
-            let token = lock(&name).clone();
+            let RunName { token, state } = lock(&name).clone();
             let mut questions = Vec::with_capacity(batch.len());
             {
                 let mut waiting = lock(&self.questions);
@@ -424,6 +440,7 @@ impl Connection {
             let keys: Vec<String> = questions.iter().map(|q| q.key.clone()).collect();
             let call = Call::Input {
                 token: token.clone(),
+                run_state: state,
                 questions,
             };
             match self.guest.call(call, self.ctx()).await {
@@ -445,12 +462,13 @@ impl Connection {
 
     /// A run that now answers another request goes by `to`. If it has ended, the request that
     /// meant to resume it is answered through the component, with an error that says so.
-    fn rename_run(self: &Arc<Self>, from: &str, to: String) {
+    fn rename_run(self: &Arc<Self>, from: &str, renamed: RunName) {
+        let to = renamed.token.clone();
         let moved = {
             let mut runs = lock(&self.runs);
             match runs.remove(from) {
                 Some(run) => {
-                    *lock(&run.token) = to.clone();
+                    *lock(&run.name) = renamed;
                     runs.insert(to.clone(), run);
                     true
                 }

@@ -39,6 +39,7 @@ impl wit_router::Guest for Component {
 
     fn tool_input(
         token: String,
+        run_state: String,
         questions: Vec<wit_router::ToolQuestion>,
         ctx: wit_router::Context,
     ) -> Vec<wit_router::Action> {
@@ -51,7 +52,10 @@ impl wit_router::Guest for Component {
                 params: q.params,
             })
             .collect();
-        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).tool_input(&token, &questions))
+        convert(
+            Router::new(&ImportedStore, &ImportedServer, &ctx)
+                .tool_input(&token, &run_state, &questions),
+        )
     }
 
     fn task_changed(
@@ -151,6 +155,7 @@ fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
             Action::SetSession(s) => wit_router::Action::SetSession(s),
             Action::RunTool(r) => wit_router::Action::RunTool(wit_router::Run {
                 token: r.token,
+                state: r.state,
                 task_id: r.task_id,
                 tool: r.tool,
                 arguments: r.arguments,
@@ -166,8 +171,8 @@ fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
                 key: r.key,
                 response: r.response,
             }),
-            Action::RenameRun { from, to } => {
-                wit_router::Action::RenameRun(wit_router::Rename { from, to })
+            Action::RenameRun { from, to, state } => {
+                wit_router::Action::RenameRun(wit_router::Rename { from, to, state })
             }
             Action::Listen {
                 subscription,

@@ -116,6 +116,7 @@ impl Router<'_> {
             }
             (None, _) => Ok(vec![Action::RunTool(crate::model::Run {
                 token: RunRef::Request(id.clone()).token(),
+                state: String::new(),
                 task_id: None,
                 tool: name.to_string(),
                 arguments: arguments.to_string(),

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    Capabilities, Handled, Router, RunRef, missing_capability_message, send_result,
+    Capabilities, Handled, Router, RunRef, missing_capability_message, run_state, send_result,
     tool_error_result,
 };
 use crate::model::{Action, Era, Outcome, RpcError, Status, Task, TaskSupport, ToolQuestion};
@@ -129,11 +129,8 @@ impl Router<'_> {
                 "tools/call of '{name}', which runs only as a task,"
             ))),
             _ => Ok(vec![Action::RunTool(crate::model::Run {
-                token: RunRef::Call {
-                    id: id.clone(),
-                    can: capabilities,
-                }
-                .token(),
+                token: RunRef::Call(id.clone()).token(),
+                state: run_state::of(capabilities),
                 task_id: None,
                 tool: name.to_string(),
                 arguments: arguments.to_string(),
@@ -311,14 +308,11 @@ impl Router<'_> {
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        let to = RunRef::Call {
-            id: id.clone(),
-            can: capabilities,
-        }
-        .token();
+        let to = RunRef::Call(id.clone()).token();
         let mut actions = vec![Action::RenameRun {
             from: state.token.clone(),
             to: to.clone(),
+            state: run_state::of(capabilities),
         }];
         let mut missing = Vec::new();
         for (key, method, question) in state.questions {

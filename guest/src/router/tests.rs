@@ -163,6 +163,8 @@ struct Harness {
     push: Cell<bool>,
     /// The keys of the questions `ask` puts.
     next_key: Cell<u64>,
+    /// Each run's state, as the host keeps it from `run-tool` and `rename-run`.
+    run_states: RefCell<BTreeMap<String, String>>,
 }
 
 impl Harness {
@@ -181,6 +183,7 @@ impl Harness {
             executor: RefCell::new("host-a".into()),
             push: Cell::new(false),
             next_key: Cell::new(1),
+            run_states: RefCell::new(BTreeMap::new()),
         }
     }
 
@@ -198,8 +201,18 @@ impl Harness {
         let ctx = self.ctx();
         let actions = Router::new(&self.store, &self.server, &ctx).handle(&message.to_string());
         for action in &actions {
-            if let Action::SetSession(session) = action {
-                *self.session.borrow_mut() = session.clone();
+            match action {
+                Action::SetSession(session) => *self.session.borrow_mut() = session.clone(),
+                Action::RunTool(run) => {
+                    let mut states = self.run_states.borrow_mut();
+                    states.insert(run.token.clone(), run.state.clone());
+                }
+                Action::RenameRun { to, state, .. } => {
+                    self.run_states
+                        .borrow_mut()
+                        .insert(to.clone(), state.clone());
+                }
+                _ => {}
             }
         }
         actions
@@ -228,7 +241,13 @@ impl Harness {
             })
             .collect();
         let ctx = self.ctx();
-        Router::new(&self.store, &self.server, &ctx).tool_input(token, &questions)
+        let state = self
+            .run_states
+            .borrow()
+            .get(token)
+            .cloned()
+            .unwrap_or_default();
+        Router::new(&self.store, &self.server, &ctx).tool_input(token, &state, &questions)
     }
 
     fn status(&self, id: &str) -> (String, Option<String>) {
@@ -725,19 +744,19 @@ fn run_tokens_round_trip() {
         RunRef::Task("abc".into()),
         RunRef::Request(json!(5)),
         RunRef::Request(json!("x:y")),
-        RunRef::Call {
-            id: json!("a:b"),
-            can: Capabilities {
-                elicitation: true,
-                sampling: false,
-                roots: true,
-                tasks: false,
-            },
-        },
+        RunRef::Call(json!("a:b")),
     ] {
         assert_eq!(RunRef::parse(&r.token()), Some(r));
     }
     assert_eq!(RunRef::parse("bogus"), None);
+    let can = Capabilities {
+        elicitation: true,
+        sampling: false,
+        roots: true,
+        tasks: false,
+    };
+    assert_eq!(run_state::parse(&run_state::of(can)), can);
+    assert_eq!(run_state::parse("nonsense"), Capabilities::default());
 }
 
 fn question() -> Value {
@@ -1352,7 +1371,7 @@ fn a_modern_plain_call_asks_with_input_required_and_resumes_on_the_retry() {
         json!({ "name": "echo", "requestState": state, "inputResponses": { "a": { "action": "decline" } } }),
         caps.clone(),
     );
-    let Some(Action::RenameRun { from, to }) = retry.first() else {
+    let Some(Action::RenameRun { from, to, .. }) = retry.first() else {
         panic!("{retry:?}")
     };
     assert_eq!(from, &run.token);
