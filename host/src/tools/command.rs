@@ -291,7 +291,9 @@ async fn ask_questions(read: OwnedFd, answers: mpsc::UnboundedSender<Value>, cx:
                         let line = match answer {
                             Ok(result) => json!({ "key": key, "result": result }),
                             Err(InputError::Refused { code, message }) => {
-                                json!({ "key": key, "error": { "code": code, "message": message } })
+                                let mut refused = error(code, message);
+                                refused["key"] = json!(key);
+                                refused
                             }
                             Err(InputError::Stopped) => return,
                         };
