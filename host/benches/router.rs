@@ -458,11 +458,67 @@ fn over_stdio(label: &str, store: &str) {
     }
 }
 
+/// Launch to the first answer (a ping) of the real binary, in ms: with no compile cache, with a
+/// cold one (compiled, then stored) and with a warm one.
+fn startup() {
+    let launch = |args: &[&str]| {
+        let start = Instant::now();
+        let mut child = Command::new(binary())
+            .arg("serve")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n")
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let elapsed = start.elapsed().as_secs_f64() * 1e3;
+        assert!(line.contains("\"result\""), "{line}");
+        drop(stdin);
+        child.wait().unwrap();
+        elapsed
+    };
+    let dir = std::env::temp_dir().join(format!("mcp-tasks-bench-cache-{}", std::process::id()));
+    let cold = median(
+        (0..ROUNDS)
+            .map(|round| {
+                let fresh = dir.join(format!("cold-{round}"));
+                launch(&["--cache-dir", fresh.to_str().unwrap()])
+            })
+            .collect(),
+    );
+    let warm_dir = dir.join("warm");
+    launch(&["--cache-dir", warm_dir.to_str().unwrap()]);
+    let warm = median(
+        (0..ROUNDS)
+            .map(|_| launch(&["--cache-dir", warm_dir.to_str().unwrap()]))
+            .collect(),
+    );
+    let uncached = median((0..ROUNDS).map(|_| launch(&["--no-cache"])).collect());
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("launch to the first answer (ms, median of {ROUNDS}):");
+    println!(
+        "  no cache {uncached:7.1}   cold cache {cold:7.1}   warm cache {warm:7.1}   ({:.1}× faster warm)",
+        uncached / warm
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` runs this once with no argument
     // worth acting on, so keep that run short.
     if !std::env::args().any(|a| a == "--bench") {
         println!("run with `cargo bench -p mcp-tasks` to measure");
+        return;
+    }
+    // MCP_TASKS_BENCH=startup measures only the launch.
+    if std::env::var("MCP_TASKS_BENCH").as_deref() == Ok("startup") {
+        startup();
         return;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -475,6 +531,7 @@ fn main() {
     if std::env::var("MCP_TASKS_BENCH").as_deref() == Ok("router") {
         return;
     }
+    startup();
     over_stdio("memory", "memory");
     let dir = std::env::temp_dir().join(format!("mcp-tasks-bench-db-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -12,6 +12,7 @@ use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::cache::CompileCache;
 use crate::store::TaskStore;
 use crate::tools::Catalog;
 
@@ -218,23 +219,27 @@ pub struct Guest {
 }
 
 impl Guest {
-    /// Compile `component`, link its imports to `store` and to these settings and tools.
+    /// Compile `component` (or load it from the [`CompileCache`] the environment names), link
+    /// its imports to `store` and to these settings and tools.
     pub fn new(
         component: &ComponentSource,
         store: Arc<dyn TaskStore>,
         settings: crate::types::Settings,
         tools: Vec<Arc<dyn crate::Tool>>,
     ) -> Result<Self, GuestError> {
-        Self::load(component, store, Arc::new(Catalog::new(settings, tools)))
+        let catalog = Arc::new(Catalog::new(settings, tools));
+        Self::load(component, &CompileCache::from_env(), store, catalog)
     }
 
-    /// Compile `component` (the bytes of a component, or a path to one) and link it.
+    /// Compile `component` (the bytes of a component, or a path to one), or load it from
+    /// `cache`, and link it.
     pub(crate) fn load(
         component: &ComponentSource,
+        cache: &CompileCache,
         store: Arc<dyn TaskStore>,
         catalog: Arc<Catalog>,
     ) -> Result<Self, GuestError> {
-        let (engine, compiled) = compile(component)?;
+        let (engine, compiled) = compile(component, cache)?;
         let load = GuestError::load;
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(load)?;
@@ -371,16 +376,25 @@ impl GuestError {
 }
 
 /// An engine whose calls are interrupted by epoch (see [`CALL_BUDGET_TICKS`]), and `component`
-/// compiled for it.
+/// compiled for it (or loaded from `cache`, where it was compiled before).
 pub(crate) fn compile(
     component: &ComponentSource,
+    cache: &CompileCache,
 ) -> Result<(Engine, wasmtime::component::Component), GuestError> {
     let mut config = Config::new();
     config.epoch_interruption(true);
     let engine = Engine::new(&config).map_err(GuestError::load)?;
     let compiled = match component {
-        ComponentSource::Bytes(bytes) => wasmtime::component::Component::new(&engine, bytes),
-        ComponentSource::File(path) => wasmtime::component::Component::from_file(&engine, path),
+        ComponentSource::Bytes(bytes) => cache.component(&engine, bytes),
+        ComponentSource::File(path) => match std::fs::read(path) {
+            Ok(bytes) => cache.component(&engine, &bytes),
+            Err(e) => {
+                return Err(GuestError::Load(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                )));
+            }
+        },
     }
     .map_err(GuestError::load)?;
     spawn_epoch_ticker(&engine);

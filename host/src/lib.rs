@@ -80,6 +80,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod cache;
 mod component;
 mod machine;
 mod server;
@@ -88,6 +89,7 @@ pub mod tools;
 mod transport;
 
 pub use async_trait::async_trait;
+pub use cache::CompileCache;
 pub use component::{
     Call, ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MACHINE_COMPONENT, Guest, GuestError,
 };

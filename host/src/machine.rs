@@ -4,6 +4,7 @@
 use wasmtime::Store;
 use wasmtime::component::Linker;
 
+use crate::cache::CompileCache;
 use crate::component::{
     CALL_BUDGET_TICKS, ComponentSource, GuestError, Wasi, budgeted_store, compile,
 };
@@ -45,10 +46,11 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// Compile `component` and instantiate it with WASI only. Fails if it does not export
-    /// `mcp:tasks/machine@0.2.0`, or wants an import beyond WASI.
+    /// Compile `component` (or load it from the [`CompileCache`] the environment names) and
+    /// instantiate it with WASI only. Fails if it does not export `mcp:tasks/machine@0.2.0`, or
+    /// wants an import beyond WASI.
     pub fn new(component: &ComponentSource) -> Result<Self, GuestError> {
-        let (engine, compiled) = compile(component)?;
+        let (engine, compiled) = compile(component, &CompileCache::from_env())?;
         let mut linker = Linker::<Wasi>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(GuestError::load)?;
         let mut store = budgeted_store(&engine, Wasi::new());

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use mcp_tasks::{
-    ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MACHINE_COMPONENT, Server, ToolsFile, WIT,
+    CompileCache, ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MACHINE_COMPONENT, Server,
+    ToolsFile, WIT,
 };
 
 /// MCP Tasks (protocol 2025-11-25) over stdio, with every task rule in a WebAssembly component.
@@ -36,6 +37,14 @@ enum Command {
         /// Run this component instead of the embedded one (e.g. a build of your own).
         #[arg(long, value_name = "FILE")]
         component: Option<PathBuf>,
+        /// Keep the compiled component in this directory, so later starts skip compiling it
+        /// [default: $MCP_TASKS_CACHE_DIR, else $XDG_CACHE_HOME/mcp-tasks, else
+        /// ~/.cache/mcp-tasks].
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+        /// Compile the component at every start; keep nothing on disk (also MCP_TASKS_CACHE=off).
+        #[arg(long, conflicts_with = "cache_dir")]
+        no_cache: bool,
     },
     /// Print the WIT package mcp:tasks@0.2.0 that the component implements.
     Wit,
@@ -68,13 +77,22 @@ fn main() -> ExitCode {
             store,
             owner,
             component,
-        } => match serve(tools, &store, owner, component) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("mcp-tasks: error: {e:#}");
-                ExitCode::from(2)
+            cache_dir,
+            no_cache,
+        } => {
+            let cache = match (no_cache, cache_dir) {
+                (true, _) => CompileCache::disabled(),
+                (false, Some(dir)) => CompileCache::at(dir),
+                (false, None) => CompileCache::from_env(),
+            };
+            match serve(tools, &store, owner, component, cache) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("mcp-tasks: error: {e:#}");
+                    ExitCode::from(2)
+                }
             }
-        },
+        }
         Command::Wit => {
             print!("{WIT}");
             ExitCode::SUCCESS
@@ -100,6 +118,7 @@ fn serve(
     store: &str,
     owner: Option<String>,
     component: Option<PathBuf>,
+    cache: CompileCache,
 ) -> anyhow::Result<()> {
     let file = match &tools {
         Some(path) => ToolsFile::load(path)?,
@@ -111,6 +130,7 @@ fn serve(
         .context("cannot start the async runtime")?;
     let store = runtime.block_on(mcp_tasks::store::open(store))?;
     let mut builder = Server::builder()
+        .compile_cache(cache)
         .store(store)
         .settings(file.settings())
         .tools(file.tools());

@@ -14,6 +14,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::cache::CompileCache;
 use crate::component::bindings::exports::mcp::tasks::router::{
     Action, Context, Run, ToolQuestion, Wait,
 };
@@ -40,6 +41,7 @@ pub struct ServerBuilder {
     settings: Settings,
     owner: String,
     component: ComponentSource,
+    cache: CompileCache,
 }
 
 impl ServerBuilder {
@@ -79,10 +81,16 @@ impl ServerBuilder {
         self
     }
 
-    /// Compile the component and make the server.
+    /// Keep the compiled component here (default: [`CompileCache::from_env`]).
+    pub fn compile_cache(mut self, cache: CompileCache) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// Compile the component (or load it from the compile cache) and make the server.
     pub fn build(self) -> Result<Server, GuestError> {
         let catalog = Arc::new(Catalog::new(self.settings, self.tools));
-        let guest = Guest::load(&self.component, self.store, catalog.clone())?;
+        let guest = Guest::load(&self.component, &self.cache, self.store, catalog.clone())?;
         Ok(Server {
             guest: Arc::new(guest),
             catalog,
@@ -104,7 +112,7 @@ pub struct Server {
 
 impl Server {
     /// A builder with the defaults: memory store, no tools, default settings, the OS user as
-    /// owner, the embedded component.
+    /// owner, the embedded component, the compile cache the environment names.
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
             store: Arc::new(MemoryStore::new()),
@@ -112,6 +120,7 @@ impl Server {
             settings: default_settings(),
             owner: os_user(),
             component: ComponentSource::embedded(),
+            cache: CompileCache::from_env(),
         }
     }
 
