@@ -440,7 +440,6 @@ impl<'a> Router<'a> {
             None => format!("Waiting for input ({})", asked[0].0.method),
         };
         let now = self.ctx.now;
-        let push = self.ctx.push && task.era == Era::Legacy && task.owner == self.ctx.owner;
         let recorded = self.update(task, |t| {
             // The task keeps every key it has used; a key asked again is refused below.
             let reused = asked
@@ -465,29 +464,14 @@ impl<'a> Router<'a> {
                     key: q.key.clone(),
                     method: q.method.clone(),
                     params: Value::Object(params).to_string(),
-                    state: if push {
-                        InputState::Sent
-                    } else {
-                        InputState::Open
-                    },
+                    state: InputState::Open,
                     response: None,
                 });
             }
             Ok(t)
         });
         match recorded {
-            Ok(Ok(task)) => {
-                let mut actions = Vec::new();
-                if push {
-                    let first_new = task.input_requests.len() - asked.len();
-                    actions.extend(legacy::question_requests(
-                        &task,
-                        &task.input_requests[first_new..],
-                    ));
-                }
-                actions.extend(self.status_changed(&task));
-                actions
-            }
+            Ok(Ok(task)) => self.status_changed(&task),
             // Cancelled (or ended) meanwhile: the tool is being stopped; nothing to ask.
             Ok(Err(TransitionError::Terminal(_))) => vec![Action::StopTool(token.to_string())],
             Ok(Err(TransitionError::NotAllowed(..))) => asked

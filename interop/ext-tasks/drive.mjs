@@ -4,7 +4,8 @@
 // - v2 (2026-07-28, the `io.modelcontextprotocol/tasks` extension): the SDK client negotiates the
 //   modern era with `server/discover`; task traffic goes through `rawDispatch` on the same stdio
 //   transport, as the package's adapter asks of its host.
-// - v1 (2025-11-25): the SDK client's plain `initialize`; the server pushes a task's questions.
+// - v1 (2025-11-25): the SDK client's plain `initialize`; the server sends a task's questions as
+//   requests after the tasks/get poll that shows them.
 //
 // Each drives a task to `completed`, one through `input_required` (two keyed questions in v2,
 // answered by `onInputRequest`), one `cancelled`, and one `failed` with a JSON-RPC error.
@@ -85,7 +86,8 @@ async function settle(name, args) {
   console.log(`${generation} completed: ok`);
 }
 
-// input_required: v2 asks two keyed questions at once; v1 one, pushed to the client.
+// input_required: v2 asks two keyed questions at once; v1 one, sent to the client as a request
+// after the poll that shows it.
 {
   const tool = generation === "v2" ? "interview" : "confirm";
   const execution = await settle(tool, {});

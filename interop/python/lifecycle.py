@@ -77,9 +77,9 @@ async def lifecycle(binary: str, tools: str) -> None:
         else:
             raise AssertionError("cancelling a cancelled task was accepted")
 
-        # input_required: the tool asks; on stdio the server sends the question at once (the spec
-        # lets a task's messages arrive on any stream), the SDK's elicitation callback answers
-        # it, and tasks/result returns the result without asking again.
+        # input_required: the tool asks; the server sends the question with tasks/result (or, on
+        # stdio, after a tasks/get that shows it), the SDK's elicitation callback answers it, and
+        # tasks/result returns the result; the question is never asked twice.
         confirm = await session.experimental.call_tool_as_task("confirm", {})
         confirm_id = confirm.task.taskId
         result = await session.experimental.get_task_result(confirm_id, CallToolResult)

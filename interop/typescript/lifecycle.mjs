@@ -73,9 +73,10 @@ assert.equal(cancelled.status, "cancelled");
 assert.equal((await client.experimental.tasks.getTask(long.task.taskId)).status, "cancelled");
 await assert.rejects(client.experimental.tasks.cancelTask(long.task.taskId), (e) => e instanceof McpError && e.code === -32602);
 
-// input_required: on stdio the server sends the task's question as soon as the tool asks it (the
-// spec lets a task's messages arrive on any stream); the handler above answers it, the tool
-// prints the answer, and the stream's tasks/result gets the result without being asked again.
+// input_required: on stdio the server sends the task's question after the first tasks/get that
+// shows it, or with tasks/result, whichever comes first (the spec lets a task's messages arrive
+// on any stream); the handler above answers it, the tool prints the answer, and the stream's
+// tasks/result gets the result; the question is never asked twice.
 const statuses = [];
 let confirmId;
 let confirmed;

@@ -29,7 +29,15 @@ impl Router<'_> {
             "tools/call" => self.legacy_tools_call(id, &params.value()),
             "tasks/get" => {
                 let task = self.visible_task(method, params)?;
-                Ok(vec![send_result(id, protocol::task_json(&task))])
+                let mut actions = vec![send_result(id, protocol::task_json(&task))];
+                // Where the host can push, a task's questions follow the first tasks/get that
+                // shows them: the client knows the task by then (a question pushed the moment
+                // it is asked can reach a client before the task it belongs to, and the official
+                // extension client then cannot place it), and it need not call tasks/result.
+                if self.ctx.push {
+                    actions.extend(self.deliver_questions(task)?);
+                }
+                Ok(actions)
             }
             "tasks/list" => self.tasks_list(id, params),
             "tasks/result" => self.tasks_result(id, params),
@@ -225,7 +233,7 @@ impl Router<'_> {
     }
 
     /// The task's open questions, sent once: marked sent in the store first, so that of several
-    /// `tasks/result` requests (on this host or another) exactly one sends each.
+    /// `tasks/result` (or `tasks/get`) requests, on this host or another, exactly one sends each.
     fn deliver_questions(&self, task: Task) -> Handled {
         if !task
             .input_requests
@@ -329,7 +337,7 @@ impl Router<'_> {
 }
 
 /// The requests that put these questions of `task` to a legacy client.
-pub(super) fn question_requests(task: &Task, questions: &[InputRequest]) -> Vec<Action> {
+fn question_requests(task: &Task, questions: &[InputRequest]) -> Vec<Action> {
     let run = RunRef::Task(task.id.clone());
     questions
         .iter()

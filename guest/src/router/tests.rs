@@ -1295,27 +1295,44 @@ fn a_question_for_an_undeclared_capability_ends_a_modern_task_with_a_tool_error(
 }
 
 #[test]
-fn on_a_pushing_host_a_legacy_question_goes_out_at_once_and_once() {
+fn on_a_pushing_host_a_legacy_question_follows_the_next_tasks_get_once() {
     let h = Harness::new();
     h.push.set(true);
     h.initialize(json!({ "elicitation": {} }));
     let (id, token) = h.create(None);
     let asked = h.ask(&token, question());
-    let requests: Vec<Value> = sent(&asked)
-        .into_iter()
-        .filter(|m| m.get("id").is_some())
-        .collect();
-    assert_eq!(requests.len(), 1, "{asked:?}");
+    assert!(
+        sent(&asked).iter().all(|m| m.get("id").is_none()),
+        "not at once: {asked:?}"
+    );
+    // The next tasks/get answers, then sends the question.
+    let polled = h.request("tasks/get", json!({ "taskId": id }));
+    let messages = sent(&polled);
+    assert_eq!(messages.len(), 2, "{polled:?}");
+    assert_eq!(messages[0]["result"]["status"], "input_required");
+    let request = &messages[1];
+    assert_eq!(request["method"], "elicitation/create");
     assert_eq!(
-        requests[0]["params"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
+        request["params"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
         id.as_str()
     );
-    // tasks/result does not ask again; it waits, and the answer resumes the task.
+    // Never twice: not with another tasks/get, nor with tasks/result, which waits.
+    assert_eq!(
+        sent(&h.request("tasks/get", json!({ "taskId": id }))).len(),
+        1
+    );
     let waiting = h.request("tasks/result", json!({ "taskId": id }));
     assert!(sent(&waiting).is_empty(), "{waiting:?}");
-    let answered = h.handle(json!({ "jsonrpc": "2.0", "id": requests[0]["id"], "result": { "action": "accept", "content": {} } }));
+    let answered = h.handle(json!({ "jsonrpc": "2.0", "id": request["id"], "result": { "action": "accept", "content": {} } }));
     assert_eq!(reply_of(&answered).unwrap().0, token);
     assert_eq!(h.status(&id).0, "working");
+    // A host that cannot push leaves the question to tasks/result.
+    h.push.set(false);
+    h.ask(&token, question());
+    assert_eq!(
+        sent(&h.request("tasks/get", json!({ "taskId": id }))).len(),
+        1
+    );
 }
 
 #[test]

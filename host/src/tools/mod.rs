@@ -139,8 +139,8 @@ impl ToolContext {
     ///
     /// A task moves to `input_required` until all are answered: a 2026-07-28 client reads them
     /// in `inputRequests` of `tasks/get` and answers with `tasks/update` (one key at a time, or
-    /// all at once); a 2025-11-25 client gets each as a request (on stdio at once, else with its
-    /// next `tasks/result`). A 2026-07-28 plain call answers its request with an
+    /// all at once); a 2025-11-25 client gets each as a request (with its next `tasks/result`,
+    /// and on stdio after its next `tasks/get`). A 2026-07-28 plain call answers its request with an
     /// `InputRequiredResult` and carries on when the client retries with the answers. If the
     /// client did not declare the capability a question needs, the run fails and every answer
     /// is [`InputError::Stopped`]. A client that never answers leaves the task to its ttl.
