@@ -269,17 +269,7 @@ impl<'a> Router<'a> {
         let Ok(task) = answered else {
             return Ok(None);
         };
-        let token = RunRef::Task(task.id.clone()).token();
-        let mut actions: Vec<Action> = handed
-            .into_iter()
-            .map(|(key, response)| {
-                Action::ReplyTool(ToolReply {
-                    token: token.clone(),
-                    key,
-                    response,
-                })
-            })
-            .collect();
+        let mut actions = replies(&RunRef::Task(task.id.clone()).token(), handed);
         if task.status == Status::Working {
             actions.extend(self.status_changed(&task));
         }
@@ -586,16 +576,7 @@ impl<'a> Router<'a> {
         });
         match renewed {
             // Handed over exactly once: the compare-and-swap marked them done.
-            Ok(Ok(_)) => handed
-                .into_iter()
-                .map(|(key, response)| {
-                    Action::ReplyTool(ToolReply {
-                        token: token.to_string(),
-                        key,
-                        response,
-                    })
-                })
-                .collect(),
+            Ok(Ok(_)) => replies(token, handed),
             Ok(Err(TransitionError::Terminal(_))) => stop(),
             _ => Vec::new(),
         }
@@ -882,6 +863,20 @@ fn send_result(id: &Value, result: impl Serialize) -> Action {
 
 fn send_error(id: &Value, error: &RpcError) -> Action {
     Action::Send(protocol::error_response(id, error))
+}
+
+/// Hand these answers (key, response) to the run `token`.
+fn replies(token: &str, handed: Vec<(String, String)>) -> Vec<Action> {
+    handed
+        .into_iter()
+        .map(|(key, response)| {
+            Action::ReplyTool(ToolReply {
+                token: token.to_string(),
+                key,
+                response,
+            })
+        })
+        .collect()
 }
 
 /// An error for the tool that asked a question, in place of the client's answer.
