@@ -72,6 +72,8 @@ pub enum Requested {
     Modern(Capabilities),
     /// A protocol version this server does not serve.
     Unsupported(String),
+    /// `2026-07-28` without the `clientCapabilities` every request of that version carries.
+    MissingCapabilities,
 }
 
 /// The era of a request, read from `params._meta` alone (the rest of the params is skipped, not
@@ -106,11 +108,11 @@ pub fn requested_era(params: Params<'_>) -> Requested {
         return Requested::Legacy;
     };
     if version == MODERN_PROTOCOL_VERSION {
+        let Some(capabilities) = capabilities else {
+            return Requested::MissingCapabilities;
+        };
         // Capabilities that cannot be read declare nothing.
-        let capabilities = capabilities
-            .and_then(|raw| serde_json::from_str(raw.get()).ok())
-            .unwrap_or_default();
-        Requested::Modern(capabilities)
+        Requested::Modern(serde_json::from_str(capabilities.get()).unwrap_or_default())
     } else if SUPPORTED_PROTOCOL_VERSIONS.contains(&version.as_ref()) {
         Requested::Legacy
     } else {

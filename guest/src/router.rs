@@ -108,6 +108,11 @@ impl<'a> Router<'a> {
                         self.modern_request(&id, &method, params, capabilities)
                     }
                     Requested::Unsupported(version) => Err(modern::unsupported_version(&version)),
+                    Requested::MissingCapabilities => Err(RpcError::invalid_params(format!(
+                        "a {} request carries {} in params._meta",
+                        protocol::MODERN_PROTOCOL_VERSION,
+                        protocol::META_CLIENT_CAPABILITIES
+                    ))),
                 };
                 handled.unwrap_or_else(|error| vec![send_error(&id, &error)])
             }

@@ -86,7 +86,7 @@ mod machine;
 mod server;
 pub mod store;
 pub mod tools;
-mod transport;
+pub mod transport;
 
 pub use async_trait::async_trait;
 pub use cache::CompileCache;

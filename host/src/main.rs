@@ -1,17 +1,21 @@
-//! The `mcp-tasks` binary: serve MCP Tasks over stdio, or print what it embeds.
+//! The `mcp-tasks` binary: serve MCP Tasks over stdio or Streamable HTTP, or print what it
+//! embeds.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use mcp_tasks::transport::http::{self, HttpOptions, JwksSource, JwtConfig, Limits};
 use mcp_tasks::{
     CompileCache, ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MACHINE_COMPONENT, Server,
     ToolsFile, WIT,
 };
 
-/// MCP Tasks (protocol 2025-11-25) over stdio, with every task rule in a WebAssembly component.
+/// MCP Tasks (protocols 2025-11-25, and 2026-07-28 with the tasks extension) over stdio or
+/// Streamable HTTP, with every task rule in a WebAssembly component.
 #[derive(Parser)]
 #[command(name = "mcp-tasks", version, about, long_about = None)]
 struct Cli {
@@ -21,7 +25,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve MCP JSON-RPC on stdin/stdout, one message per line; logs go to stderr.
+    /// Serve MCP JSON-RPC on stdin/stdout, one message per line, or over Streamable HTTP with
+    /// --http; logs go to stderr (RUST_LOG sets the level, e.g. RUST_LOG=debug).
     Serve {
         /// A TOML file with the server's settings and command tools (see the README).
         #[arg(long, value_name = "FILE")]
@@ -31,9 +36,15 @@ enum Command {
         /// `postgres://USER@HOST/DATABASE` (shared by any number of hosts).
         #[arg(long, value_name = "STORE", default_value = "memory")]
         store: String,
-        /// The owner of this connection's tasks [default: the OS user].
+        /// The owner of every task when callers are not authenticated (stdio, or HTTP without
+        /// --auth-tokens or --jwt-issuer) [default: the OS user].
         #[arg(long, value_name = "NAME")]
         owner: Option<String>,
+        #[command(flatten)]
+        http: Box<HttpArgs>,
+        /// How logs are written to stderr.
+        #[arg(long, value_name = "FORMAT", default_value = "text")]
+        log_format: LogFormat,
         /// Run this component instead of the embedded one (e.g. a build of your own).
         #[arg(long, value_name = "FILE")]
         component: Option<PathBuf>,
@@ -46,6 +57,8 @@ enum Command {
         #[arg(long, conflicts_with = "cache_dir")]
         no_cache: bool,
     },
+    /// Print the hex SHA-256 of a bearer token (read from stdin), as a tokens file lists it.
+    TokenHash,
     /// Print the WIT package mcp:tasks@0.2.0 that the component implements.
     Wit,
     /// Write an embedded component (a wasm32-wasip2 component) to a file.
@@ -58,6 +71,106 @@ enum Command {
         #[arg(long, value_name = "WORLD", default_value = "tasks")]
         world: World,
     },
+}
+
+/// Streamable HTTP: where to listen, who may call, and the limits.
+#[derive(clap::Args)]
+struct HttpArgs {
+    /// Serve MCP over Streamable HTTP on this address (e.g. 127.0.0.1:8080) instead of stdio.
+    /// A non-loopback address needs --auth-tokens or --jwt-issuer.
+    #[arg(long, value_name = "IP:PORT")]
+    http: Option<SocketAddr>,
+    /// The MCP endpoint's path.
+    #[arg(long, value_name = "PATH", default_value = "/mcp", requires = "http")]
+    path: String,
+    /// The endpoint's URL as clients reach it (behind a proxy, say); it names this resource in
+    /// the OAuth metadata [default: http://IP:PORT/PATH].
+    #[arg(long, value_name = "URL", requires = "http")]
+    public_url: Option<String>,
+    /// Also accept requests whose Origin header is this (e.g. https://app.example.com); loopback
+    /// origins are always accepted. Repeatable.
+    #[arg(long, value_name = "ORIGIN", requires = "http")]
+    allow_origin: Vec<String>,
+    /// Also accept this Host header while bound to loopback (loopback names always are).
+    /// Repeatable.
+    #[arg(long, value_name = "HOST", requires = "http")]
+    allow_host: Vec<String>,
+    /// Authenticate callers by bearer token: a TOML file whose [tokens] table maps each token's
+    /// hex SHA-256 (see `mcp-tasks token-hash`) to its owner.
+    #[arg(long, value_name = "FILE", requires = "http")]
+    auth_tokens: Option<PathBuf>,
+    /// Authenticate callers by JWTs from this issuer (the `iss` they must carry); the owner is
+    /// the token's `sub`, else its `client_id`.
+    #[arg(long, value_name = "URL", requires_all = ["http", "jwks"])]
+    jwt_issuer: Option<String>,
+    /// The `aud` JWTs must carry [default: the public URL].
+    #[arg(long, value_name = "AUDIENCE", requires = "jwt_issuer")]
+    jwt_audience: Option<String>,
+    /// The issuer's signing keys: a JWKS file, or an http(s) URL fetched at start and refreshed.
+    #[arg(long, value_name = "FILE|URL", requires = "jwt_issuer")]
+    jwks: Option<String>,
+    /// The largest request body, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_body_bytes)]
+    max_body: usize,
+    /// Requests one owner may have in flight at once (waiting ones included).
+    #[arg(long, value_name = "N", default_value_t = Limits::default().requests_per_owner)]
+    max_requests_per_owner: usize,
+    /// Long-lived SSE streams (session streams, subscriptions) one owner may hold open.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().streams_per_owner)]
+    max_streams_per_owner: usize,
+    /// Tools that may run at once for one owner's calls.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().tasks_per_owner)]
+    max_tasks_per_owner: usize,
+}
+
+impl HttpArgs {
+    fn options(&self, addr: SocketAddr) -> anyhow::Result<HttpOptions> {
+        let public_url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}{}", self.path));
+        let options = HttpOptions {
+            path: self.path.clone(),
+            public_url: Some(public_url.clone()),
+            allowed_origins: self.allow_origin.clone(),
+            allowed_hosts: self.allow_host.clone(),
+            tokens_file: self.auth_tokens.clone(),
+            jwt: match (&self.jwt_issuer, &self.jwks) {
+                (Some(issuer), Some(jwks)) => Some(JwtConfig {
+                    issuer: issuer.clone(),
+                    audience: self.jwt_audience.clone().unwrap_or(public_url),
+                    jwks: JwksSource::parse(jwks),
+                }),
+                _ => None,
+            },
+            limits: Limits {
+                max_body_bytes: self.max_body,
+                requests_per_owner: self.max_requests_per_owner,
+                streams_per_owner: self.max_streams_per_owner,
+                tasks_per_owner: self.max_tasks_per_owner,
+            },
+        };
+        anyhow::ensure!(
+            self.path.starts_with('/'),
+            "--path must start with '/' (got {})",
+            self.path
+        );
+        anyhow::ensure!(
+            addr.ip().is_loopback() || options.authenticates(),
+            "--http {addr} is not a loopback address: anyone who reaches it could use this \
+             server, so give --auth-tokens or --jwt-issuer (or bind 127.0.0.1)"
+        );
+        Ok(options)
+    }
+}
+
+/// How logs look.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per event, for log collectors.
+    Json,
 }
 
 /// The worlds of the WIT package that this binary embeds a component of.
@@ -76,19 +189,35 @@ fn main() -> ExitCode {
             tools,
             store,
             owner,
+            http,
+            log_format,
             component,
             cache_dir,
             no_cache,
         } => {
+            init_logging(log_format);
             let cache = match (no_cache, cache_dir) {
                 (true, _) => CompileCache::disabled(),
                 (false, Some(dir)) => CompileCache::at(dir),
                 (false, None) => CompileCache::from_env(),
             };
-            match serve(tools, &store, owner, component, cache) {
+            match serve(tools, &store, owner, &http, component, cache) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("mcp-tasks: error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::TokenHash => {
+            let mut token = String::new();
+            match std::io::stdin().read_line(&mut token) {
+                Ok(_) if !token.trim().is_empty() => {
+                    println!("{}", http::token_hash(&token));
+                    ExitCode::SUCCESS
+                }
+                _ => {
+                    eprintln!("mcp-tasks: error: give the token on stdin");
                     ExitCode::from(2)
                 }
             }
@@ -113,13 +242,34 @@ fn main() -> ExitCode {
     }
 }
 
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(false).init(),
+        LogFormat::Json => logs.json().init(),
+    }
+}
+
 fn serve(
     tools: Option<PathBuf>,
     store: &str,
     owner: Option<String>,
+    http: &HttpArgs,
     component: Option<PathBuf>,
     cache: CompileCache,
 ) -> anyhow::Result<()> {
+    let http_options = http.http.map(|addr| http.options(addr)).transpose()?;
+    if let (Some(options), Some(_)) = (&http_options, &owner) {
+        anyhow::ensure!(
+            !options.authenticates(),
+            "--owner names the one owner of an unauthenticated server; with --auth-tokens or \
+             --jwt-issuer, each caller owns its tasks"
+        );
+    }
     let file = match &tools {
         Some(path) => ToolsFile::load(path)?,
         None => ToolsFile::default(),
@@ -146,19 +296,40 @@ fn serve(
         builder = builder.component(ComponentSource::file(path));
     }
     let server = Arc::new(builder.build()?);
+    if let (Some(addr), Some(options)) = (http.http, http_options) {
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            server
+                .serve_http(listener, options, async {
+                    if let Err(e) = stop_signal().await {
+                        tracing::error!("cannot wait for signals: {e}");
+                        std::future::pending::<()>().await;
+                    }
+                })
+                .await
+                .map_err(anyhow::Error::from)
+        })?;
+        runtime.shutdown_background();
+        return Ok(());
+    }
     runtime.block_on(async move {
         let input = tokio::io::BufReader::new(tokio::io::stdin());
-        let stop = async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r,
-                _ = term.recv() => Ok(()),
-            }
-        };
-        server.serve_until(input, tokio::io::stdout(), stop).await
+        server
+            .serve_until(input, tokio::io::stdout(), stop_signal())
+            .await
     })?;
     // Stdin is read by a blocking thread that may still sit in read(2); do not wait for it.
     runtime.shutdown_background();
     Ok(())
+}
+
+/// SIGINT or SIGTERM.
+async fn stop_signal() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
 }

@@ -150,66 +150,88 @@ impl Server {
         R: AsyncBufRead + Unpin,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let (outbox, writer) = transport::writer(output);
-        let conn = Arc::new(Connection {
-            guest: self.guest.clone(),
-            catalog: self.catalog.clone(),
+        let (outbox, writer) = transport::stdio::writer(output);
+        let hub = self.hub();
+        let peer = Arc::new(Peer {
+            id: 0,
             owner: self.owner.clone(),
-            executor: self.executor.clone(),
-            session: Mutex::new(String::new()),
+            session: Arc::default(),
             // One stream, one client: a legacy task's question can go out as soon as it is asked.
             push: true,
             outbox,
+        });
+        let sweeper = tokio::spawn(hub.clone().sweep_periodically(peer.clone()));
+        let mut requests = JoinSet::new();
+        let read = transport::stdio::read_lines(input, &peer.outbox, stop, |line| {
+            requests.spawn(hub.clone().handle(peer.clone(), line));
+            // Reap finished handlers as we go, so a long session does not accumulate them.
+            while requests.try_join_next().is_some() {}
+        })
+        .await;
+
+        hub.shutdown.cancel();
+        sweeper.abort();
+        while requests.join_next().await.is_some() {}
+        hub.finish().await;
+        // Dropping the last outbox lets the writer drain and finish.
+        drop(peer);
+        drop(hub);
+        let written = writer
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        read.and(written)
+    }
+
+    /// A hub for one transport's clients, sharing this server's component and tools.
+    pub(crate) fn hub(&self) -> Arc<Hub> {
+        Arc::new(Hub {
+            guest: self.guest.clone(),
+            catalog: self.catalog.clone(),
+            executor: self.executor.clone(),
             changed: broadcast::channel(CHANGED_BACKLOG).0,
             runs: Mutex::new(HashMap::new()),
             questions: Mutex::new(HashMap::new()),
             subscriptions: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
             tool_tasks: tokio_util::task::TaskTracker::new(),
-        });
-        let sweeper = tokio::spawn(conn.clone().sweep_periodically());
-        let mut requests = JoinSet::new();
-        let read = transport::read_lines(input, &conn.outbox, stop, |line| {
-            let conn = conn.clone();
-            requests.spawn(async move { conn.handle(line).await });
-            // Reap finished handlers as we go, so a long session does not accumulate them.
-            while requests.try_join_next().is_some() {}
         })
-        .await;
+    }
 
-        conn.shutdown.cancel();
-        sweeper.abort();
-        while requests.join_next().await.is_some() {}
-        conn.stop_all_runs();
-        conn.tool_tasks.close();
-        conn.tool_tasks.wait().await;
-        // Dropping the last outbox lets the writer drain and finish.
-        drop(conn);
-        let written = writer
-            .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        read.and(written)
+    /// The owner of every task when callers are not told apart (stdio, HTTP without auth).
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
     }
 }
 
-struct Connection {
+/// One client as the component sees it: who it is, its session, and where its messages go.
+/// Over stdio there is one for the whole connection; over HTTP, one for each request.
+pub(crate) struct Peer {
+    /// Tells this peer's subscriptions from another's with the same request ID.
+    pub(crate) id: u64,
+    pub(crate) owner: String,
+    /// The component's session state (legacy era), shared by the requests of one session.
+    pub(crate) session: Arc<Mutex<String>>,
+    /// Whether server-to-client requests can be written to this client at any time.
+    pub(crate) push: bool,
+    pub(crate) outbox: Outbox,
+}
+
+/// What the clients of one transport share: the component, the running tools, the questions
+/// they wait on, the waiting requests and the subscriptions. It carries out what the component
+/// decides, for whichever [`Peer`] a message came from.
+pub(crate) struct Hub {
     guest: Arc<Guest>,
     catalog: Arc<Catalog>,
-    owner: String,
     executor: String,
-    session: Mutex<String>,
-    /// Whether server-to-client requests can be written to this client at any time.
-    push: bool,
-    outbox: Outbox,
     /// Task IDs as they change, for the `tasks/result` requests waiting on them.
     changed: broadcast::Sender<String>,
     /// Each running tool, by run token.
     runs: Mutex<HashMap<String, RunHandle>>,
     /// Where the answer to each pending question goes, by run token and question key.
     questions: Mutex<HashMap<(String, String), oneshot::Sender<Value>>>,
-    /// The connection's `subscriptions/listen` streams, by subscription name.
-    subscriptions: Mutex<HashMap<String, Subscription>>,
-    shutdown: CancellationToken,
+    /// The `subscriptions/listen` streams, by peer and subscription name.
+    subscriptions: Mutex<HashMap<(u64, String), Subscription>>,
+    pub(crate) shutdown: CancellationToken,
     tool_tasks: tokio_util::task::TaskTracker,
 }
 
@@ -217,47 +239,80 @@ struct Connection {
 /// input takes the token of the request that carried the answers).
 struct RunHandle {
     cancel: CancellationToken,
+    /// Whose call it runs, to count each caller's tools in flight.
+    owner: String,
     name: Arc<Mutex<RunName>>,
 }
 
-/// A run's token and the component's opaque state for it.
+/// A run's token, the component's opaque state for it, and the client its messages go to (over
+/// HTTP, the request a modern plain call's retry came in on).
 #[derive(Clone)]
 struct RunName {
     token: String,
     state: String,
+    peer: Arc<Peer>,
 }
 
 /// The tasks one subscription follows, with the last notification sent for each, so that the
 /// same state is not sent twice.
 struct Subscription {
+    peer: Arc<Peer>,
     task_ids: Vec<String>,
     last_sent: HashMap<String, String>,
 }
 
-impl Connection {
-    fn ctx(&self) -> Context {
+impl Hub {
+    fn ctx(&self, peer: &Peer) -> Context {
         Context {
-            owner: self.owner.clone(),
+            owner: peer.owner.clone(),
             now: now_ms(),
-            session: lock(&self.session).clone(),
+            session: lock(&peer.session).clone(),
             executor: self.executor.clone(),
-            push: self.push,
+            push: peer.push,
         }
     }
 
-    /// Handle one incoming line, re-delivering it while the component says to wait.
-    async fn handle(self: Arc<Self>, line: String) {
+    /// How many tools run here for calls of this owner.
+    pub(crate) fn runs_of(&self, owner: &str) -> usize {
+        lock(&self.runs)
+            .values()
+            .filter(|r| r.owner == owner)
+            .count()
+    }
+
+    /// The input schema of a tool, for transports that check arguments against it.
+    pub(crate) fn input_schema(&self, tool: &str) -> Option<Value> {
+        let tool = self.catalog.get(tool)?;
+        serde_json::from_str(&tool.info().input_schema).ok()
+    }
+
+    /// The peer's stream has closed: its subscriptions end.
+    pub(crate) fn forget(&self, peer_id: u64) {
+        lock(&self.subscriptions).retain(|(id, _), _| *id != peer_id);
+    }
+
+    /// Stop every tool and wait for them to end.
+    pub(crate) async fn finish(&self) {
+        self.shutdown.cancel();
+        self.stop_all_runs();
+        lock(&self.subscriptions).clear();
+        self.tool_tasks.close();
+        self.tool_tasks.wait().await;
+    }
+
+    /// Handle one incoming line from `peer`, re-delivering it while the component says to wait.
+    pub(crate) async fn handle(self: Arc<Self>, peer: Arc<Peer>, line: String) {
         let mut changed: Option<broadcast::Receiver<String>> = None;
         loop {
             let actions = match self
                 .guest
-                .call(Call::Handle(line.clone()), self.ctx())
+                .call(Call::Handle(line.clone()), self.ctx(&peer))
                 .await
             {
                 Ok(actions) => actions,
-                Err(e) => return self.fail_request(&line, e),
+                Err(e) => return fail_request(&peer, &line, e),
             };
-            let Some(wait) = self.execute(actions) else {
+            let Some(wait) = self.execute(actions, &peer) else {
                 return;
             };
             match &mut changed {
@@ -284,13 +339,13 @@ impl Connection {
     }
 
     /// Carry out the component's actions in order; the wait it asked for, if any.
-    fn execute(self: &Arc<Self>, actions: Vec<Action>) -> Option<Wait> {
+    fn execute(self: &Arc<Self>, actions: Vec<Action>, peer: &Arc<Peer>) -> Option<Wait> {
         let mut wait = None;
         for action in actions {
             match action {
-                Action::Send(message) => self.outbox.send(message),
-                Action::SetSession(session) => *lock(&self.session) = session,
-                Action::RunTool(run) => self.start(run),
+                Action::Send(message) => peer.outbox.send(message),
+                Action::SetSession(session) => *lock(&peer.session) = session,
+                Action::RunTool(run) => self.start(run, peer.clone()),
                 Action::StopTool(token) => {
                     if let Some(run) = lock(&self.runs).remove(&token) {
                         run.cancel.cancel();
@@ -302,10 +357,10 @@ impl Connection {
                 Action::Changed(task_id) => {
                     // No receiver just means nobody waits.
                     let _ = self.changed.send(task_id.clone());
-                    let followers: Vec<String> = lock(&self.subscriptions)
+                    let followers: Vec<(u64, String)> = lock(&self.subscriptions)
                         .iter()
                         .filter(|(_, s)| s.task_ids.contains(&task_id))
-                        .map(|(name, _)| name.clone())
+                        .map(|(key, _)| key.clone())
                         .collect();
                     for subscription in followers {
                         tokio::spawn(self.clone().notify(subscription, task_id.clone()));
@@ -316,52 +371,58 @@ impl Connection {
                     let answer = serde_json::from_str(&reply.response).unwrap_or(Value::Null);
                     // A run that ended meanwhile, or one on another host, has no receiver here.
                     if waiting.is_none_or(|tx| tx.send(answer).is_err()) {
-                        eprintln!(
-                            "mcp-tasks: an answer for {} arrived, but no tool here waits for it",
-                            reply.token
+                        tracing::warn!(
+                            run = %reply.token,
+                            "an answer arrived, but no tool here waits for it"
                         );
                     }
                 }
                 Action::RenameRun(rename) => self.rename_run(
+                    peer,
                     &rename.from,
                     RunName {
                         token: rename.to,
                         state: rename.state,
+                        peer: peer.clone(),
                     },
                 ),
                 Action::Listen(listen) => {
+                    let key = (peer.id, listen.subscription);
                     lock(&self.subscriptions).insert(
-                        listen.subscription.clone(),
+                        key.clone(),
                         Subscription {
+                            peer: peer.clone(),
                             task_ids: listen.task_ids.clone(),
                             last_sent: HashMap::new(),
                         },
                     );
                     // Each task's state now, then as it changes.
                     for task_id in listen.task_ids {
-                        tokio::spawn(self.clone().notify(listen.subscription.clone(), task_id));
+                        tokio::spawn(self.clone().notify(key.clone(), task_id));
                     }
                 }
                 Action::Unlisten(subscription) => {
-                    lock(&self.subscriptions).remove(&subscription);
+                    lock(&self.subscriptions).remove(&(peer.id, subscription));
                 }
-                Action::Log(message) => eprintln!("mcp-tasks: {message}"),
+                Action::Log(message) => tracing::info!(target: "mcp_tasks::component", "{message}"),
             }
         }
         wait
     }
 
     /// Start a tool run; its progress and outcome go back to the component.
-    fn start(self: &Arc<Self>, run: Run) {
+    fn start(self: &Arc<Self>, run: Run, peer: Arc<Peer>) {
         let cancel = self.shutdown.child_token();
         let name = Arc::new(Mutex::new(RunName {
             token: run.token.clone(),
             state: run.state.clone(),
+            peer: peer.clone(),
         }));
         lock(&self.runs).insert(
             run.token.clone(),
             RunHandle {
                 cancel: cancel.clone(),
+                owner: peer.owner.clone(),
                 name: name.clone(),
             },
         );
@@ -376,12 +437,10 @@ impl Connection {
                         let Some(message) = progress_rx.borrow_and_update().clone() else {
                             continue;
                         };
-                        let call = Call::Progress {
-                            token: lock(&name).token.clone(),
-                            message,
-                        };
-                        if let Ok(actions) = conn.guest.call(call, conn.ctx()).await {
-                            conn.execute(actions);
+                        let RunName { token, peer, .. } = lock(&name).clone();
+                        let call = Call::Progress { token, message };
+                        if let Ok(actions) = conn.guest.call(call, conn.ctx(&peer)).await {
+                            conn.execute(actions, &peer);
                         }
                     }
                 })
@@ -405,7 +464,7 @@ impl Connection {
             let _ = forward.await;
             // A question still open when the tool returned is moot.
             ask.abort();
-            let token = lock(&name).token.clone();
+            let RunName { token, peer, .. } = lock(&name).clone();
             lock(&conn.questions).retain(|(run, _), _| *run != token);
             let stopped = lock(&conn.runs).remove(&token).is_none() || cancel.is_cancelled();
             if stopped {
@@ -416,11 +475,11 @@ impl Connection {
                 outcome: outcome.outcome,
                 message: outcome.message,
             };
-            match conn.guest.call(call, conn.ctx()).await {
+            match conn.guest.call(call, conn.ctx(&peer)).await {
                 Ok(actions) => {
-                    conn.execute(actions);
+                    conn.execute(actions, &peer);
                 }
-                Err(e) => eprintln!("mcp-tasks: reporting a finished tool failed: {e}"),
+                Err(e) => tracing::error!("reporting a finished tool failed: {e}"),
             }
         });
     }
@@ -433,7 +492,7 @@ impl Connection {
         mut batches: mpsc::UnboundedReceiver<Vec<Asked>>,
     ) {
         while let Some(batch) = batches.recv().await {
-            let RunName { token, state } = lock(&name).clone();
+            let RunName { token, state, peer } = lock(&name).clone();
             let mut questions = Vec::with_capacity(batch.len());
             {
                 let mut waiting = lock(&self.questions);
@@ -452,12 +511,12 @@ impl Connection {
                 run_state: state,
                 questions,
             };
-            match self.guest.call(call, self.ctx()).await {
+            match self.guest.call(call, self.ctx(&peer)).await {
                 Ok(actions) => {
-                    self.execute(actions);
+                    self.execute(actions, &peer);
                 }
                 Err(e) => {
-                    eprintln!("mcp-tasks: passing on a tool's question failed: {e}");
+                    tracing::error!("passing on a tool's question failed: {e}");
                     let error = json!({ "error": { "code": -32603, "message": e.to_string() } });
                     for key in keys {
                         if let Some(reply) = lock(&self.questions).remove(&(token.clone(), key)) {
@@ -471,7 +530,7 @@ impl Connection {
 
     /// A run that now answers another request goes by `to`. If it has ended, the request that
     /// meant to resume it is answered through the component, with an error that says so.
-    fn rename_run(self: &Arc<Self>, from: &str, renamed: RunName) {
+    fn rename_run(self: &Arc<Self>, peer: &Arc<Peer>, from: &str, renamed: RunName) {
         let to = renamed.token.clone();
         let moved = {
             let mut runs = lock(&self.runs);
@@ -499,6 +558,7 @@ impl Connection {
             return;
         }
         let conn = self.clone();
+        let peer = peer.clone();
         tokio::spawn(async move {
             let call = Call::Finished {
                 token: to,
@@ -511,19 +571,22 @@ impl Connection {
                 }),
                 message: None,
             };
-            if let Ok(actions) = conn.guest.call(call, conn.ctx()).await {
-                conn.execute(actions);
+            if let Ok(actions) = conn.guest.call(call, conn.ctx(&peer)).await {
+                conn.execute(actions, &peer);
             }
         });
     }
 
     /// Send a subscription the state of one of its tasks, unless it is what was sent last.
-    async fn notify(self: Arc<Self>, subscription: String, task_id: String) {
+    async fn notify(self: Arc<Self>, key: (u64, String), task_id: String) {
+        let Some(peer) = lock(&self.subscriptions).get(&key).map(|s| s.peer.clone()) else {
+            return;
+        };
         let call = Call::TaskChanged {
-            subscription: subscription.clone(),
+            subscription: key.1.clone(),
             task_id: task_id.clone(),
         };
-        let Ok(actions) = self.guest.call(call, self.ctx()).await else {
+        let Ok(actions) = self.guest.call(call, self.ctx(&peer)).await else {
             return;
         };
         for action in actions {
@@ -532,14 +595,14 @@ impl Connection {
             };
             let mut subscriptions = lock(&self.subscriptions);
             // Ended meanwhile: nothing more is sent for it.
-            let Some(sub) = subscriptions.get_mut(&subscription) else {
+            let Some(sub) = subscriptions.get_mut(&key) else {
                 return;
             };
             if sub.last_sent.get(&task_id) == Some(&message) {
                 continue;
             }
             sub.last_sent.insert(task_id.clone(), message.clone());
-            self.outbox.send(message);
+            sub.peer.outbox.send(message);
         }
     }
 
@@ -549,34 +612,37 @@ impl Connection {
         }
     }
 
-    async fn sweep_periodically(self: Arc<Self>) {
+    /// Sweep every [`SWEEP_EVERY_MS`] until aborted; what the sweep sends goes to `peer`.
+    pub(crate) async fn sweep_periodically(self: Arc<Self>, peer: Arc<Peer>) {
         let mut every = tokio::time::interval(Duration::from_millis(SWEEP_EVERY_MS));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         for tick in 0u64.. {
             every.tick().await;
             if tick % RECHECK_SUBSCRIPTIONS_EVERY == 0 {
-                let followed: Vec<(String, String)> = lock(&self.subscriptions)
+                let followed: Vec<((u64, String), String)> = lock(&self.subscriptions)
                     .iter()
-                    .flat_map(|(name, s)| s.task_ids.iter().map(|t| (name.clone(), t.clone())))
+                    .flat_map(|(key, s)| s.task_ids.iter().map(|t| (key.clone(), t.clone())))
                     .collect();
                 for (subscription, task_id) in followed {
                     tokio::spawn(self.clone().notify(subscription, task_id));
                 }
             }
             let running: Vec<String> = lock(&self.runs).keys().cloned().collect();
-            match self.guest.call(Call::Sweep(running), self.ctx()).await {
+            match self.guest.call(Call::Sweep(running), self.ctx(&peer)).await {
                 Ok(actions) => {
-                    self.execute(actions);
+                    self.execute(actions, &peer);
                 }
-                Err(e) => eprintln!("mcp-tasks: sweeping expired tasks failed: {e}"),
+                Err(e) => tracing::error!("sweeping expired tasks failed: {e}"),
             }
         }
     }
+}
 
-    /// The component trapped on this line: answer the request with -32603 if it was one; the
-    /// server goes on.
-    fn fail_request(&self, line: &str, error: GuestError) {
-        eprintln!("mcp-tasks: {error}");
+/// The component trapped on this line: answer the request with -32603 if it was one; the
+/// server goes on.
+fn fail_request(peer: &Peer, line: &str, error: GuestError) {
+    {
+        tracing::error!("{error}");
         let Ok(message) = serde_json::from_str::<Value>(line) else {
             return;
         };
@@ -585,7 +651,7 @@ impl Connection {
         }
         if let Some(id @ (Value::String(_) | Value::Number(_))) = message.get("id") {
             let error = json!({ "code": -32603, "message": format!("Internal error: {error}") });
-            self.outbox
+            peer.outbox
                 .send(json!({ "jsonrpc": "2.0", "id": id, "error": error }).to_string());
         }
     }

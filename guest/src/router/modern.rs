@@ -8,7 +8,6 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Capabilities, Handled, Router, RunRef, missing_capability_message, run_state, send_result,
-    tool_error_result,
 };
 use crate::model::{Action, Era, Outcome, RpcError, Status, Task, TaskSupport, ToolQuestion};
 use crate::protocol::{self, Params, code};
@@ -29,7 +28,6 @@ impl Router<'_> {
         let declares_tasks = capabilities.tasks;
         match method {
             "server/discover" => Ok(vec![send_result(id, self.discover_result())]),
-            "ping" => Ok(vec![send_result(id, complete(Map::new()))]),
             "tools/list" => {
                 let mut result = Map::new();
                 result.insert("tools".into(), Value::Array(self.tools_json(Era::Modern)));
@@ -69,10 +67,10 @@ impl Router<'_> {
                 ),
             )),
             "subscriptions/listen" => self.listen(id, &params.value(), declares_tasks),
-            "initialize" => Err(RpcError::new(
+            "initialize" | "ping" | "logging/setLevel" => Err(RpcError::new(
                 code::METHOD_NOT_FOUND,
                 format!(
-                    "Method not found: initialize is not part of protocol version {}, which \
+                    "Method not found: {method} is not part of protocol version {}, which \
                      carries the version and capabilities on every request",
                     protocol::MODERN_PROTOCOL_VERSION
                 ),
@@ -234,10 +232,19 @@ impl Router<'_> {
         can: Capabilities,
         asked: Vec<(&ToolQuestion, Map<String, Value>)>,
     ) -> Vec<Action> {
+        // The request cannot be served without the capability: -32021, as SEP-2575 asks.
         if let Some((q, _)) = asked.iter().find(|(q, _)| !can.allows(&q.method)) {
-            let message = missing_capability_message(&q.method, Era::Modern);
+            let capability = protocol::capability_for(&q.method).unwrap_or("elicitation");
+            let error = RpcError {
+                code: code::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                message: format!(
+                    "Missing required client capability: {}",
+                    missing_capability_message(&q.method, Era::Modern)
+                ),
+                data: Some(json!({ "requiredCapabilities": { capability: {} } }).to_string()),
+            };
             return vec![
-                super::answer(id, &tool_error_result(&message), Era::Modern),
+                super::send_error(id, &error),
                 Action::StopTool(token.to_string()),
             ];
         }

@@ -4,18 +4,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufWri
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// The one way out: every message goes through here to the single writer task, so messages
-/// never interleave whichever task produced them.
-#[derive(Clone)]
-pub(crate) struct Outbox(mpsc::UnboundedSender<String>);
-
-impl Outbox {
-    /// Queue one message (one JSON text without a newline).
-    pub(crate) fn send(&self, message: String) {
-        // The writer only goes away when the output is broken; nothing is left to tell then.
-        let _ = self.0.send(message);
-    }
-}
+use super::Outbox;
 
 /// Start the writer task. It writes each message as one line, flushing whenever the queue is
 /// empty, and ends once every [`Outbox`] is dropped and the queue is drained.
@@ -38,7 +27,7 @@ where
         }
         out.flush().await
     });
-    (Outbox(tx), task)
+    (Outbox::new(tx), task)
 }
 
 /// Read lines until the end of input or until `stop` completes, handing each non-blank one to
