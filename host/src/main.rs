@@ -262,10 +262,9 @@ fn serve(
     component: Option<PathBuf>,
     cache: CompileCache,
 ) -> anyhow::Result<()> {
-    let http_options = http.http.map(|addr| http.options(addr)).transpose()?;
-    if let (Some(options), Some(_)) = (&http_options, &owner) {
+    if http.http.is_some() && owner.is_some() {
         anyhow::ensure!(
-            !options.authenticates(),
+            http.auth_tokens.is_none() && http.jwt_issuer.is_none(),
             "--owner names the one owner of an unauthenticated server; with --auth-tokens or \
              --jwt-issuer, each caller owns its tasks"
         );
@@ -296,11 +295,13 @@ fn serve(
         builder = builder.component(ComponentSource::file(path));
     }
     let server = Arc::new(builder.build()?);
-    if let (Some(addr), Some(options)) = (http.http, http_options) {
+    if let Some(addr) = http.http {
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
+            // The bound address, not the asked one: port 0 picks a free port.
+            let options = http.options(listener.local_addr()?)?;
             server
                 .serve_http(listener, options, async {
                     if let Err(e) = stop_signal().await {

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod http;
+
 /// How long any single expected message may take before a test gives up. Generous: this bounds
 /// a hang, it measures nothing.
 pub const PATIENCE: Duration = Duration::from_secs(20);

@@ -714,8 +714,11 @@ async fn delete(State(http): State<Arc<Http>>, headers: HeaderMap) -> Response {
     }
     match http.session(&headers, &owner) {
         Ok(_) => {
-            if let Some(id) = headers.get(SESSION_ID).and_then(|h| h.to_str().ok()) {
-                lock(&http.sessions).remove(id);
+            if let Some(id) = headers.get(SESSION_ID).and_then(|h| h.to_str().ok())
+                && let Some(session) = lock(&http.sessions).remove(id)
+            {
+                // Its GET stream ends now, though outboxes of its runs still name it.
+                lock(&session.stream).take();
             }
             StatusCode::OK.into_response()
         }
