@@ -205,6 +205,8 @@ class Context:
     executor: str = "python"
     # Whether this host can write requests to its client at any time (stdio).
     push: bool = False
+    # Which client sent the message, where several clients' request IDs may be equal.
+    client: str = ""
 
 
 @dataclass

@@ -253,6 +253,8 @@ pub struct Context {
     pub executor: String,
     /// Whether server-to-client requests can be written to this client at any time.
     pub push: bool,
+    /// Which client sent the message, where clients' request IDs may be equal.
+    pub client: String,
 }
 
 /// A tool the host must start.

@@ -42,19 +42,19 @@ const INPUT_ID_PREFIX: &str = "mcp-tasks/input/";
 enum RunRef {
     /// A task's run.
     Task(String),
-    /// A legacy plain call's run: it answers this request id.
-    Request(Value),
-    /// A modern plain call's run: it answers this request id. What its client can answer is in
-    /// the run's state (see [`run_state`]).
-    Call(Value),
+    /// A legacy plain call's run: it answers this request id of this client.
+    Request(String, Value),
+    /// A modern plain call's run: it answers this request id of this client. What the client
+    /// can answer is in the run's state (see [`run_state`]).
+    Call(String, Value),
 }
 
 impl RunRef {
     fn token(&self) -> String {
         match self {
             RunRef::Task(id) => format!("task:{id}"),
-            RunRef::Request(id) => format!("request:{id}"),
-            RunRef::Call(id) => format!("call:{id}"),
+            RunRef::Request(client, id) => format!("request:{}", json!([client, id])),
+            RunRef::Call(client, id) => format!("call:{}", json!([client, id])),
         }
     }
 
@@ -62,11 +62,12 @@ impl RunRef {
         if let Some(id) = token.strip_prefix("task:") {
             return Some(RunRef::Task(id.to_string()));
         }
-        if let Some(id) = token.strip_prefix("request:") {
-            return serde_json::from_str(id).ok().map(RunRef::Request);
+        if let Some(scoped) = token.strip_prefix("request:") {
+            let (client, id) = serde_json::from_str(scoped).ok()?;
+            return Some(RunRef::Request(client, id));
         }
-        let id = token.strip_prefix("call:")?;
-        serde_json::from_str(id).ok().map(RunRef::Call)
+        let (client, id) = serde_json::from_str(token.strip_prefix("call:")?).ok()?;
+        Some(RunRef::Call(client, id))
     }
 
     /// The id of the server's request for question `key` of this run (legacy era).
@@ -131,8 +132,8 @@ impl<'a> Router<'a> {
                     return Vec::new();
                 };
                 vec![
-                    Action::StopTool(RunRef::Request(id.clone()).token()),
-                    Action::StopTool(RunRef::Call(id.clone()).token()),
+                    Action::StopTool(RunRef::Request(self.ctx.client.clone(), id.clone()).token()),
+                    Action::StopTool(RunRef::Call(self.ctx.client.clone(), id.clone()).token()),
                     Action::Unlisten(id.to_string()),
                 ]
             }
@@ -312,8 +313,8 @@ impl<'a> Router<'a> {
         message: Option<String>,
     ) -> Vec<Action> {
         match RunRef::parse(token) {
-            Some(RunRef::Request(id)) => vec![answer(&id, &outcome, Era::Legacy)],
-            Some(RunRef::Call(id)) => vec![answer(&id, &outcome, Era::Modern)],
+            Some(RunRef::Request(_, id)) => vec![answer(&id, &outcome, Era::Legacy)],
+            Some(RunRef::Call(_, id)) => vec![answer(&id, &outcome, Era::Modern)],
             Some(RunRef::Task(task_id)) => self.settle(&task_id, outcome, message),
             None => Vec::new(),
         }
@@ -396,8 +397,10 @@ impl<'a> Router<'a> {
         }
         match run {
             RunRef::Task(task_id) => self.ask_for_task(token, &task_id, asked),
-            RunRef::Request(id) => self.legacy_plain_ask(token, &RunRef::Request(id), asked),
-            RunRef::Call(id) => {
+            RunRef::Request(client, id) => {
+                self.legacy_plain_ask(token, &RunRef::Request(client, id), asked)
+            }
+            RunRef::Call(_, id) => {
                 self.modern_plain_ask(token, &id, run_state::parse(run_state), asked)
             }
         }

@@ -191,6 +191,7 @@ fn router_call(runtime: &tokio::runtime::Runtime) {
             session: String::new(),
             executor: "bench".into(),
             push: false,
+            client: String::new(),
         };
         let component_round = || {
             runtime.block_on(async {
@@ -211,6 +212,7 @@ fn router_call(runtime: &tokio::runtime::Runtime) {
             session: String::new(),
             executor: "bench".into(),
             push: false,
+            client: String::new(),
         };
         let native_round = || {
             let start = Instant::now();

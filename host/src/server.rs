@@ -158,6 +158,7 @@ impl Server {
             session: Arc::default(),
             // One stream, one client: a legacy task's question can go out as soon as it is asked.
             push: true,
+            client: String::new(),
             outbox,
         });
         let sweeper = tokio::spawn(hub.clone().sweep_periodically(peer.clone()));
@@ -213,6 +214,8 @@ pub(crate) struct Peer {
     pub(crate) session: Arc<Mutex<String>>,
     /// Whether server-to-client requests can be written to this client at any time.
     pub(crate) push: bool,
+    /// Tells this client's request IDs from another's (see the WIT's `context.client`).
+    pub(crate) client: String,
     pub(crate) outbox: Outbox,
 }
 
@@ -269,6 +272,7 @@ impl Hub {
             session: lock(&peer.session).clone(),
             executor: self.executor.clone(),
             push: peer.push,
+            client: peer.client.clone(),
         }
     }
 

@@ -10,22 +10,26 @@
 // Each drives a task to `completed`, one through `input_required` (two keyed questions in v2,
 // answered by `onInputRequest`), one `cancelled`, and one `failed` with a JSON-RPC error.
 //
-// Usage: node drive.mjs MCP_TASKS_BINARY TOOLS_TOML (v1|v2)
+// With a URL, the same runs over Streamable HTTP against a server that already runs there.
+//
+// Usage: node drive.mjs MCP_TASKS_BINARY TOOLS_TOML (v1|v2) [URL]
 import assert from "node:assert/strict";
-import { Client } from "@modelcontextprotocol/client";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { createTaskSessionFromClient, resultFromTaskOutcome } from "@modelcontextprotocol/ext-tasks/client";
 
-const [binary, tools, generation] = process.argv.slice(2);
+const [binary, tools, generation, url] = process.argv.slice(2);
 assert.ok(generation === "v1" || generation === "v2", "generation: v1 or v2");
 const clientInfo = { name: "mcp-tasks-ext-interop", version: "1.0.0" };
 const capabilities = { elicitation: { form: {} }, sampling: {} };
 
-const transport = new StdioClientTransport({
-  command: binary,
-  args: ["serve", "--tools", tools, "--owner", `ext-tasks-${generation}`],
-  stderr: "inherit",
-});
+const transport = url
+  ? new StreamableHTTPClientTransport(new URL(url))
+  : new StdioClientTransport({
+      command: binary,
+      args: ["serve", "--tools", tools, "--owner", `ext-tasks-${generation}`],
+      stderr: "inherit",
+    });
 const client = new Client(clientInfo, {
   capabilities,
   ...(generation === "v2" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {}),
@@ -126,4 +130,4 @@ async function settle(name, args) {
 
 await session.close();
 await client.close();
-console.log(`ext-tasks ${generation}: ok`);
+console.log(`ext-tasks ${generation}${url ? " over HTTP" : ""}: ok`);

@@ -1,9 +1,11 @@
-// A whole task lifecycle against `mcp-tasks serve`, through the official TypeScript SDK (1.32.x).
+// A whole task lifecycle against `mcp-tasks serve`, through the official TypeScript SDK (1.32.x),
+// over stdio, or over Streamable HTTP when a URL is given (the server then already runs).
 //
-// Usage: node lifecycle.mjs MCP_TASKS_BINARY TOOLS_TOML
+// Usage: node lifecycle.mjs MCP_TASKS_BINARY TOOLS_TOML [URL]
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
   CallToolResultSchema,
   CreateTaskResultSchema,
@@ -11,12 +13,14 @@ import {
   McpError,
 } from "@modelcontextprotocol/sdk/types.js";
 
-const [binary, tools] = process.argv.slice(2);
-const transport = new StdioClientTransport({
-  command: binary,
-  args: ["serve", "--tools", tools, "--owner", "typescript-sdk"],
-  stderr: "inherit",
-});
+const [binary, tools, url] = process.argv.slice(2);
+const transport = url
+  ? new StreamableHTTPClientTransport(new URL(url))
+  : new StdioClientTransport({
+      command: binary,
+      args: ["serve", "--tools", tools, "--owner", "typescript-sdk"],
+      stderr: "inherit",
+    });
 const client = new Client(
   { name: "mcp-tasks-interop", version: "1.0.0" },
   { capabilities: { elicitation: { form: {} } } },
@@ -104,4 +108,4 @@ const plain = await client.callTool({ name: "greet", arguments: { name: "plain" 
 assert.equal(plain.content[0].text, "hello, plain\n");
 
 await client.close();
-console.log("typescript sdk lifecycle: ok");
+console.log(`typescript sdk lifecycle${url ? " over HTTP" : ""}: ok`);

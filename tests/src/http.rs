@@ -107,7 +107,10 @@ impl HttpServer {
             if let Ok(Some(status)) = child.try_wait() {
                 panic!("mcp-tasks exited ({status}) before serving:\n{log}");
             }
-            assert!(start.elapsed() < PATIENCE, "mcp-tasks did not start:\n{log}");
+            assert!(
+                start.elapsed() < PATIENCE,
+                "mcp-tasks did not start:\n{log}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         };
         let agent = ureq::Agent::config_builder()
@@ -164,7 +167,10 @@ impl HttpServer {
 
     /// GET the session's stream, read event by event.
     pub fn get_stream(&self, headers: &[(&str, &str)]) -> Events {
-        let mut request = self.agent.get(&self.url).header("accept", "text/event-stream");
+        let mut request = self
+            .agent
+            .get(&self.url)
+            .header("accept", "text/event-stream");
         for (k, v) in headers {
             request = request.header(*k, *v);
         }

@@ -105,7 +105,9 @@ fn each_caller_owns_its_tasks_and_sees_no_other() {
     let cancel = server.modern(Some("bob-token"), 4, "tasks/cancel", get.clone());
     assert_eq!(cancel.error_code(), -32602);
     assert_eq!(
-        server.modern(Some("alice-token"), 5, "tasks/get", get.clone()).result()["status"],
+        server
+            .modern(Some("alice-token"), 5, "tasks/get", get.clone())
+            .result()["status"],
         "working"
     );
 
@@ -166,9 +168,7 @@ fn jwts_are_checked_for_signature_issuer_audience_and_expiry() {
             jwks.to_str().unwrap(),
         ],
     );
-    let claims = |sub: &str, exp: u64, aud: &str, iss: &str| {
-        json!({ "sub": sub, "exp": exp, "aud": aud, "iss": iss })
-    };
+    let claims = |sub: &str, exp: u64, aud: &str, iss: &str| json!({ "sub": sub, "exp": exp, "aud": aud, "iss": iss });
     let call = |token: &str| {
         server.modern(
             Some(token),
@@ -179,7 +179,12 @@ fn jwts_are_checked_for_signature_issuer_audience_and_expiry() {
     };
     let good = jwt(
         "jwt-signing.pem",
-        claims("carol", now() + 600, "mcp-tasks-test", "https://issuer.example"),
+        claims(
+            "carol",
+            now() + 600,
+            "mcp-tasks-test",
+            "https://issuer.example",
+        ),
     );
     let created = call(&good);
     assert_eq!(created.status, 200, "{created:?}");
@@ -187,7 +192,12 @@ fn jwts_are_checked_for_signature_issuer_audience_and_expiry() {
     // The owner is `sub`: another subject's valid token does not see carol's task.
     let dave = jwt(
         "jwt-signing.pem",
-        claims("dave", now() + 600, "mcp-tasks-test", "https://issuer.example"),
+        claims(
+            "dave",
+            now() + 600,
+            "mcp-tasks-test",
+            "https://issuer.example",
+        ),
     );
     let get = json!({ "taskId": task_id });
     assert_eq!(
@@ -203,28 +213,48 @@ fn jwts_are_checked_for_signature_issuer_audience_and_expiry() {
             "expired",
             jwt(
                 "jwt-signing.pem",
-                claims("carol", now() - 600, "mcp-tasks-test", "https://issuer.example"),
+                claims(
+                    "carol",
+                    now() - 600,
+                    "mcp-tasks-test",
+                    "https://issuer.example",
+                ),
             ),
         ),
         (
             "signed by another key",
             jwt(
                 "jwt-other.pem",
-                claims("carol", now() + 600, "mcp-tasks-test", "https://issuer.example"),
+                claims(
+                    "carol",
+                    now() + 600,
+                    "mcp-tasks-test",
+                    "https://issuer.example",
+                ),
             ),
         ),
         (
             "for another audience",
             jwt(
                 "jwt-signing.pem",
-                claims("carol", now() + 600, "someone-else", "https://issuer.example"),
+                claims(
+                    "carol",
+                    now() + 600,
+                    "someone-else",
+                    "https://issuer.example",
+                ),
             ),
         ),
         (
             "from another issuer",
             jwt(
                 "jwt-signing.pem",
-                claims("carol", now() + 600, "mcp-tasks-test", "https://evil.example"),
+                claims(
+                    "carol",
+                    now() + 600,
+                    "mcp-tasks-test",
+                    "https://evil.example",
+                ),
             ),
         ),
         ("not a JWT", "carol".to_string()),
@@ -249,7 +279,9 @@ fn jwts_are_checked_for_signature_issuer_audience_and_expiry() {
 fn foreign_origins_and_hosts_are_refused() {
     let server = HttpServer::start(TOOLS, &["--allow-origin", "https://app.example"]);
     let list = |extra: &[(&str, &str)]| {
-        server.modern_with(None, 1, "tools/list", json!({}), extra).status
+        server
+            .modern_with(None, 1, "tools/list", json!({}), extra)
+            .status
     };
     assert_eq!(list(&[]), 200);
     assert_eq!(list(&[("origin", "http://localhost:3000")]), 200);
@@ -277,7 +309,10 @@ fn a_2025_11_25_session_carries_a_tasks_question_and_its_status() {
     );
     assert_eq!(init.status, 200, "{init:?}");
     assert_eq!(init.result()["protocolVersion"], "2025-11-25");
-    let session = init.header("mcp-session-id").expect("a session id").to_string();
+    let session = init
+        .header("mcp-session-id")
+        .expect("a session id")
+        .to_string();
     let headers = [
         ("mcp-session-id", session.as_str()),
         ("mcp-protocol-version", "2025-11-25"),
@@ -304,9 +339,11 @@ fn a_2025_11_25_session_carries_a_tasks_question_and_its_status() {
 
     // A task whose tool asks: tasks/result answers with an SSE stream that carries the
     // question; the answer goes back as a POST, and the result follows on the same stream.
-    let created = post(json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
-        "name": "confirm", "arguments": {}, "task": { "ttl": 60000 }
-    }}));
+    let created = post(
+        json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+            "name": "confirm", "arguments": {}, "task": { "ttl": 60000 }
+        }}),
+    );
     let task_id = created.result()["task"]["taskId"]
         .as_str()
         .unwrap()
@@ -344,7 +381,10 @@ fn a_2025_11_25_session_carries_a_tasks_question_and_its_status() {
     let ended = server.call(
         "DELETE",
         "/mcp",
-        &[("mcp-session-id", &session), ("mcp-protocol-version", "2025-11-25")],
+        &[
+            ("mcp-session-id", &session),
+            ("mcp-protocol-version", "2025-11-25"),
+        ],
     );
     assert_eq!(ended.status, 200);
     assert_eq!(
@@ -359,7 +399,12 @@ fn two_replicas_on_postgresql_share_a_task_end_to_end() {
     let a = HttpServer::start(TOOLS, &["--store", &store, "--owner", "team"]);
     let b = HttpServer::start(TOOLS, &["--store", &store, "--owner", "team"]);
     // Created through A: its tool runs on A, and asks.
-    let created = a.modern(None, 1, "tools/call", json!({ "name": "confirm", "arguments": {} }));
+    let created = a.modern(
+        None,
+        1,
+        "tools/call",
+        json!({ "name": "confirm", "arguments": {} }),
+    );
     let task_id = created.result()["taskId"].as_str().unwrap().to_string();
     // Polled and answered through B.
     let asking = b.poll(None, &task_id, |t| t["status"] == "input_required");
@@ -382,7 +427,12 @@ fn two_replicas_on_postgresql_share_a_task_end_to_end() {
         "answer: {\"action\":\"accept\",\"content\":{\"ok\":true}}\n"
     );
     // Another task through B, cancelled through A: the tool on B is stopped.
-    let waiting = b.modern(None, 3, "tools/call", json!({ "name": "wait", "arguments": {} }));
+    let waiting = b.modern(
+        None,
+        3,
+        "tools/call",
+        json!({ "name": "wait", "arguments": {} }),
+    );
     let waiting_id = waiting.result()["taskId"].as_str().unwrap().to_string();
     let ack = a.modern(None, 4, "tasks/cancel", json!({ "taskId": waiting_id }));
     assert_eq!(ack.result()["resultType"], "complete");
@@ -403,9 +453,19 @@ fn limits_refuse_with_clear_errors() {
             "2048",
         ],
     );
-    let first = server.modern(None, 1, "tools/call", json!({ "name": "wait", "arguments": {} }));
+    let first = server.modern(
+        None,
+        1,
+        "tools/call",
+        json!({ "name": "wait", "arguments": {} }),
+    );
     assert_eq!(first.status, 200, "{first:?}");
-    let second = server.modern(None, 2, "tools/call", json!({ "name": "wait", "arguments": {} }));
+    let second = server.modern(
+        None,
+        2,
+        "tools/call",
+        json!({ "name": "wait", "arguments": {} }),
+    );
     assert_eq!(second.status, 429, "{second:?}");
     assert_eq!(second.answer()["id"], 2);
     assert!(

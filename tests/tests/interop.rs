@@ -3,11 +3,13 @@
 //! `@modelcontextprotocol/sdk` 1.32.2, the lines that speak the 2025-11-25 tasks; and the
 //! official Tasks extension client, npm `@modelcontextprotocol/ext-tasks` 0.2.2 over the SDK
 //! client `@modelcontextprotocol/client` 2.4.0, in both of its generations (2026-07-28 and
-//! 2025-11-25). `.ci/setup` installs them into `interop/`.
+//! 2025-11-25). The TypeScript SDK and the extension client also run over Streamable HTTP.
+//! `.ci/setup` installs them into `interop/`.
 
 use std::path::Path;
 use std::process::Command;
 
+use mcp_tasks_e2e::http::HttpServer;
 use mcp_tasks_e2e::{binary, root};
 
 fn run(program: &Path, script: &Path, what: &str) {
@@ -33,6 +35,12 @@ fn run_with(program: &Path, script: &Path, args: &[&str], done: &str, what: &str
         stdout.contains(done),
         "{what} did not finish:\n{stdout}\n{stderr}"
     );
+}
+
+/// `mcp-tasks serve --http` with the interop tools, for a client that connects by URL.
+fn http_server() -> HttpServer {
+    let tools = std::fs::read_to_string(root().join("interop/tools.toml")).unwrap();
+    HttpServer::start(&tools, &["--owner", "interop"])
 }
 
 fn ext_tasks(generation: &str) {
@@ -89,4 +97,30 @@ fn typescript_sdk_runs_a_whole_task_lifecycle() {
         &root().join("interop/typescript/lifecycle.mjs"),
         "the TypeScript SDK lifecycle",
     );
+}
+
+#[test]
+fn typescript_sdk_runs_a_whole_task_lifecycle_over_http() {
+    let server = http_server();
+    run_with(
+        Path::new("node"),
+        &root().join("interop/typescript/lifecycle.mjs"),
+        &[&server.url],
+        "lifecycle over HTTP: ok",
+        "the TypeScript SDK lifecycle over Streamable HTTP",
+    );
+}
+
+#[test]
+fn ext_tasks_client_drives_both_generations_over_http() {
+    let server = http_server();
+    for generation in ["v2", "v1"] {
+        run_with(
+            Path::new("node"),
+            &root().join("interop/ext-tasks/drive.mjs"),
+            &[generation, &server.url],
+            &format!("ext-tasks {generation} over HTTP: ok"),
+            &format!("the ext-tasks client ({generation}) over Streamable HTTP"),
+        );
+    }
 }

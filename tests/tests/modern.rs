@@ -328,11 +328,16 @@ fn a_plain_call_asks_with_input_required_and_the_retry_resumes_the_same_run() {
         .expect("the result");
     let text = done["content"][0]["text"].as_str().unwrap();
     assert!(text.contains(r#""ok":true"#), "{text}");
-    // A client without elicitation is never asked: the call ends with a tool error.
+    // A client without elicitation is never asked: the call is refused with -32021, naming
+    // the capability it needs (SEP-2575).
     let refused = s
         .modern("tools/call", json!({ "name": "confirm" }), json!({}))
-        .expect("a tool error");
-    assert_eq!(refused["isError"], true);
+        .expect_err("-32021");
+    assert_eq!(refused["code"], -32021);
+    assert_eq!(
+        refused["data"]["requiredCapabilities"],
+        json!({ "elicitation": {} })
+    );
 }
 
 #[test]

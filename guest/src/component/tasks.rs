@@ -194,6 +194,7 @@ impl From<wit_router::Context> for Context {
             session: c.session,
             executor: c.executor,
             push: c.push,
+            client: c.client,
         }
     }
 }

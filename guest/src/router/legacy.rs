@@ -123,7 +123,7 @@ impl Router<'_> {
                 ])
             }
             (None, _) => Ok(vec![Action::RunTool(crate::model::Run {
-                token: RunRef::Request(id.clone()).token(),
+                token: RunRef::Request(self.ctx.client.clone(), id.clone()).token(),
                 state: String::new(),
                 task_id: None,
                 tool: name.to_string(),
@@ -317,7 +317,7 @@ impl Router<'_> {
     ) -> Vec<Action> {
         let can: Capabilities = self.session_capabilities();
         if let Some((q, _)) = asked.iter().find(|(q, _)| !can.allows(&q.method)) {
-            let RunRef::Request(id) = run else {
+            let RunRef::Request(_, id) = run else {
                 return Vec::new();
             };
             let message = missing_capability_message(&q.method, Era::Legacy);

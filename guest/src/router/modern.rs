@@ -127,7 +127,7 @@ impl Router<'_> {
                 "tools/call of '{name}', which runs only as a task,"
             ))),
             _ => Ok(vec![Action::RunTool(crate::model::Run {
-                token: RunRef::Call(id.clone()).token(),
+                token: RunRef::Call(self.ctx.client.clone(), id.clone()).token(),
                 state: run_state::of(capabilities),
                 task_id: None,
                 tool: name.to_string(),
@@ -315,7 +315,7 @@ impl Router<'_> {
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
-        let to = RunRef::Call(id.clone()).token();
+        let to = RunRef::Call(self.ctx.client.clone(), id.clone()).token();
         let mut actions = vec![Action::RenameRun {
             from: state.token.clone(),
             to: to.clone(),

@@ -161,6 +161,8 @@ struct Harness {
     executor: RefCell<String>,
     /// Whether this host can push requests to its client (stdio).
     push: Cell<bool>,
+    /// Which client sends the next message (many clients of one HTTP server).
+    client: RefCell<String>,
     /// The keys of the questions `ask` puts.
     next_key: Cell<u64>,
     /// Each run's state, as the host keeps it from `run-tool` and `rename-run`.
@@ -182,6 +184,7 @@ impl Harness {
             session: RefCell::new(String::new()),
             executor: RefCell::new("host-a".into()),
             push: Cell::new(false),
+            client: RefCell::new(String::new()),
             next_key: Cell::new(1),
             run_states: RefCell::new(BTreeMap::new()),
         }
@@ -194,6 +197,7 @@ impl Harness {
             session: self.session.borrow().clone(),
             executor: self.executor.borrow().clone(),
             push: self.push.get(),
+            client: self.client.borrow().clone(),
         }
     }
 
@@ -742,9 +746,9 @@ fn cancelled_notification_stops_a_plain_call() {
 fn run_tokens_round_trip() {
     for r in [
         RunRef::Task("abc".into()),
-        RunRef::Request(json!(5)),
-        RunRef::Request(json!("x:y")),
-        RunRef::Call(json!("a:b")),
+        RunRef::Request(String::new(), json!(5)),
+        RunRef::Request("session-1".into(), json!("x:y")),
+        RunRef::Call("peer:7".into(), json!("a:b")),
     ] {
         assert_eq!(RunRef::parse(&r.token()), Some(r));
     }
@@ -1483,4 +1487,50 @@ fn each_era_reads_and_acts_on_the_others_tasks() {
     let answered = h.handle(json!({ "jsonrpc": "2.0", "id": request["id"], "result": { "action": "accept", "content": {} } }));
     assert_eq!(reply_of(&answered).unwrap().0, token);
     assert_eq!(h.modern_get(&modern)["status"], "working");
+}
+
+#[test]
+fn the_modern_era_has_no_ping_and_needs_client_capabilities() {
+    let h = Harness::new();
+    for removed in ["ping", "initialize", "logging/setLevel"] {
+        let error = response(&h.modern(removed, json!({}), json!({}))).unwrap_err();
+        assert_eq!(error["code"], -32601, "{removed}: {error}");
+    }
+    // The legacy era keeps ping.
+    assert_eq!(response(&h.request("ping", json!({}))).unwrap(), json!({}));
+    let no_capabilities = json!({ "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28"
+    }});
+    let error = response(&h.request("tools/list", no_capabilities)).unwrap_err();
+    assert_eq!(error["code"], -32602, "{error}");
+}
+
+#[test]
+fn plain_calls_of_two_clients_with_one_request_id_are_two_runs() {
+    let h = Harness::new();
+    let mut tokens = Vec::new();
+    for client in ["session:a", "session:b"] {
+        *h.client.borrow_mut() = client.to_string();
+        let actions = h.handle(json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                       "params": { "name": "echo" } }));
+        let [Action::RunTool(run)] = actions.as_slice() else {
+            panic!("{actions:?}");
+        };
+        tokens.push(run.token.clone());
+    }
+    assert_ne!(tokens[0], tokens[1]);
+    // A client's notifications/cancelled stops its own run only.
+    let stops = h.handle(
+        json!({ "jsonrpc": "2.0", "method": "notifications/cancelled",
+                                 "params": { "requestId": 1 } }),
+    );
+    let stopped: Vec<&String> = stops
+        .iter()
+        .filter_map(|a| match a {
+            Action::StopTool(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert!(stopped.contains(&&tokens[1]), "{stops:?}");
+    assert!(!stopped.contains(&&tokens[0]), "{stops:?}");
 }

@@ -132,6 +132,8 @@ pub enum HttpError {
 
 /// A 2025-11-25 session: whose it is, the component's state for it, and its GET stream.
 struct Session {
+    /// Its `Mcp-Session-Id`.
+    id: String,
     owner: String,
     state: Arc<Mutex<String>>,
     stream: Standby,
@@ -232,6 +234,7 @@ impl Server {
             owner: String::new(),
             session: Arc::default(),
             push: false,
+            client: String::new(),
             outbox: Outbox::nowhere(),
         });
         let sweeper = tokio::spawn(hub.clone().sweep_periodically(background));
@@ -387,13 +390,21 @@ impl Http {
     }
 
     fn peer(&self, owner: String, session: Option<&Session>, outbox: Outbox) -> Arc<Peer> {
+        let id = self.next_peer.fetch_add(1, Ordering::Relaxed);
         Arc::new(Peer {
-            id: self.next_peer.fetch_add(1, Ordering::Relaxed),
+            id,
+            // Request IDs repeat between clients: a session's are its own, and a stateless
+            // request is a client of its own (its retries name their run in requestState).
+            client: match session {
+                Some(s) => format!("session:{}", s.id),
+                None => format!("request:{id}"),
+            },
             owner,
             session: session.map(|s| s.state.clone()).unwrap_or_default(),
-            // Server-to-client requests go out on the stream of the request they belong to
-            // (tasks/result, or the call itself), never unasked.
-            push: false,
+            // A session's client takes a task's question on the stream of the tasks/get that
+            // shows it (or of tasks/result), as on stdio: clients that poll and never wait (the
+            // ext-tasks v1 client) are asked too. A stateless request is never sent requests.
+            push: session.is_some(),
             outbox,
         })
     }
@@ -437,6 +448,7 @@ async fn post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) ->
     }
     let id = message.get("id").filter(|id| !id.is_null()).cloned();
     let method = message.get("method").and_then(Value::as_str);
+    tracing::debug!(%owner, method = method.unwrap_or("(response)"), id = ?id, "POST");
     let is_request = method.is_some() && id.is_some();
     let header_version = headers
         .get("mcp-protocol-version")
@@ -505,6 +517,7 @@ async fn post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) ->
         }
         if method == Some("initialize") {
             Some(Arc::new(Session {
+                id: uuid::Uuid::new_v4().to_string(),
                 owner: owner.clone(),
                 state: Arc::default(),
                 stream: Arc::default(),
@@ -599,15 +612,27 @@ async fn post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) ->
     if let Some(session) = session.filter(|_| method == Some("initialize")) {
         // The component keeps state only for a session it agreed to.
         if !lock(&session.state).is_empty() {
-            let session_id = uuid::Uuid::new_v4().to_string();
-            lock(&http.sessions).insert(session_id.clone(), session);
-            if let Ok(value) = HeaderValue::from_str(&session_id) {
+            if let Ok(value) = HeaderValue::from_str(&session.id) {
                 extra.insert(SESSION_ID, value);
             }
+            lock(&http.sessions).insert(session.id.clone(), session);
         }
     }
-    if let Some(status) = answers(&first, &id) {
+    // What the component sent in the same step is queued already: it all goes out, and the
+    // answer last, as the answer ends the stream (a question sent with a tasks/get's answer).
+    let mut queued = std::collections::VecDeque::from([first]);
+    while let Ok(message) = rx.try_recv() {
+        queued.push_back(message);
+    }
+    if let Some(at) = queued.iter().position(|m| answers(m, &id).is_some()) {
+        let answer = queued.remove(at).unwrap_or_default();
+        queued.push_back(answer);
+    }
+    if queued.len() == 1
+        && let Some(status) = answers(&queued[0], &id)
+    {
         let status = if stateless { status } else { StatusCode::OK };
+        let first = queued.pop_front().unwrap_or_default();
         drop((handler, request_slot));
         let mut response =
             (status, [(header::CONTENT_TYPE, "application/json")], first).into_response();
@@ -616,7 +641,7 @@ async fn post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) ->
     }
     let hub = http.hub.clone();
     let events = Events {
-        first: Some(first),
+        queued,
         rx,
         until: Some(id),
         done: false,
@@ -681,7 +706,7 @@ async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap) -> Respon
     }
     let standby = session.stream.clone();
     let events = Events {
-        first: None,
+        queued: Default::default(),
         rx,
         until: None,
         done: false,
@@ -742,12 +767,12 @@ async fn metadata(State(http): State<Arc<Http>>) -> Response {
     axum::Json(body).into_response()
 }
 
-/// The messages of one SSE response: the first already read, then the channel's, until the
+/// The messages of one SSE response: those already read, then the channel's, until the
 /// answer to `until` (a request's stream) or until the channel or the server closes (a
 /// session's or a subscription's stream). Dropping it, as when the client goes away, aborts
 /// the request's handler and runs `on_close`.
 struct Events {
-    first: Option<String>,
+    queued: std::collections::VecDeque<String>,
     rx: mpsc::UnboundedReceiver<String>,
     until: Option<Value>,
     /// The answer to `until` went out.
@@ -765,7 +790,7 @@ impl Stream for Events {
         if this.shutdown.as_mut().poll(cx).is_ready() {
             return Poll::Ready(None);
         }
-        let message = match this.first.take() {
+        let message = match this.queued.pop_front() {
             Some(message) => message,
             None if this.done => return Poll::Ready(None),
             None => match this.rx.poll_recv(cx) {
