@@ -165,6 +165,22 @@ impl HttpServer {
         events(request.send(body.to_string()).expect("POST"))
     }
 
+    /// POST, giving up after `after` (the client goes away); whether the reply came in time.
+    pub fn post_and_leave(&self, headers: &[(&str, &str)], body: &Value, after: Duration) -> bool {
+        let mut request = self
+            .agent
+            .post(&self.url)
+            .config()
+            .timeout_global(Some(after))
+            .build()
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        request.send(body.to_string()).is_ok()
+    }
+
     /// GET the session's stream, read event by event.
     pub fn get_stream(&self, headers: &[(&str, &str)]) -> Events {
         let mut request = self

@@ -26,6 +26,11 @@ task_support = "optional"
 grace_secs = 0.2
 
 [[tools]]
+name = "hang"
+command = ["sh", "-c", "echo $$ > $DIR/hang.pid; exec sleep 30"]
+task_support = "forbidden"
+
+[[tools]]
 name = "confirm"
 command = ["sh", "-c", '''
 read args
@@ -513,3 +518,24 @@ fn limits_refuse_with_clear_errors() {
 }
 
 const MODERN_VERSION: &str = mcp_tasks_e2e::http::MODERN;
+
+#[test]
+fn a_stateless_call_whose_client_goes_away_stops_its_tool() {
+    let server = HttpServer::start(TOOLS, &[]);
+    let call = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+        "name": "hang", "arguments": {},
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+            "io.modelcontextprotocol/clientCapabilities": {}
+        }
+    }});
+    let headers = [
+        ("mcp-protocol-version", MODERN_VERSION),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "hang"),
+    ];
+    let answered = server.post_and_leave(&headers, &call, std::time::Duration::from_millis(700));
+    assert!(!answered, "the tool sleeps for 30 s");
+    let pid = mcp_tasks_e2e::read_pids(&server.dir.path().join("hang.pid"), 1)[0];
+    mcp_tasks_e2e::wait_until_dead(&[pid], "the tool of the abandoned call");
+}

@@ -593,6 +593,15 @@ async fn post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) ->
     };
     let peer = http.peer(owner, session.as_deref(), outbox);
     let peer_id = peer.id;
+    // 2026-07-28: a client that closes the request's stream before the answer cancels it (the
+    // tool of a plain call is stopped). 2025-11-25 asks the opposite: a disconnect is not a
+    // cancel there, the client sends notifications/cancelled.
+    let cancel = stateless.then(|| CancelOnClose {
+        hub: http.hub.clone(),
+        peer: peer.clone(),
+        id: id.clone(),
+        armed: true,
+    });
     let handler = AbortOnDropHandle::new(tokio::spawn(http.hub.clone().handle(peer, text)));
 
     let first = tokio::select! {
@@ -633,6 +642,9 @@ async fn post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) ->
     {
         let status = if stateless { status } else { StatusCode::OK };
         let first = queued.pop_front().unwrap_or_default();
+        if let Some(mut cancel) = cancel {
+            cancel.disarm();
+        }
         drop((handler, request_slot));
         let mut response =
             (status, [(header::CONTENT_TYPE, "application/json")], first).into_response();
@@ -645,6 +657,7 @@ async fn post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) ->
         rx,
         until: Some(id),
         done: false,
+        cancel,
         shutdown: Box::pin(http.shutdown.clone().cancelled_owned()),
         _held: Box::new((handler, request_slot, stream_slot)),
         on_close: Some(Box::new(move || hub.forget(peer_id))),
@@ -710,6 +723,7 @@ async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap) -> Respon
         rx,
         until: None,
         done: false,
+        cancel: None,
         shutdown: Box::pin(http.shutdown.clone().cancelled_owned()),
         _held: Box::new(slot),
         on_close: Some(Box::new(move || {
@@ -777,6 +791,8 @@ struct Events {
     until: Option<Value>,
     /// The answer to `until` went out.
     done: bool,
+    /// Cancels the request if the stream closes before its answer.
+    cancel: Option<CancelOnClose>,
     shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
     _held: Box<dyn Send>,
     on_close: Option<Box<dyn FnOnce() + Send>>,
@@ -801,6 +817,11 @@ impl Stream for Events {
         };
         if let Some(id) = &this.until {
             this.done = answers(&message, id).is_some();
+            if this.done
+                && let Some(cancel) = this.cancel.as_mut()
+            {
+                cancel.disarm();
+            }
         }
         Poll::Ready(Some(Ok(Event::default().data(message))))
     }
@@ -810,6 +831,44 @@ impl Drop for Events {
     fn drop(&mut self) {
         if let Some(on_close) = self.on_close.take() {
             on_close();
+        }
+    }
+}
+
+/// Cancels a stateless request when dropped: its HTTP exchange ended before the answer went out
+/// (the client went away). Forgotten once the answer is on its way.
+struct CancelOnClose {
+    hub: Arc<Hub>,
+    peer: Arc<Peer>,
+    id: Value,
+    armed: bool,
+}
+
+impl CancelOnClose {
+    /// The answer is on its way: dropping no longer cancels.
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for CancelOnClose {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // The component decides what a cancel stops, as for stdio's notifications/cancelled.
+        let cancelled = json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/cancelled",
+            "params": { "requestId": self.id, "reason": "the client closed the request's stream" }
+        });
+        tracing::debug!(id = %self.id, "a stateless request's stream closed before its answer");
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(
+                self.hub
+                    .clone()
+                    .handle(self.peer.clone(), cancelled.to_string()),
+            );
         }
     }
 }
