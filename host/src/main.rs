@@ -109,16 +109,19 @@ struct HttpArgs {
     /// The issuer's signing keys: a JWKS file, or an http(s) URL fetched at start and refreshed.
     #[arg(long, value_name = "FILE|URL", requires = "jwt_issuer")]
     jwks: Option<String>,
-    /// The largest request body, in bytes.
+    /// With --http: the largest request body, in bytes (413 beyond).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_body_bytes)]
     max_body: usize,
-    /// Requests one owner may have in flight at once (waiting ones included).
+    /// With --http: requests one owner may have in flight at once, waiting ones included (429
+    /// beyond).
     #[arg(long, value_name = "N", default_value_t = Limits::default().requests_per_owner)]
     max_requests_per_owner: usize,
-    /// Long-lived SSE streams (session streams, subscriptions) one owner may hold open.
+    /// With --http: long-lived SSE streams (session streams, subscriptions) one owner may hold
+    /// open (429 beyond).
     #[arg(long, value_name = "N", default_value_t = Limits::default().streams_per_owner)]
     max_streams_per_owner: usize,
-    /// Tools that may run at once for one owner's calls.
+    /// With --http: tools that may run at once for one owner's calls (a tools/call beyond is
+    /// 429).
     #[arg(long, value_name = "N", default_value_t = Limits::default().tasks_per_owner)]
     max_tasks_per_owner: usize,
 }

@@ -58,6 +58,9 @@ const SCENARIOS: &[&str] = &[
     "tools-call-error",
     "tools-call-sampling",
     "tools-call-elicitation",
+    "elicitation-sep1034-defaults",
+    "elicitation-sep1330-enums",
+    "json-schema-2020-12",
 ];
 
 fn suite() -> (PathBuf, PathBuf) {

@@ -1,6 +1,6 @@
-//! How messages reach clients: newline-delimited JSON-RPC on a byte stream ([`stdio`]), and
-//! MCP's Streamable HTTP ([`http`]). Both hand each incoming message to the same hub; only where
-//! the answers go differs, and that is an [`Outbox`].
+//! How messages reach clients: newline-delimited JSON-RPC on a byte stream (`stdio`), and MCP's
+//! Streamable HTTP ([`http`]). Both hand each incoming message to the same hub; only where the
+//! answers go differs, and that is an `Outbox`.
 
 pub mod http;
 pub(crate) mod stdio;
