@@ -539,3 +539,80 @@ fn a_stateless_call_whose_client_goes_away_stops_its_tool() {
     let pid = mcp_tasks_e2e::read_pids(&server.dir.path().join("hang.pid"), 1)[0];
     mcp_tasks_e2e::wait_until_dead(&[pid], "the tool of the abandoned call");
 }
+
+/// Serves `body` at any path over plain HTTP on loopback, for a JWKS URL; its address, and how
+/// many requests it answered.
+fn serve_jwks(body: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let mut reader = BufReader::new(&stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let mut stream = &stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (format!("http://{addr}/jwks.json"), served)
+}
+
+#[test]
+fn a_jwks_url_is_fetched_at_start() {
+    let jwks = std::fs::read_to_string(root().join("tests/fixtures/jwks.json")).unwrap();
+    let (url, served) = serve_jwks(jwks);
+    let server = HttpServer::start(
+        TOOLS,
+        &["--jwt-issuer", "https://issuer.example", "--jwks", &url],
+    );
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // The audience defaults to the endpoint's public URL.
+    let token = jwt(
+        "jwt-signing.pem",
+        json!({ "sub": "erin", "exp": now() + 600, "aud": server.url, "iss": "https://issuer.example" }),
+    );
+    let listed = server.modern(Some(&token), 1, "tools/list", json!({}));
+    assert_eq!(listed.status, 200, "{listed:?}");
+    let other_audience = jwt(
+        "jwt-signing.pem",
+        json!({ "sub": "erin", "exp": now() + 600, "aud": "elsewhere", "iss": "https://issuer.example" }),
+    );
+    assert_eq!(
+        server
+            .modern(Some(&other_audience), 2, "tools/list", json!({}))
+            .status,
+        401
+    );
+}
+
+#[test]
+fn an_unreachable_jwks_stops_the_start_with_a_clear_error() {
+    let out = std::process::Command::new(mcp_tasks_e2e::binary())
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--jwt-issuer",
+            "https://issuer.example",
+            "--jwks",
+            "http://127.0.0.1:1/jwks.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("mcp-tasks: error: cannot fetch JWKS http://127.0.0.1:1/jwks.json"),
+        "{stderr}"
+    );
+}
