@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{PATIENCE, binary, tempdir};
+use crate::{PATIENCE, binary, collect_stderr, tempdir};
 
 /// The protocol version of the stateless era, sent in headers and `_meta`.
 pub const MODERN: &str = "2026-07-28";
@@ -83,16 +83,7 @@ impl HttpServer {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start mcp-tasks");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
+        let stderr = collect_stderr(&mut child);
         let start = Instant::now();
         let addr = loop {
             let log = stderr.lock().unwrap().clone();
@@ -139,46 +130,47 @@ impl HttpServer {
             .trim_end_matches("/mcp")
     }
 
-    /// POST a body with these headers (plus Content-Type and Accept); read the whole reply.
-    pub fn post(&self, headers: &[(&str, &str)], body: &Value) -> Reply {
-        let mut request = self
-            .agent
-            .post(&self.url)
+    /// A POST of `body` with these headers, plus Content-Type and the Accept every client sends.
+    fn send(
+        &self,
+        request: ureq::RequestBuilder<ureq::typestate::WithBody>,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let mut request = request
             .header("content-type", "application/json")
             .header("accept", "application/json, text/event-stream");
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
-        read_reply(request.send(body.to_string()).expect("POST"))
+        request.send(body.to_string())
+    }
+
+    /// POST a body with these headers; read the whole reply.
+    pub fn post(&self, headers: &[(&str, &str)], body: &Value) -> Reply {
+        read_reply(
+            self.send(self.agent.post(&self.url), headers, body)
+                .expect("POST"),
+        )
     }
 
     /// POST, and read the SSE reply event by event as it arrives (it must be an SSE stream).
     pub fn post_stream(&self, headers: &[(&str, &str)], body: &Value) -> Events {
-        let mut request = self
-            .agent
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream");
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        events(request.send(body.to_string()).expect("POST"))
+        events(
+            self.send(self.agent.post(&self.url), headers, body)
+                .expect("POST"),
+        )
     }
 
     /// POST, giving up after `after` (the client goes away); whether the reply came in time.
     pub fn post_and_leave(&self, headers: &[(&str, &str)], body: &Value, after: Duration) -> bool {
-        let mut request = self
+        let request = self
             .agent
             .post(&self.url)
             .config()
             .timeout_global(Some(after))
-            .build()
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream");
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        request.send(body.to_string()).is_ok()
+            .build();
+        self.send(request, headers, body).is_ok()
     }
 
     /// GET the session's stream, read event by event.
