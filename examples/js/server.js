@@ -14,6 +14,7 @@ const TOOLS = [
     }),
     outputSchema: undefined,
     taskSupport: "optional",
+    deferTask: false,
   },
 ];
 

@@ -23,7 +23,7 @@ from typing import Any, Optional
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker, Record, Variant
 
-PACKAGE = "mcp:tasks/{}@0.2.0"
+PACKAGE = "mcp:tasks/{}@0.3.0"
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
@@ -192,6 +192,8 @@ class Tool:
     name: str
     input_schema: str = '{"type":"object"}'
     task_support: str = "optional"  # forbidden | optional | required
+    # 2026-07-28: run as a plain call until the tool says to go on as a task (tool_detached).
+    defer_task: bool = False
     title: Optional[str] = None
     description: Optional[str] = None
     output_schema: Optional[str] = None

@@ -215,6 +215,8 @@ pub struct Tool {
     pub output_schema: Option<String>,
     /// Whether it runs as a task.
     pub task_support: TaskSupport,
+    /// Whether a 2026-07-28 task of it waits for the tool to say so (see the WIT).
+    pub defer_task: bool,
 }
 
 /// The server's identity and limits.

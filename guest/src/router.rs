@@ -184,6 +184,24 @@ impl<'a> Router<'a> {
         requested_ttl: Option<u64>,
         arguments: &Value,
     ) -> Result<(Task, Action), RpcError> {
+        let task = self.new_task(era, params, requested_ttl)?;
+        let run = Action::RunTool(Run {
+            token: RunRef::Task(task.id.clone()).token(),
+            state: String::new(),
+            task_id: Some(task.id.clone()),
+            tool: tool.to_string(),
+            arguments: arguments.to_string(),
+        });
+        Ok((task, run))
+    }
+
+    /// Store a new `working` task for the `tools/call` with these params, leased to this host.
+    fn new_task(
+        &self,
+        era: Era,
+        params: &Value,
+        requested_ttl: Option<u64>,
+    ) -> Result<Task, RpcError> {
         let settings = self.server.settings();
         let ttl = grant_ttl(requested_ttl, settings.default_ttl, settings.max_ttl);
         let now = self.ctx.now;
@@ -206,14 +224,7 @@ impl<'a> Router<'a> {
             lease_until: Some(now.saturating_add(settings.lease)),
         };
         self.store.create(&task).map_err(store_failure)?;
-        let run = Action::RunTool(Run {
-            token: RunRef::Task(task.id.clone()).token(),
-            state: String::new(),
-            task_id: Some(task.id.clone()),
-            tool: tool.to_string(),
-            arguments: arguments.to_string(),
-        });
-        Ok((task, run))
+        Ok(task)
     }
 
     /// Cancel a task: it becomes `cancelled` and its tool is stopped. The refusal (a terminal
@@ -737,23 +748,36 @@ fn check_required_arguments(tool: &Tool, arguments: &Value) -> Result<(), RpcErr
 /// `s`, `r` or `-` for elicitation, sampling and roots), since a question may come long after
 /// the request that declared it.
 mod run_state {
+    use serde_json::Value;
+
     use crate::protocol::Capabilities;
 
-    pub(super) fn of(can: Capabilities) -> String {
-        [
+    /// What the client can answer, and for a call that defers its task, the call's params.
+    pub(super) fn of(can: Capabilities, deferred: Option<&Value>) -> String {
+        let mut state: String = [
             (can.elicitation, 'e'),
             (can.sampling, 's'),
             (can.roots, 'r'),
         ]
         .iter()
         .map(|&(on, c)| if on { c } else { '-' })
-        .collect()
+        .collect();
+        if let Some(params) = deferred {
+            state.push('t');
+            state.push_str(&params.to_string());
+        }
+        state
+    }
+
+    /// The params of the call whose task waits for its tool; none for another run.
+    pub(super) fn deferred(state: &str) -> Option<Value> {
+        serde_json::from_str(state.get(3..)?.strip_prefix('t')?).ok()
     }
 
     /// What the client can answer; nothing for a state this router did not write.
     pub(super) fn parse(state: &str) -> Capabilities {
         let b = state.as_bytes();
-        if b.len() != 3 {
+        if b.len() < 3 {
             return Capabilities::default();
         }
         Capabilities {

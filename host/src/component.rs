@@ -92,6 +92,13 @@ pub enum Call {
         /// The questions, each with its key.
         questions: Vec<ToolQuestion>,
     },
+    /// `router.tool-detached`: a running tool asks to go on as a task.
+    Detached {
+        /// The run's token.
+        token: String,
+        /// The run's state (as `run-tool` or `rename-run` gave it).
+        run_state: String,
+    },
     /// `router.task-changed`: a task a subscription follows may have changed.
     TaskChanged {
         /// The subscription (as in the `listen` action).
@@ -290,6 +297,11 @@ impl Guest {
             } => {
                 router
                     .call_tool_input(store, &token, &run_state, &questions, &ctx)
+                    .await
+            }
+            Call::Detached { token, run_state } => {
+                router
+                    .call_tool_detached(store, &token, &run_state, &ctx)
                     .await
             }
             Call::TaskChanged {

@@ -48,6 +48,7 @@
 //!     input_schema: r#"{"type":"object","properties":{"n":{"type":"integer"}}}"#.into(),
 //!     output_schema: None,
 //!     task_support: TaskSupport::Optional,
+//!     defer_task: false,
 //! });
 //! let server = Server::builder().owner("alice").tool(Arc::new(count)).build()?;
 //!
@@ -100,7 +101,7 @@ pub use server::{Server, ServerBuilder, os_user};
 pub use store::{MemoryStore, TaskStore};
 pub use tools::{CommandTool, InputError, Question, Tool, ToolContext, ToolOutcome, ToolsFile};
 
-/// The WIT package `mcp:tasks@0.2.0` that the component implements.
+/// The WIT package `mcp:tasks@0.3.0` that the component implements.
 pub const WIT: &str = include_str!("../wit/tasks.wit");
 
 /// The types of the WIT package, as the host sees them.

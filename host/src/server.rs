@@ -20,7 +20,7 @@ use crate::component::bindings::exports::mcp::tasks::router::{
 };
 use crate::component::{Call, ComponentSource, Guest, GuestError};
 use crate::store::{MemoryStore, TaskStore};
-use crate::tools::{Asked, Catalog, Tool, ToolContext, ToolOutcome, default_settings};
+use crate::tools::{Catalog, FromTool, Tool, ToolContext, ToolOutcome, default_settings};
 use crate::transport::{self, Outbox};
 use crate::types::Settings;
 use crate::types::{Outcome, RpcError};
@@ -488,15 +488,31 @@ impl Hub {
         });
     }
 
-    /// Pass a run's questions to the component, a batch at a time; its answers come back as
-    /// `reply-tool` actions.
+    /// Pass what a run's tool sends to the component, in order: its questions, a batch at a time
+    /// (the answers come back as `reply-tool` actions), and its wish to go on as a task.
     async fn forward_questions(
         self: Arc<Self>,
         name: Arc<Mutex<RunName>>,
-        mut batches: mpsc::UnboundedReceiver<Vec<Asked>>,
+        mut from_tool: mpsc::UnboundedReceiver<FromTool>,
     ) {
-        while let Some(batch) = batches.recv().await {
+        while let Some(sent) = from_tool.recv().await {
             let RunName { token, state, peer } = lock(&name).clone();
+            let batch = match sent {
+                FromTool::Ask(batch) => batch,
+                FromTool::ContinueAsTask => {
+                    let call = Call::Detached {
+                        token,
+                        run_state: state,
+                    };
+                    match self.guest.call(call, self.ctx(&peer)).await {
+                        Ok(actions) => {
+                            self.execute(actions, &peer);
+                        }
+                        Err(e) => tracing::error!("a tool's call could not go on as a task: {e}"),
+                    }
+                    continue;
+                }
+            };
             let mut questions = Vec::with_capacity(batch.len());
             {
                 let mut waiting = lock(&self.questions);

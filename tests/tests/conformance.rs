@@ -24,6 +24,7 @@ const SCENARIOS: &[&str] = &[
     "tasks-dispatch-and-envelope",
     "tasks-status-notifications",
     "tasks-required-task-error",
+    "tasks-mrtr-composition",
     // Multi round-trip requests (2026-07-28).
     "input-required-result-basic-elicitation",
     "input-required-result-basic-sampling",

@@ -58,6 +58,17 @@ impl wit_router::Guest for Component {
         )
     }
 
+    fn tool_detached(
+        token: String,
+        run_state: String,
+        ctx: wit_router::Context,
+    ) -> Vec<wit_router::Action> {
+        let ctx = ctx.into();
+        convert(
+            Router::new(&ImportedStore, &ImportedServer, &ctx).tool_detached(&token, &run_state),
+        )
+    }
+
     fn task_changed(
         subscription: String,
         task_id: String,
@@ -218,6 +229,7 @@ impl From<wit_server::Tool> for model::Tool {
             description: t.description,
             input_schema: t.input_schema,
             output_schema: t.output_schema,
+            defer_task: t.defer_task,
             task_support: match t.task_support {
                 wit_server::TaskSupport::Forbidden => model::TaskSupport::Forbidden,
                 wit_server::TaskSupport::Optional => model::TaskSupport::Optional,

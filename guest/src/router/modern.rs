@@ -117,6 +117,17 @@ impl Router<'_> {
         let (tool, arguments) = self.tool_and_arguments(params)?;
         let name = tool.name.as_str();
         match (declares_tasks, tool.task_support) {
+            // A tool that gathers input first runs as a plain call until it says to go on as
+            // a task (`tool_detached`).
+            (true, TaskSupport::Optional | TaskSupport::Required) if tool.defer_task => {
+                Ok(vec![Action::RunTool(crate::model::Run {
+                    token: RunRef::Call(self.ctx.client.clone(), id.clone()).token(),
+                    state: run_state::of(capabilities, Some(params)),
+                    task_id: None,
+                    tool: name.to_string(),
+                    arguments: arguments.to_string(),
+                })])
+            }
             // `params.task` means nothing in this era: the server decides.
             (true, TaskSupport::Optional | TaskSupport::Required) => {
                 let (task, run) = self.create_task(Era::Modern, name, params, None, &arguments)?;
@@ -128,7 +139,7 @@ impl Router<'_> {
             ))),
             _ => Ok(vec![Action::RunTool(crate::model::Run {
                 token: RunRef::Call(self.ctx.client.clone(), id.clone()).token(),
-                state: run_state::of(capabilities),
+                state: run_state::of(capabilities, None),
                 task_id: None,
                 tool: name.to_string(),
                 arguments: arguments.to_string(),
@@ -261,6 +272,35 @@ impl Router<'_> {
         vec![self.input_required(id, token, questions)]
     }
 
+    /// The tool of a run asks to go on as a task: for a call that deferred its task, create it,
+    /// answer the request with the `CreateTaskResult`, and rename the run to the task's token.
+    pub fn tool_detached(&self, token: &str, run_state: &str) -> Vec<Action> {
+        let (Some(RunRef::Call(_, id)), Some(params)) =
+            (RunRef::parse(token), run_state::deferred(run_state))
+        else {
+            return Vec::new(); // Already a task, or a call that cannot become one.
+        };
+        let task = match self.new_task(Era::Modern, &params, None) {
+            Ok(task) => task,
+            Err(e) => {
+                // The call goes on as a plain call; say why it could not become a task.
+                return vec![Action::Log(format!(
+                    "{token} could not go on as a task: {}",
+                    e.message
+                ))];
+            }
+        };
+        let created = protocol::modern_task_json(&task).with_result_type("task");
+        vec![
+            send_result(&id, created),
+            Action::RenameRun {
+                from: token.to_string(),
+                to: RunRef::Task(task.id.clone()).token(),
+                state: String::new(),
+            },
+        ]
+    }
+
     /// An `InputRequiredResult` for request `id`, whose retry resumes the run `token`.
     fn input_required(
         &self,
@@ -316,10 +356,17 @@ impl Router<'_> {
             .cloned()
             .unwrap_or_default();
         let to = RunRef::Call(self.ctx.client.clone(), id.clone()).token();
+        // The retry carries the call again: whether its task is still deferred, it says anew.
+        let deferred = capabilities.tasks
+            && params
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(|name| self.server.find_tool(name))
+                .is_some_and(|t| t.defer_task && t.task_support != TaskSupport::Forbidden);
         let mut actions = vec![Action::RenameRun {
             from: state.token.clone(),
             to: to.clone(),
-            state: run_state::of(capabilities),
+            state: run_state::of(capabilities, deferred.then_some(params)),
         }];
         let mut missing = Vec::new();
         for (key, method, question) in state.questions {

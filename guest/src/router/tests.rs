@@ -136,6 +136,7 @@ impl Server for TestServer {
             ),
             "echo" => (TaskSupport::Optional, r#"{"type":"object"}"#),
             "quick" => (TaskSupport::Forbidden, r#"{"type":"object"}"#),
+            "gather" => (TaskSupport::Required, r#"{"type":"object"}"#),
             _ => return None,
         };
         Some(Tool {
@@ -145,6 +146,7 @@ impl Server for TestServer {
             input_schema: schema.into(),
             output_schema: None,
             task_support: support,
+            defer_task: name == "gather",
         })
     }
 }
@@ -759,8 +761,13 @@ fn run_tokens_round_trip() {
         roots: true,
         tasks: false,
     };
-    assert_eq!(run_state::parse(&run_state::of(can)), can);
+    assert_eq!(run_state::parse(&run_state::of(can, None)), can);
     assert_eq!(run_state::parse("nonsense"), Capabilities::default());
+    let call = json!({ "name": "gather", "arguments": { "n": 1 } });
+    let deferred = run_state::of(can, Some(&call));
+    assert_eq!(run_state::parse(&deferred), can);
+    assert_eq!(run_state::deferred(&deferred), Some(call));
+    assert_eq!(run_state::deferred(&run_state::of(can, None)), None);
 }
 
 fn question() -> Value {
@@ -1533,4 +1540,51 @@ fn plain_calls_of_two_clients_with_one_request_id_are_two_runs() {
         .collect();
     assert!(stopped.contains(&&tokens[1]), "{stops:?}");
     assert!(!stopped.contains(&&tokens[0]), "{stops:?}");
+}
+
+#[test]
+fn a_deferred_call_becomes_a_task_when_its_tool_says_so() {
+    let h = Harness::new();
+    // The client declares the extension, but the tool gathers input first: a plain run.
+    let actions = h.with_tasks("tools/call", json!({ "name": "gather", "arguments": {} }));
+    let [Action::RunTool(run)] = actions.as_slice() else {
+        panic!("{actions:?}");
+    };
+    assert!(
+        run.task_id.is_none() && run.token.starts_with("call:"),
+        "{run:?}"
+    );
+    let request_id = json!(h.next_id.get() - 1);
+    let ctx = h.ctx();
+    let detached = Router::new(&h.store, &h.server, &ctx).tool_detached(&run.token, &run.state);
+    let created = response(&detached).expect("a CreateTaskResult");
+    assert_eq!(created["resultType"], "task");
+    assert_eq!(created["status"], "working");
+    assert_eq!(sent(&detached)[0]["id"], request_id);
+    let task_id = created["taskId"].as_str().unwrap().to_string();
+    let Some(Action::RenameRun { from, to, .. }) = detached.get(1) else {
+        panic!("{detached:?}");
+    };
+    assert_eq!(from, &run.token);
+    assert_eq!(RunRef::parse(to), Some(RunRef::Task(task_id.clone())));
+    // From then on the run reports as the task's.
+    h.finish(to, Outcome::Result(r#"{"content":[]}"#.into()), None);
+    assert_eq!(h.modern_get(&task_id)["status"], "completed");
+    // A run that defers nothing stays as it is.
+    let plain = h.modern("tools/call", json!({ "name": "echo" }), json!({}));
+    let [Action::RunTool(plain)] = plain.as_slice() else {
+        panic!("{plain:?}");
+    };
+    let ctx = h.ctx();
+    assert!(
+        Router::new(&h.store, &h.server, &ctx)
+            .tool_detached(&plain.token, &plain.state)
+            .is_empty()
+    );
+    // A 2025-11-25 task-augmented call of the same tool is a task at once.
+    let legacy = h.call(
+        "tools/call",
+        json!({ "name": "gather", "arguments": {}, "task": {} }),
+    );
+    assert_eq!(legacy.unwrap()["task"]["status"], "working");
 }

@@ -19,7 +19,8 @@
 //! stays open until it exits. A line `{"inputRequests": {KEY: {"method": ..., "params": ...}}}`
 //! asks several questions at once, of any of `elicitation/create`, `sampling/createMessage` and
 //! `roots/list`; each answer then comes back as its own line, `{"key": KEY, "result": {...}}` or
-//! `{"key": KEY, "error": {...}}`.
+//! `{"key": KEY, "error": {...}}`. A line `{"continueAsTask": true}` makes a call whose task was
+//! deferred (`defer_task`) a task now (see [`ToolContext::continue_as_task`]).
 
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -264,6 +265,7 @@ async fn ask_questions(read: OwnedFd, answers: mpsc::UnboundedSender<Value>, cx:
             continue;
         }
         match parse_questions(&line) {
+            Ok(Questions::ContinueAsTask) => cx.continue_as_task(),
             Err(why) => {
                 if answers.send(error(-32700, why)).is_err() {
                     return;
@@ -313,11 +315,16 @@ enum Questions {
     One(Value),
     /// `{"inputRequests": {KEY: {"method": ..., "params": {...}}, ...}}`.
     Keyed(Vec<super::Question>),
+    /// `{"continueAsTask": true}`: not a question, and answered by nothing.
+    ContinueAsTask,
 }
 
 fn parse_questions(line: &str) -> Result<Questions, String> {
     let value: Value =
         serde_json::from_str(line).map_err(|e| format!("the question is not JSON: {e}"))?;
+    if value.get("continueAsTask") == Some(&Value::Bool(true)) {
+        return Ok(Questions::ContinueAsTask);
+    }
     let Some(requests) = value.get("inputRequests") else {
         return Ok(Questions::One(value));
     };
@@ -483,6 +490,7 @@ mod tests {
             input_schema: "{}".into(),
             output_schema: None,
             task_support: TaskSupport::Optional,
+            defer_task: false,
         };
         CommandTool::new(info, command.iter().map(|s| s.to_string()).collect())
     }

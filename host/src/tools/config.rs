@@ -97,6 +97,8 @@ struct ToolEntry {
     cwd: Option<PathBuf>,
     #[serde(default)]
     questions: bool,
+    #[serde(default)]
+    defer_task: bool,
     input_schema: Option<Value>,
     output_schema: Option<Value>,
 }
@@ -144,6 +146,20 @@ impl ToolsFile {
             if tool.command.is_empty() || tool.command[0].is_empty() {
                 return Err(invalid(format!(
                     "tool '{}': command must name a program",
+                    tool.name
+                )));
+            }
+            // It says when to go on as a task on the questions descriptor.
+            if tool.defer_task && !tool.questions {
+                return Err(invalid(format!(
+                    "tool '{}': defer_task needs questions = true (the tool says \
+                     {{\"continueAsTask\": true}} on descriptor 3)",
+                    tool.name
+                )));
+            }
+            if tool.defer_task && matches!(tool.task_support, TaskSupportName::Forbidden) {
+                return Err(invalid(format!(
+                    "tool '{}': defer_task needs task_support \"optional\" or \"required\"",
                     tool.name
                 )));
             }
@@ -233,6 +249,7 @@ impl ToolsFile {
                         TaskSupportName::Optional => TaskSupport::Optional,
                         TaskSupportName::Required => TaskSupport::Required,
                     },
+                    defer_task: t.defer_task,
                 };
                 let mut tool = CommandTool::new(info, t.command.clone());
                 if let Some(secs) = t.timeout_secs {
@@ -325,5 +342,12 @@ mod tests {
                 .contains("type = \"object\"")
         );
         assert!(err("[[tools]]\nname='a'\ncommand=['x']\ntimeout_secs=0").contains("positive"));
+        assert!(
+            err("[[tools]]\nname='a'\ncommand=['x']\ndefer_task=true").contains("questions = true")
+        );
+        assert!(
+            err("[[tools]]\nname='a'\ncommand=['x']\nquestions=true\ndefer_task=true\ntask_support='forbidden'")
+                .contains("task_support")
+        );
     }
 }

@@ -50,7 +50,7 @@ pub trait Tool: Send + Sync + 'static {
 pub struct ToolContext {
     task_id: Option<String>,
     progress: Arc<watch::Sender<Option<String>>>,
-    questions: mpsc::UnboundedSender<Vec<Asked>>,
+    questions: mpsc::UnboundedSender<FromTool>,
     next_key: Arc<AtomicU64>,
     cancel: CancellationToken,
 }
@@ -66,6 +66,14 @@ pub struct Question {
     /// The request's params, e.g. `{"message": ..., "requestedSchema": {...}}` for an
     /// elicitation.
     pub params: Value,
+}
+
+/// What a running tool sends the server, in order.
+pub(crate) enum FromTool {
+    /// Questions for the client, asked together.
+    Ask(Vec<Asked>),
+    /// Go on as a task (see [`ToolContext::continue_as_task`]).
+    ContinueAsTask,
 }
 
 /// A question on its way from a tool to the server, with where its answer goes.
@@ -97,7 +105,7 @@ impl ToolContext {
     pub(crate) fn new(
         task_id: Option<String>,
         progress: watch::Sender<Option<String>>,
-        questions: mpsc::UnboundedSender<Vec<Asked>>,
+        questions: mpsc::UnboundedSender<FromTool>,
         cancel: CancellationToken,
     ) -> Self {
         Self {
@@ -152,7 +160,7 @@ impl ToolContext {
             batch.push(Asked { question, reply });
             waiting.push(answer);
         }
-        if self.questions.send(batch).is_err() {
+        if self.questions.send(FromTool::Ask(batch)).is_err() {
             return waiting.iter().map(|_| Err(InputError::Stopped)).collect();
         }
         let mut answers = Vec::with_capacity(waiting.len());
@@ -170,6 +178,16 @@ impl ToolContext {
             }));
         }
         answers
+    }
+
+    /// Go on as a task: for a tool with `defer-task` (tools file: `defer_task = true`) called by
+    /// a 2026-07-28 client that declared the tasks extension, the call becomes a task now and
+    /// the client is answered with its `CreateTaskResult`; typically after the tool has asked
+    /// what it needs (through `InputRequiredResult` rounds). The tool goes on as before; its
+    /// outcome becomes the task's. For any other run this does nothing.
+    pub fn continue_as_task(&self) {
+        // A run that has ended has nothing to continue.
+        let _ = self.questions.send(FromTool::ContinueAsTask);
     }
 
     /// The task this run belongs to, when it runs as a task.
