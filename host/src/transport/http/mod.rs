@@ -410,181 +410,233 @@ impl Http {
     }
 }
 
-/// POST: one JSON-RPC message.
-async fn post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = http.check_origin(&headers) {
-        return *refused;
-    }
-    let owner = match http.authenticate(&headers).await {
-        Ok(owner) => owner,
-        Err(refused) => return *refused,
-    };
-    let Ok(text) = String::from_utf8(body.to_vec()) else {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            None,
-            -32700,
-            "Parse error: the body is not UTF-8",
-        );
-    };
-    let message: Value = match serde_json::from_str(&text) {
-        Ok(message) => message,
-        Err(e) => {
-            return refusal(
-                StatusCode::BAD_REQUEST,
-                None,
-                -32700,
-                &format!("Parse error: {e}"),
-            );
+/// One POSTed message, read and placed in its era.
+struct Incoming {
+    text: String,
+    message: Value,
+    /// A request's id; none for a notification or a response.
+    id: Option<Value>,
+    method: Option<String>,
+    /// A 2026-07-28 message (by its header or by its `_meta`), rather than a session's.
+    stateless: bool,
+}
+
+impl Incoming {
+    fn read(body: &[u8], headers: &HeaderMap) -> Result<Self, Refused> {
+        let refused =
+            |code, message: &str| Box::new(refusal(StatusCode::BAD_REQUEST, None, code, message));
+        let text = String::from_utf8(body.to_vec())
+            .map_err(|_| refused(-32700, "Parse error: the body is not UTF-8"))?;
+        let message: Value = serde_json::from_str(&text)
+            .map_err(|e| refused(-32700, &format!("Parse error: {e}")))?;
+        if !message.is_object() {
+            return Err(refused(
+                -32600,
+                "Invalid Request: a POST carries one JSON-RPC message, not a batch",
+            ));
         }
-    };
-    if !message.is_object() {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            None,
-            -32600,
-            "Invalid Request: a POST carries one JSON-RPC message, not a batch",
-        );
+        let id = message.get("id").filter(|id| !id.is_null()).cloned();
+        let method = message
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let stateless =
+            header_version(headers) == Some(STATELESS_VERSION) || body_version(&message).is_some();
+        Ok(Self {
+            text,
+            message,
+            id,
+            method,
+            stateless,
+        })
     }
-    let id = message.get("id").filter(|id| !id.is_null()).cloned();
-    let method = message.get("method").and_then(Value::as_str);
-    tracing::debug!(%owner, method = method.unwrap_or("(response)"), id = ?id, "POST");
-    let is_request = method.is_some() && id.is_some();
-    let header_version = headers
+
+    fn is_request(&self) -> bool {
+        self.method.is_some() && self.id.is_some()
+    }
+
+    fn is(&self, method: &str) -> bool {
+        self.method.as_deref() == Some(method)
+    }
+}
+
+fn header_version(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get("mcp-protocol-version")
-        .and_then(|h| h.to_str().ok());
-    let body_version = message
+        .and_then(|h| h.to_str().ok())
+}
+
+fn body_version(message: &Value) -> Option<&str> {
+    message
         .pointer("/params/_meta")
         .and_then(|m| m.get(META_VERSION))
-        .and_then(Value::as_str);
-    let stateless = header_version == Some(STATELESS_VERSION) || body_version.is_some();
+        .and_then(Value::as_str)
+}
 
-    let session = if stateless {
-        if is_request {
-            // The header makes it a 2026-07-28 request, whose envelope is `_meta`: without it the
-            // body cannot be read as one (400, as the spec asks of envelope errors).
-            let meta = message.pointer("/params/_meta");
-            for field in [META_VERSION, META_CAPABILITIES] {
-                if meta.and_then(|m| m.get(field)).is_none() {
-                    return refusal(
-                        StatusCode::BAD_REQUEST,
-                        id.as_ref(),
-                        -32602,
-                        &format!(
-                            "Invalid params: a {STATELESS_VERSION} request carries {field} in params._meta"
-                        ),
-                    );
-                }
-            }
-            if header_version != body_version {
-                return refusal(
-                    StatusCode::BAD_REQUEST,
-                    id.as_ref(),
-                    -32020,
-                    &format!(
-                        "Header mismatch: MCP-Protocol-Version header {} does not match _meta {} {}",
-                        header_version.unwrap_or("(missing)"),
-                        META_VERSION,
-                        body_version.unwrap_or("(missing)")
+impl Http {
+    /// A 2026-07-28 request's envelope (`_meta`) and headers, checked against each other.
+    fn check_stateless(&self, headers: &HeaderMap, incoming: &Incoming) -> Result<(), Refused> {
+        let id = incoming.id.as_ref();
+        let refused =
+            |code, message: String| Box::new(refusal(StatusCode::BAD_REQUEST, id, code, &message));
+        // Without its `_meta` the body cannot be read as a request of that version: 400, as
+        // the spec asks of envelope errors.
+        let meta = incoming.message.pointer("/params/_meta");
+        for field in [META_VERSION, META_CAPABILITIES] {
+            if meta.and_then(|m| m.get(field)).is_none() {
+                return Err(refused(
+                    -32602,
+                    format!(
+                        "Invalid params: a {STATELESS_VERSION} request carries {field} in params._meta"
                     ),
-                );
-            }
-            let schema = match (method, message.pointer("/params/name")) {
-                (Some("tools/call"), Some(Value::String(tool))) => http.hub.input_schema(tool),
-                _ => None,
-            };
-            if let Err(mismatch) = headers::check(&headers, &message, schema.as_ref()) {
-                return refusal(
-                    StatusCode::BAD_REQUEST,
-                    id.as_ref(),
-                    -32020,
-                    &format!("Header mismatch: {mismatch}"),
-                );
+                ));
             }
         }
-        None
-    } else {
-        if let Some(version) = header_version.filter(|v| !SESSION_VERSIONS.contains(v)) {
-            return refusal(
+        let (header, body) = (header_version(headers), body_version(&incoming.message));
+        if header != body {
+            return Err(refused(
+                -32020,
+                format!(
+                    "Header mismatch: MCP-Protocol-Version header {} does not match _meta {META_VERSION} {}",
+                    header.unwrap_or("(missing)"),
+                    body.unwrap_or("(missing)")
+                ),
+            ));
+        }
+        let schema = match incoming.message.pointer("/params/name") {
+            Some(Value::String(tool)) if incoming.is("tools/call") => self.hub.input_schema(tool),
+            _ => None,
+        };
+        headers::check(headers, &incoming.message, schema.as_ref())
+            .map_err(|mismatch| refused(-32020, format!("Header mismatch: {mismatch}")))
+    }
+
+    /// A 2025-11-25 message's session: a new one (not yet registered) for `initialize`, else
+    /// the one its `Mcp-Session-Id` names.
+    fn session_of(
+        &self,
+        headers: &HeaderMap,
+        incoming: &Incoming,
+        owner: &str,
+    ) -> Result<Arc<Session>, Refused> {
+        if let Some(version) = header_version(headers).filter(|v| !SESSION_VERSIONS.contains(v)) {
+            return Err(Box::new(refusal(
                 StatusCode::BAD_REQUEST,
-                id.as_ref(),
+                incoming.id.as_ref(),
                 -32600,
                 &format!(
                     "Bad Request: unsupported MCP-Protocol-Version {version} (supported: {}, {STATELESS_VERSION})",
                     SESSION_VERSIONS.join(", ")
                 ),
-            );
+            )));
         }
-        if method == Some("initialize") {
-            Some(Arc::new(Session {
+        if incoming.is("initialize") {
+            return Ok(Arc::new(Session {
                 id: uuid::Uuid::new_v4().to_string(),
-                owner: owner.clone(),
+                owner: owner.to_string(),
                 state: Arc::default(),
                 stream: Arc::default(),
                 last_seen: Mutex::new(Instant::now()),
-            }))
-        } else {
-            match http.session(&headers, &owner) {
-                Ok(session) => Some(session),
-                Err(refused) => return *refused,
-            }
+            }));
         }
+        self.session(headers, owner)
+    }
+
+    /// Whether a request is within the caller's limits; the slots it holds while it is
+    /// answered (its own, and a stream's for a subscription).
+    fn admit(&self, owner: &str, incoming: &Incoming) -> Result<(Slot, Option<Slot>), Refused> {
+        let limits = &self.options.limits;
+        let id = incoming.id.as_ref().unwrap_or(&Value::Null);
+        let request = self
+            .requests
+            .take(owner, limits.requests_per_owner)
+            .ok_or_else(|| {
+                too_many(
+                    id,
+                    &format!(
+                        "this caller already has {} requests in flight; retry later",
+                        limits.requests_per_owner
+                    ),
+                )
+            })?;
+        if incoming.is("tools/call") && self.hub.runs_of(owner) >= limits.tasks_per_owner {
+            return Err(Box::new(too_many(
+                id,
+                &format!(
+                    "this caller already has {} tools running; retry when one has finished",
+                    limits.tasks_per_owner
+                ),
+            )));
+        }
+        let stream = match incoming.is("subscriptions/listen") {
+            true => Some(
+                self.streams
+                    .take(owner, limits.streams_per_owner)
+                    .ok_or_else(|| {
+                        too_many(
+                            id,
+                            &format!(
+                                "this caller already has {} streams open",
+                                limits.streams_per_owner
+                            ),
+                        )
+                    })?,
+            ),
+            false => None,
+        };
+        Ok((request, stream))
+    }
+}
+
+/// POST: one JSON-RPC message.
+async fn post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) -> Response {
+    answer_post(http, headers, body)
+        .await
+        .unwrap_or_else(|refused| *refused)
+}
+
+async fn answer_post(
+    http: Arc<Http>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refused> {
+    http.check_origin(&headers)?;
+    let owner = http.authenticate(&headers).await?;
+    let incoming = Incoming::read(&body, &headers)?;
+    tracing::debug!(
+        %owner,
+        method = incoming.method.as_deref().unwrap_or("(response)"),
+        id = ?incoming.id,
+        "POST"
+    );
+    let session = match incoming.stateless {
+        true if incoming.is_request() => {
+            http.check_stateless(&headers, &incoming)?;
+            None
+        }
+        true => None,
+        false => Some(http.session_of(&headers, &incoming, &owner)?),
     };
 
-    if !is_request {
+    if !incoming.is_request() {
         // A notification, or the client's answer to a question: nothing to answer.
         let outbox = match &session {
             Some(s) => Outbox::with_standby(mpsc::unbounded_channel().0, s.stream.clone()),
             None => Outbox::nowhere(),
         };
         let peer = http.peer(owner, session.as_deref(), outbox);
-        tokio::spawn(http.hub.clone().handle(peer, text));
-        return StatusCode::ACCEPTED.into_response();
+        tokio::spawn(http.hub.clone().handle(peer, incoming.text));
+        return Ok(StatusCode::ACCEPTED.into_response());
     }
+    let (request_slot, stream_slot) = http.admit(&owner, &incoming)?;
+    let Incoming {
+        text,
+        id,
+        method,
+        stateless,
+        ..
+    } = incoming;
     let id = id.unwrap_or(Value::Null);
-
-    let Some(request_slot) = http
-        .requests
-        .take(&owner, http.options.limits.requests_per_owner)
-    else {
-        return too_many(
-            &id,
-            &format!(
-                "this caller already has {} requests in flight; retry later",
-                http.options.limits.requests_per_owner
-            ),
-        );
-    };
-    if method == Some("tools/call")
-        && http.hub.runs_of(&owner) >= http.options.limits.tasks_per_owner
-    {
-        return too_many(
-            &id,
-            &format!(
-                "this caller already has {} tools running; retry when one has finished",
-                http.options.limits.tasks_per_owner
-            ),
-        );
-    }
-    let stream_slot = if method == Some("subscriptions/listen") {
-        match http
-            .streams
-            .take(&owner, http.options.limits.streams_per_owner)
-        {
-            Some(slot) => Some(slot),
-            None => {
-                return too_many(
-                    &id,
-                    &format!(
-                        "this caller already has {} streams open",
-                        http.options.limits.streams_per_owner
-                    ),
-                );
-            }
-        }
-    } else {
-        None
-    };
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let outbox = match &session {
@@ -610,15 +662,15 @@ async fn post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) ->
     };
     let Some(first) = first else {
         // Shutting down, or nothing holds the request's stream any more (which would be a bug).
-        return refusal(
+        return Err(Box::new(refusal(
             StatusCode::SERVICE_UNAVAILABLE,
             Some(&id),
             -32603,
             "Internal error: the request ended without an answer",
-        );
+        )));
     };
     let mut extra = HeaderMap::new();
-    if let Some(session) = session.filter(|_| method == Some("initialize")) {
+    if let Some(session) = session.filter(|_| method.as_deref() == Some("initialize")) {
         // The component keeps state only for a session it agreed to.
         if !lock(&session.state).is_empty() {
             if let Ok(value) = HeaderValue::from_str(&session.id) {
@@ -637,34 +689,33 @@ async fn post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) ->
         let answer = queued.remove(at).unwrap_or_default();
         queued.push_back(answer);
     }
-    if queued.len() == 1
-        && let Some(status) = answers(&queued[0], &id)
-    {
-        let status = if stateless { status } else { StatusCode::OK };
-        let first = queued.pop_front().unwrap_or_default();
-        if let Some(mut cancel) = cancel {
-            cancel.disarm();
+    let mut response = match (queued.len(), queued.front().and_then(|m| answers(m, &id))) {
+        (1, Some(status)) => {
+            // Only the answer: plain JSON, and a 2026-07-28 error's own status.
+            let status = if stateless { status } else { StatusCode::OK };
+            if let Some(mut cancel) = cancel {
+                cancel.disarm();
+            }
+            drop((handler, request_slot));
+            let answer = queued.pop_front().unwrap_or_default();
+            (status, [(header::CONTENT_TYPE, "application/json")], answer).into_response()
         }
-        drop((handler, request_slot));
-        let mut response =
-            (status, [(header::CONTENT_TYPE, "application/json")], first).into_response();
-        response.headers_mut().extend(extra);
-        return response;
-    }
-    let hub = http.hub.clone();
-    let events = Events {
-        queued,
-        rx,
-        until: Some(id),
-        done: false,
-        cancel,
-        shutdown: Box::pin(http.shutdown.clone().cancelled_owned()),
-        _held: Box::new((handler, request_slot, stream_slot)),
-        on_close: Some(Box::new(move || hub.forget(peer_id))),
+        _ => {
+            let hub = http.hub.clone();
+            sse(Events {
+                queued,
+                rx,
+                until: Some(id),
+                done: false,
+                cancel,
+                shutdown: Box::pin(http.shutdown.clone().cancelled_owned()),
+                _held: Box::new((handler, request_slot, stream_slot)),
+                on_close: Some(Box::new(move || hub.forget(peer_id))),
+            })
+        }
     };
-    let mut response = sse(events);
     response.headers_mut().extend(extra);
-    response
+    Ok(response)
 }
 
 /// GET: a 2025-11-25 session's stream, for messages that belong to no request.
