@@ -127,12 +127,29 @@ struct HttpArgs {
 }
 
 impl HttpArgs {
-    fn options(&self, addr: SocketAddr) -> anyhow::Result<HttpOptions> {
+    /// What can be refused before anything starts.
+    fn check(&self, addr: SocketAddr) -> anyhow::Result<()> {
+        let authenticates = self.auth_tokens.is_some() || self.jwt_issuer.is_some();
+        anyhow::ensure!(
+            self.path.starts_with('/'),
+            "--path must start with '/' (got {})",
+            self.path
+        );
+        anyhow::ensure!(
+            addr.ip().is_loopback() || authenticates,
+            "--http {addr} is not a loopback address: anyone who reaches it could use this \
+             server, so give --auth-tokens or --jwt-issuer (or bind 127.0.0.1)"
+        );
+        Ok(())
+    }
+
+    /// The server's options, for the address it is bound to.
+    fn options(&self, addr: SocketAddr) -> HttpOptions {
         let public_url = self
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{addr}{}", self.path));
-        let options = HttpOptions {
+        HttpOptions {
             path: self.path.clone(),
             public_url: Some(public_url.clone()),
             allowed_origins: self.allow_origin.clone(),
@@ -152,18 +169,7 @@ impl HttpArgs {
                 streams_per_owner: self.max_streams_per_owner,
                 tasks_per_owner: self.max_tasks_per_owner,
             },
-        };
-        anyhow::ensure!(
-            self.path.starts_with('/'),
-            "--path must start with '/' (got {})",
-            self.path
-        );
-        anyhow::ensure!(
-            addr.ip().is_loopback() || options.authenticates(),
-            "--http {addr} is not a loopback address: anyone who reaches it could use this \
-             server, so give --auth-tokens or --jwt-issuer (or bind 127.0.0.1)"
-        );
-        Ok(options)
+        }
     }
 }
 
@@ -265,6 +271,9 @@ fn serve(
     component: Option<PathBuf>,
     cache: CompileCache,
 ) -> anyhow::Result<()> {
+    if let Some(addr) = http.http {
+        http.check(addr)?;
+    }
     if http.http.is_some() && owner.is_some() {
         anyhow::ensure!(
             http.auth_tokens.is_none() && http.jwt_issuer.is_none(),
@@ -304,7 +313,7 @@ fn serve(
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             // The bound address, not the asked one: port 0 picks a free port.
-            let options = http.options(listener.local_addr()?)?;
+            let options = http.options(listener.local_addr()?);
             server
                 .serve_http(listener, options, async {
                     if let Err(e) = stop_signal().await {

@@ -596,6 +596,21 @@ fn a_jwks_url_is_fetched_at_start() {
 }
 
 #[test]
+fn a_public_address_without_authentication_is_refused() {
+    let out = std::process::Command::new(mcp_tasks_e2e::binary())
+        .args(["serve", "--http", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("mcp-tasks: error: --http 0.0.0.0:")
+            && stderr.contains("give --auth-tokens or --jwt-issuer"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn an_unreachable_jwks_stops_the_start_with_a_clear_error() {
     let out = std::process::Command::new(mcp_tasks_e2e::binary())
         .args([
