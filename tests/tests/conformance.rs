@@ -12,7 +12,10 @@ use std::sync::Mutex;
 use mcp_tasks_e2e::http::HttpServer;
 use mcp_tasks_e2e::root;
 
-/// The scenarios run, all expected to pass every check.
+/// The scenarios run, all expected to pass every check. Left out, as they would check nothing
+/// here: `tasks-status-notifications` (the suite skips it for now) and `server-sse-polling`
+/// (resumable SSE streams are not implemented; without its `test_reconnection` fixture the
+/// scenario records no check).
 const SCENARIOS: &[&str] = &[
     // The tasks extension (io.modelcontextprotocol/tasks, SEP-2663).
     "tasks-lifecycle",
@@ -22,7 +25,6 @@ const SCENARIOS: &[&str] = &[
     "tasks-mrtr-input",
     "tasks-request-headers",
     "tasks-dispatch-and-envelope",
-    "tasks-status-notifications",
     "tasks-required-task-error",
     "tasks-mrtr-composition",
     // Multi round-trip requests (2026-07-28).
@@ -47,7 +49,6 @@ const SCENARIOS: &[&str] = &[
     "dns-rebinding-protection",
     "http-header-validation",
     "http-custom-header-server-validation",
-    "server-sse-polling",
     "server-sse-multiple-streams",
     // Tools.
     "tools-list",
@@ -98,7 +99,13 @@ fn the_official_conformance_suite_passes() {
                         .find(|l| l.starts_with("Passed:"))
                         .unwrap_or("")
                         .to_string();
-                    if !out.status.success() || !summary.contains(" 0 failed") {
+                    // "Passed: 7/7, 0 failed, …": at least one check ran, and none failed.
+                    let passed = summary
+                        .strip_prefix("Passed: ")
+                        .and_then(|rest| rest.split('/').next())
+                        .and_then(|n| n.parse::<u32>().ok())
+                        .unwrap_or(0);
+                    if !out.status.success() || passed == 0 || !summary.contains(" 0 failed") {
                         failures.lock().unwrap().push(format!(
                             "{scenario}: {summary}\n{stdout}\n{}",
                             String::from_utf8_lossy(&out.stderr)
