@@ -489,6 +489,7 @@ fn limits_refuse_with_clear_errors() {
         json!({ "name": "greet", "arguments": { "name": "x".repeat(4096) } }),
     );
     assert_eq!(big.status, 413);
+    assert_eq!(big.error_code(), -32600, "{big:?}");
     // One listen stream is allowed; a second is refused while the first is open.
     let first_id = first.result()["taskId"].as_str().unwrap().to_string();
     let listen = |id: u64| {

@@ -25,6 +25,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -589,7 +590,23 @@ impl Http {
 }
 
 /// POST: one JSON-RPC message.
-async fn post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post(
+    State(http): State<Arc<Http>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        // Past --max-body (413), or a body that could not be read: said as JSON-RPC too.
+        Err(rejected) => {
+            return refusal(
+                rejected.status(),
+                None,
+                -32600,
+                &format!("Invalid Request: {}", rejected.body_text()),
+            );
+        }
+    };
     answer_post(http, headers, body)
         .await
         .unwrap_or_else(|refused| *refused)
