@@ -118,6 +118,24 @@ impl HttpServer {
         }
     }
 
+    /// Send SIGTERM and wait for the exit (up to [`PATIENCE`]); its status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "no exit after SIGTERM:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The server's log so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()

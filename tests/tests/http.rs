@@ -632,3 +632,32 @@ fn an_unreachable_jwks_stops_the_start_with_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn sigterm_ends_open_streams_and_exits_cleanly() {
+    let mut server = HttpServer::start(TOOLS, &[]);
+    let init = server.post(
+        &[],
+        &json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": { "name": "http-test", "version": "1" }
+        }}),
+    );
+    let session = init.header("mcp-session-id").unwrap().to_string();
+    let headers = [
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    // A session stream and a running tool: neither holds the exit up.
+    let mut stream = server.get_stream(&headers);
+    let created = server.modern(
+        None,
+        2,
+        "tools/call",
+        json!({ "name": "wait", "arguments": {} }),
+    );
+    assert_eq!(created.status, 200, "{created:?}");
+    let status = server.terminate();
+    assert!(status.success(), "{status}\n{}", server.stderr());
+    assert!(stream.next().is_none(), "the stream ended");
+}
