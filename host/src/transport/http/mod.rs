@@ -294,6 +294,13 @@ impl Http {
         }
     }
 
+    /// Who calls: the owner of a request that passed the DNS-rebinding checks and
+    /// authentication.
+    async fn caller(&self, headers: &HeaderMap) -> Result<String, Refused> {
+        self.check_origin(headers)?;
+        self.authenticate(headers).await
+    }
+
     /// `Origin` and (bound to loopback) `Host` must be this server's, against DNS rebinding.
     fn check_origin(&self, headers: &HeaderMap) -> Result<(), Refused> {
         if let Some(origin) = headers.get(header::ORIGIN) {
@@ -617,8 +624,7 @@ async fn answer_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Refused> {
-    http.check_origin(&headers)?;
-    let owner = http.authenticate(&headers).await?;
+    let owner = http.caller(&headers).await?;
     let incoming = Incoming::read(&body, &headers)?;
     tracing::debug!(
         %owner,
@@ -737,10 +743,7 @@ async fn answer_post(
 
 /// GET: a 2025-11-25 session's stream, for messages that belong to no request.
 async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = http.check_origin(&headers) {
-        return *refused;
-    }
-    let owner = match http.authenticate(&headers).await {
+    let owner = match http.caller(&headers).await {
         Ok(owner) => owner,
         Err(refused) => return *refused,
     };
@@ -806,10 +809,7 @@ async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap) -> Respon
 
 /// DELETE: end a 2025-11-25 session. Its tasks stay; only the session's state and stream go.
 async fn delete(State(http): State<Arc<Http>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = http.check_origin(&headers) {
-        return *refused;
-    }
-    let owner = match http.authenticate(&headers).await {
+    let owner = match http.caller(&headers).await {
         Ok(owner) => owner,
         Err(refused) => return *refused,
     };
