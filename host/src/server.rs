@@ -1,8 +1,9 @@
-//! The server: one connection's message loop, carrying out what the component decides.
+//! The server: the hub that carries out what the component decides, for the clients of a
+//! transport (stdio's one connection here; HTTP's requests in `transport::http`).
 //!
 //! The component decides every status and every reply; this module only runs tools, holds
-//! `tasks/result` requests until their task changes, passes tools' questions and the client's
-//! answers between them, and writes messages out.
+//! `tasks/result` requests until their task changes, passes tools' questions and the clients'
+//! answers between them, and hands messages to each client's outbox.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
