@@ -128,6 +128,7 @@ fn write(dir: &Path, path: &Path, compiled: &[u8]) -> std::io::Result<()> {
     written
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of these bytes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -707,7 +707,7 @@ pub fn os_user() -> String {
         .unwrap_or_else(|| format!("uid-{}", unsafe { libc::getuid() }))
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every critical section here is a single insert, remove or clone: a panic cannot leave
     // the data half-changed, so a poisoned lock is still sound to use.
     m.lock().unwrap_or_else(|p| p.into_inner())

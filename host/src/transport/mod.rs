@@ -49,7 +49,7 @@ impl Outbox {
         let standby = self
             .standby
             .as_ref()
-            .and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone());
+            .and_then(|s| crate::server::lock(s).clone());
         // No stream open: a notification nobody can receive. Requests of the component that
         // wait for an answer are sent again when the client asks (tasks/result).
         match standby {

@@ -302,10 +302,7 @@ fn hash_from_hex(hex: &str) -> Option<[u8; 32]> {
 
 /// The hex SHA-256 of a token, as a tokens file lists it.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.trim().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::cache::hex(&Sha256::digest(token.trim().as_bytes()))
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ use auth::Authenticator;
 pub use auth::{AuthError, JwksSource, JwtConfig, token_hash};
 
 use super::{Outbox, Standby};
-use crate::server::{Hub, Peer, Server};
+use crate::server::{Hub, Peer, Server, lock};
 
 /// The protocol versions of the session era (`initialize`), which a session's
 /// `MCP-Protocol-Version` header may name.
@@ -311,12 +311,7 @@ impl Http {
                     .filter(|(scheme, _)| *scheme == "http" || *scheme == "https")
                     .is_some_and(|(_, host)| is_loopback_host(host));
             if !allowed {
-                return Err(Box::new(refusal(
-                    StatusCode::FORBIDDEN,
-                    None,
-                    -32000,
-                    &format!("Forbidden: Origin {origin} is not allowed"),
-                )));
+                return Err(forbidden("Origin", origin));
             }
         }
         if self.loopback {
@@ -331,12 +326,7 @@ impl Http {
                     .iter()
                     .any(|h| h == host || h == strip_port(host));
             if !allowed {
-                return Err(Box::new(refusal(
-                    StatusCode::FORBIDDEN,
-                    None,
-                    -32000,
-                    &format!("Forbidden: Host {host} is not allowed"),
-                )));
+                return Err(forbidden("Host", host));
             }
         }
         Ok(())
@@ -993,6 +983,16 @@ fn refusal(status: StatusCode, id: Option<&Value>, code: i64, message: &str) -> 
     (status, axum::Json(body)).into_response()
 }
 
+/// 403 for a header (`Origin`, `Host`) that names another site.
+fn forbidden(header: &str, value: &str) -> Refused {
+    Box::new(refusal(
+        StatusCode::FORBIDDEN,
+        None,
+        -32000,
+        &format!("Forbidden: {header} {value} is not allowed"),
+    ))
+}
+
 fn too_many(id: &Value, message: &str) -> Response {
     let id = (!id.is_null()).then_some(id);
     let mut response = refusal(
@@ -1030,11 +1030,6 @@ fn metadata_url(resource: &str) -> String {
     } else {
         format!("{scheme}://{host}/.well-known/oauth-protected-resource/{path}")
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Each critical section is one insert, remove or read: a panic cannot leave it half-done.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
