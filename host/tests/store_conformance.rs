@@ -521,3 +521,36 @@ conformance! {
     File => file,
     Postgres => postgres,
 }
+
+/// Servers started together on one new file all open it: switching a new file to WAL and
+/// creating its schema can meet SQLite's deadlock-avoiding "busy" (which skips the busy
+/// timeout), and that must not fail the start of a server.
+#[test]
+fn a_new_file_opened_by_many_at_once() {
+    const OPENERS: usize = 6;
+    for round in 0..20 {
+        let dir = std::env::temp_dir().join(format!(
+            "mcp-tasks-open-race-{}-{round}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tasks.db");
+        let start = Arc::new(std::sync::Barrier::new(OPENERS));
+        let openers: Vec<_> = (0..OPENERS)
+            .map(|_| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    SqliteStore::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for opener in openers {
+            if let Err(e) = opener.join().unwrap() {
+                panic!("round {round}: {e}");
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

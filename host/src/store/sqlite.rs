@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
@@ -52,20 +52,28 @@ impl SqliteStore {
         };
         let mut conn = Connection::open(&path).map_err(failed)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(failed)?;
-        // WAL: readers never block the writer. NORMAL sync: a commit survives the process being
-        // killed (it is in the WAL, handed to the OS); only a power loss may take the last ones.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(failed)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(OpenError::File {
-                path,
-                message: format!("cannot switch to WAL mode (journal mode is {mode})"),
-            });
+        // SQLite answers "busy" at once, without the busy timeout, where waiting could deadlock:
+        // two processes starting together on a new file both read it, then both want to switch
+        // it to WAL or create the schema. One of them must step back and try again.
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        loop {
+            match prepare(&mut conn) {
+                Err(Prepare::Sqlite(e))
+                    if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(Prepare::Sqlite(e)) => return Err(failed(e)),
+                Err(Prepare::NotWal(mode)) => {
+                    return Err(OpenError::File {
+                        path,
+                        message: format!("cannot switch to WAL mode (journal mode is {mode})"),
+                    });
+                }
+                Ok(()) => break,
+            }
         }
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(failed)?;
-        migrate(&mut conn).map_err(failed)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
@@ -93,6 +101,33 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Unavailable(format!("the store's worker failed: {e}")))?
     }
+}
+
+/// Why a connection could not be made ready.
+enum Prepare {
+    Sqlite(rusqlite::Error),
+    /// The file stays in this journal mode (e.g. it is in memory or on a file system without
+    /// shared memory).
+    NotWal(String),
+}
+
+impl From<rusqlite::Error> for Prepare {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+/// Make a new connection ready: WAL, the sync level, the schema. Each step may be repeated.
+fn prepare(conn: &mut Connection) -> Result<(), Prepare> {
+    // WAL: readers never block the writer. NORMAL sync: a commit survives the process being
+    // killed (it is in the WAL, handed to the OS); only a power loss may take the last ones.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Prepare::NotWal(mode));
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    migrate(conn)?;
+    Ok(())
 }
 
 /// Apply the migrations this file lacks, in one transaction that holds the write lock, so two
