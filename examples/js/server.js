@@ -30,6 +30,8 @@ export function getSettings() {
     lease: 15_000n,
     // Signs the requestState of a plain call waiting for input: random per process.
     stateKey: STATE_KEY,
+    // The least time (ms) between two notifications/progress of one request.
+    progressInterval: 100n,
   };
 }
 

@@ -23,7 +23,7 @@ from typing import Any, Optional
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker, Record, Variant
 
-PACKAGE = "mcp:tasks/{}@0.3.0"
+PACKAGE = "mcp:tasks/{}@0.4.0"
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
@@ -185,6 +185,8 @@ class Settings:
     lease: int = 15_000
     # Signs the requestState of a plain call waiting for input: random per process.
     state_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    # The least time (ms) between two notifications/progress of one request.
+    progress_interval: int = 100
 
 
 @dataclass
@@ -214,7 +216,7 @@ class Context:
 @dataclass
 class Action:
     """One thing the host must do: `tag` as in the WIT's `action` variant, `value` its payload
-    (a string, or a dict for run-tool, wait, reply-tool, rename-run and listen)."""
+    (a string, or a dict for run-tool, wait, reply-tool, update-run, rename-run and listen)."""
 
     tag: str
     value: Any

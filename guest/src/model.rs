@@ -240,6 +240,8 @@ pub struct Settings {
     pub lease: u64,
     /// The secret that signs `requestState`.
     pub state_key: String,
+    /// The least time (ms) between two progress notifications of one request.
+    pub progress_interval: u64,
 }
 
 /// Who is calling and when.
@@ -296,6 +298,17 @@ pub struct ToolReply {
     pub response: String,
 }
 
+/// What a running tool reports while it works.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// How far it has come.
+    pub progress: Option<f64>,
+    /// What `progress` counts up to.
+    pub total: Option<f64>,
+    /// A line for humans.
+    pub message: Option<String>,
+}
+
 /// A message whose answer waits until a task changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wait {
@@ -322,6 +335,13 @@ pub enum Action {
     Changed(String),
     /// Hand the client's answer to the tool.
     ReplyTool(ToolReply),
+    /// Keep this as the run's state from now on.
+    UpdateRun {
+        /// The run.
+        token: String,
+        /// Its state from now on.
+        state: String,
+    },
     /// Know the run `from` as `to`, with this state, from now on.
     RenameRun {
         /// The old token.

@@ -169,6 +169,13 @@ fn declares_tasks<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Err
         .is_some_and(|t| t.get().starts_with('{')))
 }
 
+/// The `progressToken` a request's `params._meta` carries, if it is one the spec allows (a
+/// string or an integer).
+pub fn progress_token(params: &Value) -> Option<Value> {
+    let token = params.get("_meta")?.get("progressToken")?;
+    (token.is_string() || token.is_i64() || token.is_u64()).then(|| token.clone())
+}
+
 /// The client capability a server-to-client request needs: `elicitation`, `sampling` or
 /// `roots`; `None` for a method that is not one of the three.
 pub fn capability_for(method: &str) -> Option<&'static str> {

@@ -8,6 +8,7 @@
 
 mod legacy;
 mod modern;
+mod run_state;
 
 use std::borrow::Cow;
 
@@ -16,10 +17,11 @@ use serde_json::{Map, Value, json};
 
 use crate::machine::{self, TransitionError};
 use crate::model::{
-    Action, Context, Era, InputRequest, InputState, Outcome, RpcError, Run, Server, Status, Store,
-    StoreError, Task, Tool, ToolQuestion, ToolReply,
+    Action, Context, Era, InputRequest, InputState, Outcome, Report, RpcError, Run, Server, Status,
+    Store, StoreError, Task, Tool, ToolQuestion, ToolReply,
 };
 use crate::protocol::{self, Capabilities, Incoming, Params, Requested, code};
+use run_state::RunState;
 
 /// How often a compare-and-swap is retried before the router gives up with -32603. Conflicts
 /// come only from concurrent writers of the same task, so a handful of rounds always suffices
@@ -45,7 +47,7 @@ enum RunRef {
     /// A legacy plain call's run: it answers this request id of this client.
     Request(String, Value),
     /// A modern plain call's run: it answers this request id of this client. What the client
-    /// can answer is in the run's state (see [`run_state`]).
+    /// can answer is in the run's state (see [`RunState`]).
     Call(String, Value),
 }
 
@@ -185,9 +187,15 @@ impl<'a> Router<'a> {
         arguments: &Value,
     ) -> Result<(Task, Action), RpcError> {
         let task = self.new_task(era, params, requested_ttl)?;
+        // A 2025-11-25 task reports progress to its request's token for its whole life; the
+        // extension has no progress for tasks.
+        let progress_token = match era {
+            Era::Legacy => protocol::progress_token(params),
+            Era::Modern => None,
+        };
         let run = Action::RunTool(Run {
             token: RunRef::Task(task.id.clone()).token(),
-            state: String::new(),
+            state: RunState::with_progress(progress_token).encode(),
             task_id: Some(task.id.clone()),
             tool: tool.to_string(),
             arguments: arguments.to_string(),
@@ -293,17 +301,48 @@ impl<'a> Router<'a> {
         Ok(Some((task, actions)))
     }
 
-    /// A running tool reported progress: it becomes the status message of its task.
-    pub fn tool_progress(&self, token: &str, message: &str) -> Vec<Action> {
-        let Some(RunRef::Task(task_id)) = RunRef::parse(token) else {
+    /// A running tool reported how it is getting on: its message becomes its task's status
+    /// message, its progress a `notifications/progress` when one is due (see
+    /// [`RunState::progress_due`]).
+    pub fn tool_progress(&self, token: &str, run_state: &str, report: &Report) -> Vec<Action> {
+        let Some(run) = RunRef::parse(token) else {
             return Vec::new();
         };
+        let mut state = RunState::parse(run_state);
+        let settings = self.server.settings();
+        let progress = state.progress_due(report, self.ctx.now, settings.progress_interval);
+        if let RunRef::Task(task_id) = &run {
+            if report.message.is_none() && progress.is_none() {
+                return Vec::new();
+            }
+            let Ok(Some(task)) = self.store.get(task_id) else {
+                return Vec::new();
+            };
+            // A task's progress ends with it, as the spec asks.
+            if machine::is_terminal(task.status) {
+                return Vec::new();
+            }
+            if let Some(message) = &report.message {
+                self.set_status_message(task, message);
+            }
+        }
+        let Some(params) = progress else {
+            return Vec::new();
+        };
+        vec![
+            Action::Send(protocol::notification("notifications/progress", &params)),
+            Action::UpdateRun {
+                token: token.to_string(),
+                state: state.encode(),
+            },
+        ]
+    }
+
+    /// A working task's status message becomes `message`. It never changes the status: a task
+    /// waiting for input keeps saying what it waits for. No notification follows: the message
+    /// reaches the client on `tasks/get`, and in `notifications/progress` when it asked for them.
+    fn set_status_message(&self, task: Task, message: &str) {
         let now = self.ctx.now;
-        let Ok(Some(task)) = self.store.get(&task_id) else {
-            return Vec::new();
-        };
-        // Progress never changes the status; terminal tasks keep their final message, and a task
-        // waiting for input keeps saying what it waits for.
         let _ = self.update(task, |mut t| {
             if t.status != Status::Working || t.status_message.as_deref() == Some(message) {
                 return Err(TransitionError::Terminal(t.status));
@@ -313,7 +352,6 @@ impl<'a> Router<'a> {
             t.version += 1;
             Ok(t)
         });
-        Vec::new()
     }
 
     /// A tool finished: answer its plain call, or complete or fail its task.
@@ -412,7 +450,7 @@ impl<'a> Router<'a> {
                 self.legacy_plain_ask(token, &RunRef::Request(client, id), asked)
             }
             RunRef::Call(_, id) => {
-                self.modern_plain_ask(token, &id, run_state::parse(run_state), asked)
+                self.modern_plain_ask(token, &id, RunState::parse(run_state), asked)
             }
         }
     }
@@ -742,51 +780,6 @@ fn check_required_arguments(tool: &Tool, arguments: &Value) -> Result<(), RpcErr
         tool.name,
         missing.join(", ")
     )))
-}
-
-/// The state of a modern plain call's run: what its client can answer, as three letters (`e`,
-/// `s`, `r` or `-` for elicitation, sampling and roots), since a question may come long after
-/// the request that declared it.
-mod run_state {
-    use serde_json::Value;
-
-    use crate::protocol::Capabilities;
-
-    /// What the client can answer, and for a call that defers its task, the call's params.
-    pub(super) fn of(can: Capabilities, deferred: Option<&Value>) -> String {
-        let mut state: String = [
-            (can.elicitation, 'e'),
-            (can.sampling, 's'),
-            (can.roots, 'r'),
-        ]
-        .iter()
-        .map(|&(on, c)| if on { c } else { '-' })
-        .collect();
-        if let Some(params) = deferred {
-            state.push('t');
-            state.push_str(&params.to_string());
-        }
-        state
-    }
-
-    /// The params of the call whose task waits for its tool; none for another run.
-    pub(super) fn deferred(state: &str) -> Option<Value> {
-        serde_json::from_str(state.get(3..)?.strip_prefix('t')?).ok()
-    }
-
-    /// What the client can answer; nothing for a state this router did not write.
-    pub(super) fn parse(state: &str) -> Capabilities {
-        let b = state.as_bytes();
-        if b.len() < 3 {
-            return Capabilities::default();
-        }
-        Capabilities {
-            elicitation: b[0] == b'e',
-            sampling: b[1] == b's',
-            roots: b[2] == b'r',
-            tasks: false,
-        }
-    }
 }
 
 /// The capabilities a `ClientCapabilities` object declares (none, if it is not one).

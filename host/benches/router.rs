@@ -120,6 +120,7 @@ impl native::Server for NativeServer {
             page_size: s.page_size,
             lease: s.lease,
             state_key: s.state_key,
+            progress_interval: s.progress_interval,
         }
     }
     fn tools(&self) -> Vec<native::Tool> {

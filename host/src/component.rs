@@ -26,7 +26,7 @@ pub(crate) mod bindings {
     });
 }
 
-use bindings::exports::mcp::tasks::router::{Action, Context, ToolQuestion};
+use bindings::exports::mcp::tasks::router::{Action, Context, Report, ToolQuestion};
 use bindings::mcp::tasks::types::Outcome;
 use bindings::mcp::tasks::{server, store, types};
 
@@ -67,12 +67,14 @@ pub enum GuestError {
 pub enum Call {
     /// `router.handle`: one incoming JSON-RPC message.
     Handle(String),
-    /// `router.tool-progress`: a running tool's progress report.
+    /// `router.tool-progress`: a running tool's report of how it is getting on.
     Progress {
         /// The run's token.
         token: String,
+        /// The run's state (as `run-tool`, `rename-run` or `update-run` gave it).
+        run_state: String,
         /// The report.
-        message: String,
+        report: Report,
     },
     /// `router.tool-finished`: a tool's outcome.
     Finished {
@@ -276,9 +278,13 @@ impl Guest {
         let store = &mut instance.store;
         let result = match call {
             Call::Handle(message) => router.call_handle(store, &message, &ctx).await,
-            Call::Progress { token, message } => {
+            Call::Progress {
+                token,
+                run_state,
+                report,
+            } => {
                 router
-                    .call_tool_progress(store, &token, &message, &ctx)
+                    .call_tool_progress(store, &token, &run_state, &report, &ctx)
                     .await
             }
             Call::Finished {

@@ -18,11 +18,12 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use mcp_tasks::types::{TaskSupport, ToolInfo};
+//! use mcp_tasks::types::{Report, TaskSupport, ToolInfo};
 //! use mcp_tasks::{Server, Tool, ToolContext, ToolOutcome};
 //! use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 //!
-//! /// Counts to `n`, reporting each step as the task's status message.
+//! /// Counts to `n`, reporting each step: as progress (a `notifications/progress` to a client
+//! /// that asks with a `progressToken`) and as the task's status message.
 //! struct Count(ToolInfo);
 //!
 //! #[mcp_tasks::async_trait]
@@ -33,7 +34,11 @@
 //!     async fn call(&self, arguments: serde_json::Value, cx: ToolContext) -> ToolOutcome {
 //!         let n = arguments["n"].as_u64().unwrap_or(3);
 //!         for i in 1..=n {
-//!             cx.progress(format!("counted {i} of {n}"));
+//!             cx.report(Report {
+//!                 progress: Some(i as f64),
+//!                 total: Some(n as f64),
+//!                 message: Some(format!("counted {i} of {n}")),
+//!             });
 //!         }
 //!         ToolOutcome::text(format!("counted to {n}"))
 //!     }
@@ -101,13 +106,13 @@ pub use server::{Server, ServerBuilder, os_user};
 pub use store::{MemoryStore, TaskStore};
 pub use tools::{CommandTool, InputError, Question, Tool, ToolContext, ToolOutcome, ToolsFile};
 
-/// The WIT package `mcp:tasks@0.3.0` that the component implements.
+/// The WIT package `mcp:tasks@0.4.0` that the component implements.
 pub const WIT: &str = include_str!("../wit/tasks.wit");
 
 /// The types of the WIT package, as the host sees them.
 pub mod types {
     pub use crate::component::bindings::exports::mcp::tasks::router::{
-        Action, Context, Listen, Rename, Run, ToolQuestion, ToolReply, Wait,
+        Action, Context, Listen, Rename, Report, Run, RunUpdate, ToolQuestion, ToolReply, Wait,
     };
     pub use crate::component::bindings::mcp::tasks::server::{
         Settings, TaskSupport, Tool as ToolInfo,

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::CompileCache;
 use crate::component::bindings::exports::mcp::tasks::router::{
-    Action, Context, Run, ToolQuestion, Wait,
+    Action, Context, Report, Run, ToolQuestion, Wait,
 };
 use crate::component::{Call, ComponentSource, Guest, GuestError};
 use crate::store::{MemoryStore, TaskStore};
@@ -382,6 +382,11 @@ impl Hub {
                         );
                     }
                 }
+                Action::UpdateRun(update) => {
+                    if let Some(run) = lock(&self.runs).get(&update.token) {
+                        lock(&run.name).state = update.state;
+                    }
+                }
                 Action::RenameRun(rename) => self.rename_run(
                     peer,
                     &rename.from,
@@ -432,18 +437,30 @@ impl Hub {
             },
         );
         let conn = self.clone();
+        // One report or question of the run in the component at a time, in the tool's order:
+        // each may replace the run's state, which the next must see.
+        let turn = Arc::new(tokio::sync::Mutex::new(()));
         self.tool_tasks.spawn(async move {
-            let (progress_tx, mut progress_rx) = watch::channel(None::<String>);
+            let (progress_tx, mut progress_rx) = watch::channel(None::<Report>);
             let forward = {
                 let conn = conn.clone();
                 let name = name.clone();
+                let turn = turn.clone();
                 tokio::spawn(async move {
                     while progress_rx.changed().await.is_ok() {
-                        let Some(message) = progress_rx.borrow_and_update().clone() else {
+                        let Some(report) = progress_rx.borrow_and_update().clone() else {
                             continue;
                         };
-                        let RunName { token, peer, .. } = lock(&name).clone();
-                        let call = Call::Progress { token, message };
+                        let _turn = turn.lock().await;
+                        let RunName { token, state, peer } = lock(&name).clone();
+                        if !lock(&conn.runs).contains_key(&token) {
+                            continue; // Stopped: its request or task has ended.
+                        }
+                        let call = Call::Progress {
+                            token,
+                            run_state: state,
+                            report,
+                        };
                         if let Ok(actions) = conn.guest.call(call, conn.ctx(&peer)).await {
                             conn.execute(actions, &peer);
                         }
@@ -451,7 +468,11 @@ impl Hub {
                 })
             };
             let (questions_tx, questions_rx) = mpsc::unbounded_channel();
-            let ask = tokio::spawn(conn.clone().forward_questions(name.clone(), questions_rx));
+            let ask = tokio::spawn(conn.clone().forward_questions(
+                name.clone(),
+                turn,
+                questions_rx,
+            ));
             let outcome = match conn.catalog.get(&run.tool) {
                 Some(tool) => {
                     let arguments = serde_json::from_str(&run.arguments).unwrap_or(Value::Null);
@@ -494,9 +515,11 @@ impl Hub {
     async fn forward_questions(
         self: Arc<Self>,
         name: Arc<Mutex<RunName>>,
+        turn: Arc<tokio::sync::Mutex<()>>,
         mut from_tool: mpsc::UnboundedReceiver<FromTool>,
     ) {
         while let Some(sent) = from_tool.recv().await {
+            let _turn = turn.lock().await;
             let RunName { token, state, peer } = lock(&name).clone();
             let batch = match sent {
                 FromTool::Ask(batch) => batch,

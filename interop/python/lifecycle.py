@@ -43,6 +43,7 @@ async def lifecycle(binary: str, tools: str) -> None:
             "confirm": "required",
             "interview": "required",
             "limited": "optional",
+            "steps": "optional",
         }, support
 
         # Call as a task, poll until terminal, fetch the result.

@@ -38,7 +38,14 @@ assert.ok(caps?.tasks?.requests?.tools?.call, "tasks.requests.tools.call declare
 const { tools: listed } = await client.listTools();
 assert.deepEqual(
   Object.fromEntries(listed.map((t) => [t.name, t.execution?.taskSupport])),
-  { greet: "optional", long: "required", confirm: "required", interview: "required", limited: "optional" },
+  {
+    greet: "optional",
+    long: "required",
+    confirm: "required",
+    interview: "required",
+    limited: "optional",
+    steps: "optional",
+  },
 );
 
 // Call as a task through the SDK's stream: task created, (status), result.
@@ -102,6 +109,37 @@ assert.equal(questions[0].message, "Proceed?");
 assert.equal(questions[0]._meta["io.modelcontextprotocol/related-task"].taskId, confirmId);
 assert.equal(confirmed.content[0].text, '{"action":"accept","content":{"ok":true}}\n');
 assert.equal((await client.experimental.tasks.getTask(confirmId)).status, "completed");
+
+// Progress: the SDK asks for it with onprogress (it sends a progressToken) and hears each
+// notifications/progress. A plain call's come before its result; a task's keep coming after the
+// CreateTaskResult, on the same token, until the task ends.
+const steps = Array.from({ length: 10 }, (_, i) => i + 1);
+const plainProgress = [];
+const stepped = await client.callTool({ name: "steps", arguments: {} }, CallToolResultSchema, {
+  onprogress: (p) => plainProgress.push(p),
+});
+assert.equal(stepped.content[0].text, "done\n");
+assert.deepEqual(plainProgress.map((p) => p.progress), steps);
+assert.deepEqual(plainProgress[2], { progress: 3, total: 10, message: "step 3 of 10" });
+const taskProgress = [];
+const steppedTask = await client.request(
+  { method: "tools/call", params: { name: "steps", arguments: {}, task: { ttl: 60000 } } },
+  CreateTaskResultSchema,
+  { onprogress: (p) => taskProgress.push(p) },
+);
+let stepsTask;
+do {
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  stepsTask = await client.experimental.tasks.getTask(steppedTask.task.taskId);
+} while (stepsTask.status === "working");
+assert.equal(stepsTask.status, "completed");
+// Over HTTP the notifications travel on the session's GET stream, beside the polls' answers:
+// the last may land just after the poll that sees the task completed.
+for (let i = 0; i < 50 && taskProgress.length < steps.length; i++) {
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+assert.deepEqual(taskProgress.map((p) => p.progress), steps);
+assert.equal(taskProgress[9].message, "step 10 of 10");
 
 // A plain call of an optional tool answers directly.
 const plain = await client.callTool({ name: "greet", arguments: { name: "plain" } });

@@ -231,13 +231,16 @@ impl HttpServer {
         mut params: Value,
         extra: &[(&str, &str)],
     ) -> Reply {
-        params["_meta"] = json!({
-            "io.modelcontextprotocol/protocolVersion": MODERN,
-            "io.modelcontextprotocol/clientCapabilities": {
-                "elicitation": {},
-                "extensions": { "io.modelcontextprotocol/tasks": {} }
-            }
-        });
+        crate::add_meta(
+            &mut params,
+            json!({
+                "io.modelcontextprotocol/protocolVersion": MODERN,
+                "io.modelcontextprotocol/clientCapabilities": {
+                    "elicitation": {},
+                    "extensions": { "io.modelcontextprotocol/tasks": {} }
+                }
+            }),
+        );
         let name = params
             .get("name")
             .or_else(|| params.get("taskId"))

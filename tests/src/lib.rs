@@ -124,6 +124,19 @@ impl Schema {
     }
 }
 
+/// Add these members to `params._meta`, keeping those it has.
+pub fn add_meta(params: &mut Value, members: Value) {
+    let mut meta = params["_meta"]
+        .take()
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    if let Value::Object(members) = members {
+        meta.extend(members);
+    }
+    params["_meta"] = Value::Object(meta);
+}
+
 /// The schema definition a result of `method` must match.
 fn result_def(method: &str, params: &Value) -> Option<&'static str> {
     Some(match method {
@@ -333,12 +346,16 @@ impl Server {
 
     /// Send a 2026-07-28 request: `_meta` carries the protocol version and these client
     /// capabilities. Its id.
+    /// Members of `_meta` the test put there (a progress token) stay.
     pub fn send_modern(&mut self, method: &str, mut params: Value, capabilities: Value) -> u64 {
-        params["_meta"] = json!({
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientInfo": { "name": "e2e", "version": "1" },
-            "io.modelcontextprotocol/clientCapabilities": capabilities,
-        });
+        add_meta(
+            &mut params,
+            json!({
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": { "name": "e2e", "version": "1" },
+                "io.modelcontextprotocol/clientCapabilities": capabilities,
+            }),
+        );
         let id = self.next_id;
         let request = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
         if let Some(def) = modern_request_def(method) {

@@ -60,6 +60,7 @@ const SCENARIOS: &[&str] = &[
     "tools-call-error",
     "tools-call-sampling",
     "tools-call-elicitation",
+    "tools-call-with-progress",
     "elicitation-sep1034-defaults",
     "elicitation-sep1330-enums",
     "json-schema-2020-12",

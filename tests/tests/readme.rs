@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use mcp_tasks_e2e::{Schema, binary, root};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The shell block of the README that starts with `# session: <era>`.
 fn session(era: &str) -> String {
@@ -38,17 +38,28 @@ fn run(era: &str) -> Vec<Value> {
 }
 
 #[test]
-fn the_2025_11_25_session_creates_a_task_and_reports_its_completion() {
+fn the_2025_11_25_session_creates_a_task_and_reports_its_progress_and_completion() {
     let lines = run("2025-11-25");
-    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines.len(), 5, "{lines:?}");
     Schema::get()
         .check("CreateTaskResult", &lines[0]["result"])
         .unwrap();
     assert_eq!(lines[0]["result"]["task"]["status"], "working");
+    for (step, (line, message)) in lines[1..4]
+        .iter()
+        .zip(["2 to go", "1 to go", "liftoff"])
+        .enumerate()
+    {
+        Schema::get().check("ProgressNotification", line).unwrap();
+        assert_eq!(
+            line["params"],
+            json!({ "progressToken": "countdown-1", "progress": step, "total": 2, "message": message })
+        );
+    }
     Schema::get()
-        .check("TaskStatusNotification", &lines[1])
+        .check("TaskStatusNotification", &lines[4])
         .unwrap();
-    assert_eq!(lines[1]["params"]["status"], "completed");
+    assert_eq!(lines[4]["params"]["status"], "completed");
 }
 
 #[test]

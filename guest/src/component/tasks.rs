@@ -14,11 +14,20 @@ impl wit_router::Guest for Component {
 
     fn tool_progress(
         token: String,
-        message: String,
+        run_state: String,
+        report: wit_router::Report,
         ctx: wit_router::Context,
     ) -> Vec<wit_router::Action> {
         let ctx = ctx.into();
-        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).tool_progress(&token, &message))
+        let report = model::Report {
+            progress: report.progress,
+            total: report.total,
+            message: report.message,
+        };
+        convert(
+            Router::new(&ImportedStore, &ImportedServer, &ctx)
+                .tool_progress(&token, &run_state, &report),
+        )
     }
 
     fn tool_finished(
@@ -147,6 +156,7 @@ impl model::Server for ImportedServer {
             page_size: s.page_size,
             lease: s.lease,
             state_key: s.state_key,
+            progress_interval: s.progress_interval,
         }
     }
 
@@ -182,6 +192,9 @@ fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
                 key: r.key,
                 response: r.response,
             }),
+            Action::UpdateRun { token, state } => {
+                wit_router::Action::UpdateRun(wit_router::RunUpdate { token, state })
+            }
             Action::RenameRun { from, to, state } => {
                 wit_router::Action::RenameRun(wit_router::Rename { from, to, state })
             }

@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::{
-    CANCELLED_MESSAGE, Capabilities, Handled, Router, RunRef, missing_capability_message,
+    CANCELLED_MESSAGE, Capabilities, Handled, Router, RunRef, RunState, missing_capability_message,
     send_error, send_result, store_failure, tool_error_result,
 };
 use crate::machine::{self, TransitionError};
@@ -124,7 +124,7 @@ impl Router<'_> {
             }
             (None, _) => Ok(vec![Action::RunTool(crate::model::Run {
                 token: RunRef::Request(self.ctx.client.clone(), id.clone()).token(),
-                state: String::new(),
+                state: RunState::with_progress(protocol::progress_token(params)).encode(),
                 task_id: None,
                 tool: name.to_string(),
                 arguments: arguments.to_string(),

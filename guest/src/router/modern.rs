@@ -7,7 +7,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{
-    Capabilities, Handled, Router, RunRef, missing_capability_message, run_state, send_result,
+    Capabilities, Handled, Router, RunRef, RunState, missing_capability_message, send_result,
 };
 use crate::model::{Action, Era, Outcome, RpcError, Status, Task, TaskSupport, ToolQuestion};
 use crate::protocol::{self, Params, code};
@@ -122,7 +122,12 @@ impl Router<'_> {
             (true, TaskSupport::Optional | TaskSupport::Required) if tool.defer_task => {
                 Ok(vec![Action::RunTool(crate::model::Run {
                     token: RunRef::Call(self.ctx.client.clone(), id.clone()).token(),
-                    state: run_state::of(capabilities, Some(params)),
+                    state: RunState::new(
+                        capabilities,
+                        Some(params),
+                        protocol::progress_token(params),
+                    )
+                    .encode(),
                     task_id: None,
                     tool: name.to_string(),
                     arguments: arguments.to_string(),
@@ -139,7 +144,7 @@ impl Router<'_> {
             ))),
             _ => Ok(vec![Action::RunTool(crate::model::Run {
                 token: RunRef::Call(self.ctx.client.clone(), id.clone()).token(),
-                state: run_state::of(capabilities, None),
+                state: RunState::new(capabilities, None, protocol::progress_token(params)).encode(),
                 task_id: None,
                 tool: name.to_string(),
                 arguments: arguments.to_string(),
@@ -240,9 +245,10 @@ impl Router<'_> {
         &self,
         token: &str,
         id: &Value,
-        can: Capabilities,
+        state: RunState,
         asked: Vec<(&ToolQuestion, Map<String, Value>)>,
     ) -> Vec<Action> {
+        let can = state.capabilities();
         // The request cannot be served without the capability: -32021, as SEP-2575 asks.
         if let Some((q, _)) = asked.iter().find(|(q, _)| !can.allows(&q.method)) {
             let capability = protocol::capability_for(&q.method).unwrap_or("elicitation");
@@ -269,18 +275,25 @@ impl Router<'_> {
                 )
             })
             .collect();
-        vec![self.input_required(id, token, questions)]
+        vec![
+            self.input_required(id, token, questions),
+            // That answers the request: its progress token is spent. The retry brings its own.
+            Action::UpdateRun {
+                token: token.to_string(),
+                state: state.without_progress().encode(),
+            },
+        ]
     }
 
     /// The tool of a run asks to go on as a task: for a call that deferred its task, create it,
     /// answer the request with the `CreateTaskResult`, and rename the run to the task's token.
     pub fn tool_detached(&self, token: &str, run_state: &str) -> Vec<Action> {
-        let (Some(RunRef::Call(_, id)), Some(params)) =
-            (RunRef::parse(token), run_state::deferred(run_state))
+        let state = RunState::parse(run_state);
+        let (Some(RunRef::Call(_, id)), Some(params)) = (RunRef::parse(token), state.deferred())
         else {
             return Vec::new(); // Already a task, or a call that cannot become one.
         };
-        let task = match self.new_task(Era::Modern, &params, None) {
+        let task = match self.new_task(Era::Modern, params, None) {
             Ok(task) => task,
             Err(e) => {
                 // The call goes on as a plain call; say why it could not become a task.
@@ -366,7 +379,12 @@ impl Router<'_> {
         let mut actions = vec![Action::RenameRun {
             from: state.token.clone(),
             to: to.clone(),
-            state: run_state::of(capabilities, deferred.then_some(params)),
+            state: RunState::new(
+                capabilities,
+                deferred.then_some(params),
+                protocol::progress_token(params),
+            )
+            .encode(),
         }];
         let mut missing = Vec::new();
         for (key, method, question) in state.questions {

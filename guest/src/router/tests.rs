@@ -120,6 +120,7 @@ impl Server for TestServer {
             page_size: self.page_size,
             lease: 10_000,
             state_key: "test-secret".into(),
+            progress_interval: 100,
         }
     }
     fn tools(&self) -> Vec<Tool> {
@@ -206,22 +207,59 @@ impl Harness {
     fn handle(&self, message: Value) -> Vec<Action> {
         let ctx = self.ctx();
         let actions = Router::new(&self.store, &self.server, &ctx).handle(&message.to_string());
+        self.keep(actions)
+    }
+
+    /// Keep the session and the runs' states as a host does.
+    fn keep(&self, actions: Vec<Action>) -> Vec<Action> {
         for action in &actions {
+            let mut states = self.run_states.borrow_mut();
             match action {
                 Action::SetSession(session) => *self.session.borrow_mut() = session.clone(),
                 Action::RunTool(run) => {
-                    let mut states = self.run_states.borrow_mut();
                     states.insert(run.token.clone(), run.state.clone());
                 }
                 Action::RenameRun { to, state, .. } => {
-                    self.run_states
-                        .borrow_mut()
-                        .insert(to.clone(), state.clone());
+                    states.insert(to.clone(), state.clone());
+                }
+                Action::UpdateRun { token, state } => {
+                    if let Some(kept) = states.get_mut(token) {
+                        kept.clone_from(state);
+                    }
                 }
                 _ => {}
             }
         }
         actions
+    }
+
+    /// The run's state, as the host keeps it.
+    fn run_state(&self, token: &str) -> String {
+        self.run_states
+            .borrow()
+            .get(token)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// A running tool reports.
+    fn report(&self, token: &str, report: Report) -> Vec<Action> {
+        let ctx = self.ctx();
+        let state = self.run_state(token);
+        self.keep(
+            Router::new(&self.store, &self.server, &ctx).tool_progress(token, &state, &report),
+        )
+    }
+
+    /// A running tool reports a status line.
+    fn say(&self, token: &str, message: &str) -> Vec<Action> {
+        self.report(
+            token,
+            Report {
+                message: Some(message.into()),
+                ..Report::default()
+            },
+        )
     }
 
     /// Initialize with these client capabilities.
@@ -247,13 +285,10 @@ impl Harness {
             })
             .collect();
         let ctx = self.ctx();
-        let state = self
-            .run_states
-            .borrow()
-            .get(token)
-            .cloned()
-            .unwrap_or_default();
-        Router::new(&self.store, &self.server, &ctx).tool_input(token, &state, &questions)
+        let state = self.run_state(token);
+        self.keep(
+            Router::new(&self.store, &self.server, &ctx).tool_input(token, &state, &questions),
+        )
     }
 
     fn status(&self, id: &str) -> (String, Option<String>) {
@@ -713,16 +748,14 @@ fn list_pages_through_all_tasks_in_creation_order() {
 fn progress_sets_the_status_message_until_terminal() {
     let h = Harness::new();
     let (id, token) = h.create(None);
-    let ctx = h.ctx();
-    let router = Router::new(&h.store, &h.server, &ctx);
-    assert!(router.tool_progress(&token, "compiling 3/10").is_empty());
+    assert!(h.say(&token, "compiling 3/10").is_empty());
     let got = h.call("tasks/get", json!({ "taskId": id })).unwrap();
     assert_eq!(
         (got["status"].as_str(), got["statusMessage"].as_str()),
         (Some("working"), Some("compiling 3/10"))
     );
     h.finish(&token, ok_result("ok"), Some("built"));
-    router.tool_progress(&token, "late line");
+    h.say(&token, "late line");
     let got = h.call("tasks/get", json!({ "taskId": id })).unwrap();
     assert_eq!(
         (got["status"].as_str(), got["statusMessage"].as_str()),
@@ -755,19 +788,6 @@ fn run_tokens_round_trip() {
         assert_eq!(RunRef::parse(&r.token()), Some(r));
     }
     assert_eq!(RunRef::parse("bogus"), None);
-    let can = Capabilities {
-        elicitation: true,
-        sampling: false,
-        roots: true,
-        tasks: false,
-    };
-    assert_eq!(run_state::parse(&run_state::of(can, None)), can);
-    assert_eq!(run_state::parse("nonsense"), Capabilities::default());
-    let call = json!({ "name": "gather", "arguments": { "n": 1 } });
-    let deferred = run_state::of(can, Some(&call));
-    assert_eq!(run_state::parse(&deferred), can);
-    assert_eq!(run_state::deferred(&deferred), Some(call));
-    assert_eq!(run_state::deferred(&run_state::of(can, None)), None);
 }
 
 fn question() -> Value {
@@ -805,8 +825,7 @@ fn a_question_goes_out_with_tasks_result_once_and_its_answer_resumes_the_task() 
         )
     );
     // Progress while waiting does not hide what is awaited.
-    let ctx = h.ctx();
-    Router::new(&h.store, &h.server, &ctx).tool_progress(&token, "still here");
+    h.say(&token, "still here");
     assert_eq!(
         h.status(&id).1.as_deref(),
         Some("Waiting for input: Deploy to production?")
@@ -1034,10 +1053,18 @@ fn another_owners_abandoned_task_fails_without_telling_this_client() {
 impl Harness {
     /// A modern request declaring these client capabilities.
     fn modern(&self, method: &str, mut params: Value, capabilities: Value) -> Vec<Action> {
-        params["_meta"] = json!({
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": capabilities,
-        });
+        // Beside what the test put there (a progress token).
+        let meta = params["_meta"].take();
+        let mut meta = meta.as_object().cloned().unwrap_or_default();
+        meta.insert(
+            "io.modelcontextprotocol/protocolVersion".into(),
+            json!("2026-07-28"),
+        );
+        meta.insert(
+            "io.modelcontextprotocol/clientCapabilities".into(),
+            capabilities,
+        );
+        params["_meta"] = Value::Object(meta);
         self.request(method, params)
     }
 
@@ -1587,4 +1614,170 @@ fn a_deferred_call_becomes_a_task_when_its_tool_says_so() {
         json!({ "name": "gather", "arguments": {}, "task": {} }),
     );
     assert_eq!(legacy.unwrap()["task"]["status"], "working");
+}
+
+// ---- Progress ----
+
+fn progress(n: f64, total: Option<f64>, message: Option<&str>) -> Report {
+    Report {
+        progress: Some(n),
+        total,
+        message: message.map(Into::into),
+    }
+}
+
+/// The `notifications/progress` params among these actions.
+fn progress_sent(actions: &[Action]) -> Vec<Value> {
+    sent(actions)
+        .into_iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .map(|m| m["params"].clone())
+        .collect()
+}
+
+/// The run a request started, from its actions.
+fn run_of(actions: &[Action]) -> Run {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            Action::RunTool(run) => Some(run.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no run: {actions:?}"))
+}
+
+#[test]
+fn a_plain_call_with_a_token_gets_increasing_rate_limited_progress() {
+    let h = Harness::new();
+    let call = json!({ "name": "echo", "_meta": { "progressToken": "p-1" } });
+    let run = run_of(&h.request("tools/call", call));
+    let mut got = Vec::new();
+    for step in 1..=10 {
+        h.now.set(h.now.get() + 150);
+        let message = format!("{} to go", 10 - step);
+        let actions = h.report(
+            &run.token,
+            progress(f64::from(step), Some(10.0), Some(&message)),
+        );
+        got.extend(progress_sent(&actions));
+    }
+    assert_eq!(got.len(), 10, "{got:?}");
+    assert_eq!(
+        got[2],
+        json!({ "progressToken": "p-1", "progress": 3, "total": 10, "message": "7 to go" })
+    );
+    // Within the interval of the last one sent: dropped, unless it reaches the total.
+    let run = run_of(&h.request(
+        "tools/call",
+        json!({ "name": "echo", "_meta": { "progressToken": 9 } }),
+    ));
+    let burst: Vec<Value> = (1..=1000)
+        .flat_map(|n| {
+            progress_sent(&h.report(&run.token, progress(f64::from(n), Some(1000.0), None)))
+        })
+        .collect();
+    let values: Vec<f64> = burst
+        .iter()
+        .map(|p| p["progress"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, [1.0, 1000.0]);
+    assert_eq!(burst[0]["progressToken"], 9);
+    // Not increasing: dropped.
+    h.now.set(h.now.get() + 1_000);
+    assert!(progress_sent(&h.report(&run.token, progress(5.0, None, None))).is_empty());
+}
+
+#[test]
+fn no_progress_without_a_token_and_a_status_line_is_no_progress() {
+    let h = Harness::new();
+    let run = run_of(&h.request("tools/call", json!({ "name": "echo" })));
+    assert!(
+        h.report(&run.token, progress(1.0, None, Some("one")))
+            .is_empty()
+    );
+    let (_, token) = h.create(None);
+    assert!(
+        h.report(&token, progress(1.0, None, Some("one")))
+            .is_empty()
+    );
+    // A token that is neither a string nor an integer is none.
+    let run = run_of(&h.request(
+        "tools/call",
+        json!({ "name": "echo", "_meta": { "progressToken": 1.5 } }),
+    ));
+    assert!(h.report(&run.token, progress(1.0, None, None)).is_empty());
+    // A status line alone is not progress.
+    let run = run_of(&h.request(
+        "tools/call",
+        json!({ "name": "echo", "_meta": { "progressToken": "t" } }),
+    ));
+    assert!(h.say(&run.token, "working on it").is_empty());
+}
+
+#[test]
+fn a_legacy_task_reports_progress_to_its_token_until_it_ends() {
+    let h = Harness::new();
+    let actions = h.request(
+        "tools/call",
+        json!({ "name": "echo", "task": {}, "_meta": { "progressToken": "task-1" } }),
+    );
+    let id = response(&actions).unwrap()["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = run_of(&actions);
+    let sent = progress_sent(&h.report(&run.token, progress(1.0, Some(2.0), Some("half"))));
+    assert_eq!(
+        sent,
+        [json!({ "progressToken": "task-1", "progress": 1, "total": 2, "message": "half" })]
+    );
+    assert_eq!(h.status(&id), ("working".into(), Some("half".into())));
+    h.finish(&run.token, ok_result("ok"), None);
+    h.now.set(h.now.get() + 1_000);
+    assert!(
+        h.report(&run.token, progress(2.0, Some(2.0), None))
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_modern_task_sends_no_progress_and_a_plain_call_stops_at_its_input_required() {
+    let h = Harness::new();
+    let created = h.modern(
+        "tools/call",
+        json!({ "name": "echo", "_meta": { "progressToken": "m-1" } }),
+        tasks_caps(),
+    );
+    assert_eq!(response(&created).unwrap()["resultType"], "task");
+    let run = run_of(&created);
+    assert!(progress_sent(&h.report(&run.token, progress(1.0, None, Some("one")))).is_empty());
+
+    // A plain call: progress with its token until it is answered with input_required; the
+    // retry's token from then on.
+    let caps = json!({ "elicitation": {} });
+    let call = json!({ "name": "echo", "_meta": { "progressToken": "first" } });
+    let run = run_of(&h.modern("tools/call", call, caps.clone()));
+    assert_eq!(
+        progress_sent(&h.report(&run.token, progress(1.0, None, None)))[0]["progressToken"],
+        "first"
+    );
+    let asked = h.ask_keyed(&run.token, &[("a", "elicitation/create", question())]);
+    let state = response(&asked).unwrap()["requestState"].clone();
+    h.now.set(h.now.get() + 1_000);
+    assert!(progress_sent(&h.report(&run.token, progress(2.0, None, None))).is_empty());
+    let retry = h.modern(
+        "tools/call",
+        json!({
+            "name": "echo",
+            "requestState": state,
+            "inputResponses": { "a": { "action": "accept", "content": {} } },
+            "_meta": { "progressToken": "second" },
+        }),
+        caps,
+    );
+    let Some(Action::RenameRun { to, .. }) = retry.first() else {
+        panic!("{retry:?}")
+    };
+    let sent = progress_sent(&h.report(to, progress(1.0, None, None)));
+    assert_eq!(sent, [json!({ "progressToken": "second", "progress": 1 })]);
 }

@@ -3,7 +3,9 @@
 //! The protocol with the program: its argv comes from the tool's `command`, where an element
 //! that is exactly `{name}` is replaced by the argument `name`; the whole arguments object
 //! arrives as one JSON line on stdin; each line it writes to stderr becomes the task's status
-//! message; exit 0 makes stdout the result (a JSON `CallToolResult` as is, anything else as
+//! message, except a line that is a JSON object with a number `progress`, which is a progress
+//! report: `{"progress": 3, "total": 10, "message": "7 to go"}` (`total` and `message` optional;
+//! see [`ToolContext::report`]); exit 0 makes stdout the result (a JSON `CallToolResult` as is, anything else as
 //! text); any other exit, or the timeout, makes an `isError` result with the tail of stderr. Stdout
 //! that is exactly `{"error": {"code": ..., "message": ...}}` ends the call with that JSON-RPC
 //! error instead, whatever the exit status.
@@ -34,7 +36,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 use super::{InputError, Tool, ToolContext, ToolOutcome};
-use crate::types::ToolInfo;
+use crate::types::{Report, ToolInfo};
 
 /// Lines of stderr kept for the status message of a failed run.
 const STDERR_TAIL_LINES: usize = 5;
@@ -206,11 +208,19 @@ impl Tool for CommandTool {
                     if line.is_empty() {
                         continue;
                     }
-                    cx.progress(line.clone());
-                    if tail.len() == STDERR_TAIL_LINES {
-                        tail.pop_front();
+                    let report = progress_report(&line).unwrap_or(Report {
+                        progress: None,
+                        total: None,
+                        message: Some(line),
+                    });
+                    // The tail (a failed run's status message) keeps the lines that say something.
+                    if let Some(message) = &report.message {
+                        if tail.len() == STDERR_TAIL_LINES {
+                            tail.pop_front();
+                        }
+                        tail.push_back(message.clone());
                     }
-                    tail.push_back(line);
+                    cx.report(report);
                 }
                 tail.into_iter().collect::<Vec<_>>().join("\n")
             })
@@ -307,6 +317,23 @@ async fn ask_questions(read: OwnedFd, answers: mpsc::UnboundedSender<Value>, cx:
             }
         }
     }
+}
+
+/// The progress report a line of stderr is, if it is one: a JSON object with a number
+/// `progress`, and optionally a number `total` and a string `message`.
+fn progress_report(line: &str) -> Option<Report> {
+    if !line.starts_with('{') {
+        return None;
+    }
+    let value: Value = serde_json::from_str(line).ok()?;
+    Some(Report {
+        progress: Some(value.get("progress")?.as_f64()?),
+        total: value.get("total").and_then(Value::as_f64),
+        message: value
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    })
 }
 
 /// What one line on the questions descriptor asks.
@@ -519,5 +546,32 @@ mod tests {
     fn stderr_tail_is_cut_at_a_char_boundary() {
         assert_eq!(truncate_front("héllo", 4), "llo");
         assert_eq!(truncate_front("abc", 10), "abc");
+    }
+
+    #[test]
+    fn a_stderr_line_is_a_progress_report_only_with_a_number_progress() {
+        let report = progress_report(r#"{"progress": 3, "total": 10, "message": "7 to go"}"#);
+        assert_eq!(
+            report,
+            Some(Report {
+                progress: Some(3.0),
+                total: Some(10.0),
+                message: Some("7 to go".into()),
+            })
+        );
+        let bare = progress_report(r#"{"progress": 0.5}"#).unwrap();
+        assert_eq!(
+            (bare.progress, bare.total, bare.message),
+            (Some(0.5), None, None)
+        );
+        for line in [
+            "3 of 10",
+            r#"{"progress": "3"}"#,
+            r#"{"done": 3}"#,
+            r#"{"progress": 3"#,
+            r#"[{"progress": 3}]"#,
+        ] {
+            assert_eq!(progress_report(line), None, "{line}");
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! poll_interval_ms = 1000
 //! page_size = 50                 # tasks per tasks/list page
 //! lease_ms = 15000               # a dead server's running tasks fail this long after
+//! progress_interval_ms = 100     # least time between two notifications/progress of a request
 //!
 //! [[tools]]
 //! name = "build"
@@ -81,6 +82,7 @@ struct ServerSection {
     poll_interval_ms: Option<u64>,
     page_size: Option<u32>,
     lease_ms: Option<u64>,
+    progress_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,6 +228,7 @@ impl ToolsFile {
             page_size: s.page_size.unwrap_or(d.page_size),
             lease: s.lease_ms.unwrap_or(d.lease),
             state_key: d.state_key,
+            progress_interval: s.progress_interval_ms.unwrap_or(d.progress_interval),
         }
     }
 

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 pub use command::CommandTool;
 pub use config::{ConfigError, ToolsFile};
 
-use crate::types::{Outcome, RpcError, Settings, ToolInfo};
+use crate::types::{Outcome, Report, RpcError, Settings, ToolInfo};
 
 /// A tool the server can run, as a plain call or as a task.
 ///
@@ -49,7 +49,7 @@ pub trait Tool: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct ToolContext {
     task_id: Option<String>,
-    progress: Arc<watch::Sender<Option<String>>>,
+    progress: Arc<watch::Sender<Option<Report>>>,
     questions: mpsc::UnboundedSender<FromTool>,
     next_key: Arc<AtomicU64>,
     cancel: CancellationToken,
@@ -104,7 +104,7 @@ pub enum InputError {
 impl ToolContext {
     pub(crate) fn new(
         task_id: Option<String>,
-        progress: watch::Sender<Option<String>>,
+        progress: watch::Sender<Option<Report>>,
         questions: mpsc::UnboundedSender<FromTool>,
         cancel: CancellationToken,
     ) -> Self {
@@ -195,10 +195,32 @@ impl ToolContext {
         self.task_id.as_deref()
     }
 
-    /// Report progress: it becomes the task's `statusMessage`. Reports that arrive faster than
-    /// the store takes them are coalesced; the latest wins.
+    /// Say what the run is doing: it becomes its task's `statusMessage`.
     pub fn progress(&self, message: impl Into<String>) {
-        self.progress.send_replace(Some(message.into()));
+        self.report(Report {
+            progress: None,
+            total: None,
+            message: Some(message.into()),
+        });
+    }
+
+    /// Report how far the run has come: `progress` (increasing from one report to the next)
+    /// out of `total` if known, and a `message` that becomes its task's `statusMessage`. When
+    /// the client asked for progress (`_meta.progressToken`), it gets a `notifications/progress`
+    /// for a plain call and for a 2025-11-25 task, at most one every `progress_interval_ms`
+    /// (100 by default): reports in between are dropped, but one that reaches `total` is
+    /// always sent.
+    ///
+    /// Reports that arrive faster than the component takes them are coalesced; the latest wins.
+    ///
+    /// ```
+    /// # fn f(cx: mcp_tasks::ToolContext) {
+    /// use mcp_tasks::types::Report;
+    /// cx.report(Report { progress: Some(3.0), total: Some(10.0), message: Some("7 to go".into()) });
+    /// # }
+    /// ```
+    pub fn report(&self, report: Report) {
+        self.progress.send_replace(Some(report));
     }
 
     /// Fires when the run must stop (its task was cancelled or expired, or the client went
@@ -308,6 +330,8 @@ pub fn default_settings() -> Settings {
         poll_interval: 1000,
         page_size: 50,
         lease: 15_000,
+        // Ten a second: a bar that moves smoothly, and a chatty tool that cannot flood a client.
+        progress_interval: 100,
         // Fresh at every start: a requestState outlives neither the run it names nor the process.
         state_key: format!(
             "{}{}",
