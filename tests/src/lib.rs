@@ -458,7 +458,8 @@ impl Server {
         self.child.id()
     }
 
-    /// Kill the server with SIGKILL, as a crash would, and reap it. Its tools live on.
+    /// Kill the server with SIGKILL, as a crash would, and reap it. (On Linux its tools die with
+    /// it.)
     pub fn kill_hard(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -512,3 +512,17 @@ fn bad_configuration_is_one_line_and_exit_code_2() {
         );
     }
 }
+
+#[test]
+fn a_server_killed_with_sigkill_takes_its_tools_with_it() {
+    let mut server = start();
+    initialize(&mut server);
+    let pidfile = server.dir.path().join("killed.pid");
+    create(&mut server, "long", json!({ "pidfile": pidfile }));
+    // The tool's shell and the child it started in the background.
+    let pids = read_pids(&pidfile, 2);
+    assert!(pids.iter().all(|&p| alive(p)), "{pids:?}");
+    server.kill_hard();
+    let took = wait_until_dead(&pids, "the tools of a server killed with SIGKILL");
+    eprintln!("the tools died {took:?} after their server");
+}

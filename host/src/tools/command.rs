@@ -9,7 +9,8 @@
 //! text); any other exit, or the timeout, makes an `isError` result with the tail of stderr. Stdout
 //! that is exactly `{"error": {"code": ..., "message": ...}}` ends the call with that JSON-RPC
 //! error instead, whatever the exit status.
-//! Cancel kills its whole process group: SIGTERM, then SIGKILL after a grace period.
+//! Cancel kills its whole process group: SIGTERM, then SIGKILL after a grace period. On Linux the
+//! group dies with the server too, however the server ends (see `guard`).
 //!
 //! A tool made [`with_questions`](CommandTool::with_questions) may also ask the client questions
 //! (MCP elicitation): it writes each question as one JSON line to file descriptor 3 (also named
@@ -162,6 +163,9 @@ impl Tool for CommandTool {
         if let Some((_, write)) = &questions_pipe {
             give_as_questions_fd(&mut command, write.as_raw_fd());
         }
+        // Last: the program must get what the steps before set up.
+        #[cfg(target_os = "linux")]
+        super::guard::guard(&mut command);
         let mut child = match command.spawn() {
             Ok(child) => child,
             Err(e) => return ToolOutcome::tool_error(format!("cannot start '{}': {e}", argv[0])),

@@ -3,6 +3,8 @@
 
 mod command;
 mod config;
+#[cfg(target_os = "linux")]
+mod guard;
 
 use std::collections::HashMap;
 use std::sync::Arc;
