@@ -15,6 +15,8 @@ const TOOLS = [
     outputSchema: undefined,
     taskSupport: "optional",
     deferTask: false,
+    // 2025-11-25: a sentence for the model in the CreateTaskResult's _meta while the task works.
+    immediateResponse: undefined,
   },
 ];
 

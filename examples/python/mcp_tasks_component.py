@@ -196,6 +196,8 @@ class Tool:
     task_support: str = "optional"  # forbidden | optional | required
     # 2026-07-28: run as a plain call until the tool says to go on as a task (tool_detached).
     defer_task: bool = False
+    # 2025-11-25: a sentence for the model in the CreateTaskResult's _meta while the task works.
+    immediate_response: Optional[str] = None
     title: Optional[str] = None
     description: Optional[str] = None
     output_schema: Optional[str] = None

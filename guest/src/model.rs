@@ -217,6 +217,8 @@ pub struct Tool {
     pub task_support: TaskSupport,
     /// Whether a 2026-07-28 task of it waits for the tool to say so (see the WIT).
     pub defer_task: bool,
+    /// A sentence for the model while a 2025-11-25 task of it works (see the WIT).
+    pub immediate_response: Option<String>,
 }
 
 /// The server's identity and limits.

@@ -42,6 +42,9 @@ pub const META_SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// The `_meta` key that ties a message to its task.
 pub const RELATED_TASK: &str = "io.modelcontextprotocol/related-task";
+/// The `_meta` key of a 2025-11-25 `CreateTaskResult` that holds a sentence for the model while
+/// the task works.
+pub const META_IMMEDIATE_RESPONSE: &str = "io.modelcontextprotocol/model-immediate-response";
 
 /// JSON-RPC error codes.
 pub mod code {

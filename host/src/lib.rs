@@ -54,6 +54,7 @@
 //!     output_schema: None,
 //!     task_support: TaskSupport::Optional,
 //!     defer_task: false,
+//!     immediate_response: None,
 //! });
 //! let server = Server::builder().owner("alice").tool(Arc::new(count)).build()?;
 //!

@@ -21,6 +21,7 @@ input_schema = { type = "object", properties = { msg = { type = "string" } }, re
 [[tools]]
 name = "wait_for_file"
 description = "Wait until the file exists, then print OK (lets a test decide when the tool ends)"
+immediate_response = "Waiting for the file; the result follows."
 command = ["sh", "-c", "echo waiting >&2; while [ ! -e \"$0\" ]; do sleep 0.02; done; echo OK", "{path}"]
 task_support = "required"
 input_schema = { type = "object", properties = { path = { type = "string" } }, required = ["path"] }
@@ -525,4 +526,30 @@ fn a_server_killed_with_sigkill_takes_its_tools_with_it() {
     server.kill_hard();
     let took = wait_until_dead(&pids, "the tools of a server killed with SIGKILL");
     eprintln!("the tools died {took:?} after their server");
+}
+
+#[test]
+fn a_task_carries_its_tools_immediate_response_for_the_model() {
+    let mut server = start();
+    initialize(&mut server);
+    let path = server.dir.path().join("go");
+    let created = server
+        .request(
+            "tools/call",
+            json!({ "name": "wait_for_file", "arguments": { "path": path }, "task": {} }),
+        )
+        .expect("a task");
+    assert_eq!(
+        created["_meta"]["io.modelcontextprotocol/model-immediate-response"],
+        "Waiting for the file; the result follows."
+    );
+    // A tool without one: no _meta.
+    let pidfile = server.dir.path().join("long.pid");
+    let other = server
+        .request(
+            "tools/call",
+            json!({ "name": "long", "arguments": { "pidfile": pidfile }, "task": {} }),
+        )
+        .expect("a task");
+    assert!(other.get("_meta").is_none(), "{other}");
 }

@@ -243,6 +243,7 @@ impl From<wit_server::Tool> for model::Tool {
             input_schema: t.input_schema,
             output_schema: t.output_schema,
             defer_task: t.defer_task,
+            immediate_response: t.immediate_response,
             task_support: match t.task_support {
                 wit_server::TaskSupport::Forbidden => model::TaskSupport::Forbidden,
                 wit_server::TaskSupport::Optional => model::TaskSupport::Optional,

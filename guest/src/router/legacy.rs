@@ -117,10 +117,11 @@ impl Router<'_> {
                 };
                 let (task, run) =
                     self.create_task(Era::Legacy, name, params, requested_ttl, &arguments)?;
-                Ok(vec![
-                    send_result(id, json!({ "task": protocol::task_json(&task) })),
-                    run,
-                ])
+                let mut created = json!({ "task": protocol::task_json(&task) });
+                if let Some(sentence) = &tool.immediate_response {
+                    created["_meta"] = json!({ protocol::META_IMMEDIATE_RESPONSE: sentence });
+                }
+                Ok(vec![send_result(id, created), run])
             }
             (None, _) => Ok(vec![Action::RunTool(crate::model::Run {
                 token: RunRef::Request(self.ctx.client.clone(), id.clone()).token(),

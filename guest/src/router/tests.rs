@@ -148,6 +148,7 @@ impl Server for TestServer {
             output_schema: None,
             task_support: support,
             defer_task: name == "gather",
+            immediate_response: (name == "sleep").then(|| "Sleeping; the result follows.".into()),
         })
     }
 }
@@ -1780,4 +1781,27 @@ fn a_modern_task_sends_no_progress_and_a_plain_call_stops_at_its_input_required(
     };
     let sent = progress_sent(&h.report(to, progress(1.0, None, None)));
     assert_eq!(sent, [json!({ "progressToken": "second", "progress": 1 })]);
+}
+
+#[test]
+fn a_legacy_task_carries_the_tools_immediate_response_and_a_modern_one_does_not() {
+    let h = Harness::new();
+    let created = response(&h.request(
+        "tools/call",
+        json!({ "name": "sleep", "task": {}, "arguments": { "secs": 1 } }),
+    ))
+    .unwrap();
+    assert_eq!(
+        created["_meta"],
+        json!({ "io.modelcontextprotocol/model-immediate-response": "Sleeping; the result follows." })
+    );
+    let echo = response(&h.request("tools/call", json!({ "name": "echo", "task": {} }))).unwrap();
+    assert!(echo.get("_meta").is_none(), "{echo}");
+    let modern = response(&h.with_tasks(
+        "tools/call",
+        json!({ "name": "sleep", "arguments": { "secs": 1 } }),
+    ))
+    .unwrap();
+    assert_eq!(modern["resultType"], "task");
+    assert!(modern.get("_meta").is_none(), "{modern}");
 }

@@ -522,6 +522,7 @@ mod tests {
             output_schema: None,
             task_support: TaskSupport::Optional,
             defer_task: false,
+            immediate_response: None,
         };
         CommandTool::new(info, command.iter().map(|s| s.to_string()).collect())
     }

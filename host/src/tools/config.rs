@@ -17,6 +17,7 @@
 //! task_support = "optional"      # forbidden | optional | required
 //! timeout_secs = 600
 //! questions = false              # true: may ask the client questions on fd 3 (see CommandTool)
+//! immediate_response = "The build started; its result follows."  # 2025-11-25: for the model
 //! input_schema = { type = "object", properties = { dir = { type = "string" } }, required = ["dir"] }
 //! ```
 
@@ -101,6 +102,7 @@ struct ToolEntry {
     questions: bool,
     #[serde(default)]
     defer_task: bool,
+    immediate_response: Option<String>,
     input_schema: Option<Value>,
     output_schema: Option<Value>,
 }
@@ -253,6 +255,7 @@ impl ToolsFile {
                         TaskSupportName::Required => TaskSupport::Required,
                     },
                     defer_task: t.defer_task,
+                    immediate_response: t.immediate_response.clone(),
                 };
                 let mut tool = CommandTool::new(info, t.command.clone());
                 if let Some(secs) = t.timeout_secs {
