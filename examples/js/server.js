@@ -17,6 +17,9 @@ const TOOLS = [
     deferTask: false,
     // 2025-11-25: a sentence for the model in the CreateTaskResult's _meta while the task works.
     immediateResponse: undefined,
+    // How many times a task of it runs at most, and the wait (ms) before the second attempt.
+    maxAttempts: 1,
+    retryBackoff: 1000n,
   },
 ];
 

@@ -71,6 +71,8 @@ class Task:
     input_requests: list[InputRequest]
     executor: Optional[str]
     lease_until: Optional[int]
+    # Which run of its tool this is, from 1 (retries count up).
+    attempt: int
 
     @staticmethod
     def from_wit(r: Record) -> "Task":
@@ -198,6 +200,9 @@ class Tool:
     defer_task: bool = False
     # 2025-11-25: a sentence for the model in the CreateTaskResult's _meta while the task works.
     immediate_response: Optional[str] = None
+    # How many times a task of it runs at most, and the wait (ms) before the second attempt.
+    max_attempts: int = 1
+    retry_backoff: int = 1000
     title: Optional[str] = None
     description: Optional[str] = None
     output_schema: Optional[str] = None

@@ -113,6 +113,7 @@ mod tests {
             era: crate::model::Era::Legacy,
             executor: Some("host".into()),
             lease_until: Some(1_000),
+            attempt: 1,
         }
     }
 

@@ -127,6 +127,8 @@ pub struct Task {
     pub executor: Option<String>,
     /// Until when the executor's lease holds, ms since the epoch.
     pub lease_until: Option<u64>,
+    /// Which run of its tool this is, from 1.
+    pub attempt: u32,
 }
 
 impl Task {
@@ -219,6 +221,10 @@ pub struct Tool {
     pub defer_task: bool,
     /// A sentence for the model while a 2025-11-25 task of it works (see the WIT).
     pub immediate_response: Option<String>,
+    /// How many times a task of it runs at most.
+    pub max_attempts: u32,
+    /// The wait before the second attempt, in ms; doubled for each later one.
+    pub retry_backoff: u64,
 }
 
 /// The server's identity and limits.

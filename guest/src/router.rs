@@ -8,6 +8,7 @@
 
 mod legacy;
 mod modern;
+mod retry;
 mod run_state;
 
 use std::borrow::Cow;
@@ -230,6 +231,7 @@ impl<'a> Router<'a> {
             // This host runs the tool, and says so until it stops renewing the lease.
             executor: Some(self.ctx.executor.clone()),
             lease_until: Some(now.saturating_add(settings.lease)),
+            attempt: 1,
         };
         self.store.create(&task).map_err(store_failure)?;
         Ok(task)
@@ -374,6 +376,17 @@ impl<'a> Router<'a> {
             // Expired and swept, or deleted: nobody can ask for the outcome any more.
             return Vec::new();
         };
+        // A failed run is retried while its tool has attempts left.
+        let failed_run = match &outcome {
+            Outcome::Result(text) => is_error_result(text).then(|| message.clone()),
+            Outcome::Error(e) => Some(Some(e.message.clone())),
+        };
+        if let Some(why) = failed_run
+            && !machine::is_terminal(task.status)
+            && let Some(actions) = self.retry_later(task.clone(), why.as_deref().unwrap_or(""))
+        {
+            return actions;
+        }
         let (to, message) = match &outcome {
             // Only a legacy task fails on a tool error; the extension keeps `failed` for
             // JSON-RPC errors.
@@ -581,7 +594,16 @@ impl<'a> Router<'a> {
         }
         if let Ok(abandoned) = self.store.abandoned(self.ctx.now, ABANDONED_PER_SWEEP) {
             for id in abandoned {
-                actions.extend(self.fail_abandoned(&id));
+                // Runs here: its lease was renewed above, or will be on the next sweep.
+                if running.contains(&RunRef::Task(id.clone()).token()) {
+                    continue;
+                }
+                let Ok(Some(task)) = self.store.get(&id) else {
+                    continue;
+                };
+                // Its next attempt (after a failure, or a host that died), else its end.
+                let retried = self.retry_now(task.clone());
+                actions.extend(retried.unwrap_or_else(|| self.fail_abandoned(task)));
             }
         }
         actions
@@ -639,17 +661,21 @@ impl<'a> Router<'a> {
         }
     }
 
-    /// Fail a task whose executor stopped renewing its lease: that host died mid-run.
-    fn fail_abandoned(&self, task_id: &str) -> Vec<Action> {
-        let Ok(Some(task)) = self.store.get(task_id) else {
-            return Vec::new();
-        };
+    /// Fail a task whose executor stopped renewing its lease (that host died mid-run), or whose
+    /// next attempt cannot start (its tool is not offered here, or has no attempts left).
+    fn fail_abandoned(&self, task: Task) -> Vec<Action> {
         let now = self.ctx.now;
-        let message = format!(
-            "The server running this task ({}) stopped: its lease expired at {} without renewal.",
-            task.executor.as_deref().unwrap_or("unknown"),
-            task.lease_until.map(protocol::iso8601).unwrap_or_default()
-        );
+        let message = match &task.executor {
+            Some(executor) => format!(
+                "The server running this task ({executor}) stopped: its lease expired at {} \
+                 without renewal.",
+                task.lease_until.map(protocol::iso8601).unwrap_or_default()
+            ),
+            None => format!(
+                "Attempt {} failed, and no server here can run the next one.",
+                task.attempt
+            ),
+        };
         // A modern task fails only on a JSON-RPC error; a legacy one the way it always has.
         let outcome = match task.era {
             Era::Legacy => tool_error_result(&message),

@@ -72,6 +72,7 @@ fn task(n: usize, done: bool) -> Task {
         era: Era::Legacy,
         executor: (!done).then(|| "build-host-1/4f1f7c1d".into()),
         lease_until: (!done).then_some(now + 15_000),
+        attempt: 1,
     }
 }
 

@@ -66,6 +66,7 @@ fn to_native(t: Task) -> native::Task {
         era: native::Era::Legacy,
         executor: t.executor,
         lease_until: t.lease_until,
+        attempt: t.attempt,
     }
 }
 
@@ -151,6 +152,7 @@ fn stored_task(store: &MemoryStore) -> String {
         era: Era::Legacy,
         executor: None,
         lease_until: None,
+        attempt: 1,
     };
     ready(store.create(task)).unwrap();
     id

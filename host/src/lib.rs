@@ -55,6 +55,8 @@
 //!     task_support: TaskSupport::Optional,
 //!     defer_task: false,
 //!     immediate_response: None,
+//!     max_attempts: 1,
+//!     retry_backoff: 0,
 //! });
 //! let server = Server::builder().owner("alice").tool(Arc::new(count)).build()?;
 //!

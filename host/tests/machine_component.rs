@@ -88,6 +88,7 @@ fn with_wasi_alone_it_answers_like_the_spec() {
         era: Era::Legacy,
         executor: None,
         lease_until: None,
+        attempt: 1,
     };
     let done = machine
         .transition(&task, Status::Completed, Some("done"), 2_000)

@@ -29,6 +29,7 @@ fn task(id: &str, owner: &str, created_at: u64) -> Task {
         era: Era::Legacy,
         executor: Some("host".into()),
         lease_until: None,
+        attempt: 1,
     }
 }
 
@@ -343,6 +344,10 @@ where
             },
             executor: field("executor").as_str().map(String::from),
             lease_until: u64_of(&field("lease-until")),
+            attempt: field("attempt")
+                .as_u64()
+                .and_then(|a| u32::try_from(a).ok())
+                .unwrap_or(1),
         }
     };
     let error_tag = |e: &StoreError| match e {

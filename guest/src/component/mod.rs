@@ -140,6 +140,7 @@ impl From<wit::Task> for Task {
                 .collect(),
             executor: t.executor,
             lease_until: t.lease_until,
+            attempt: t.attempt,
         }
     }
 }
@@ -180,6 +181,7 @@ impl From<Task> for wit::Task {
                 .collect(),
             executor: t.executor,
             lease_until: t.lease_until,
+            attempt: t.attempt,
         }
     }
 }

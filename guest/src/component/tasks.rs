@@ -244,6 +244,8 @@ impl From<wit_server::Tool> for model::Tool {
             output_schema: t.output_schema,
             defer_task: t.defer_task,
             immediate_response: t.immediate_response,
+            max_attempts: t.max_attempts,
+            retry_backoff: t.retry_backoff,
             task_support: match t.task_support {
                 wit_server::TaskSupport::Forbidden => model::TaskSupport::Forbidden,
                 wit_server::TaskSupport::Optional => model::TaskSupport::Optional,

@@ -125,6 +125,7 @@ pub(super) fn encode(task: &Task) -> String {
         "inputRequests": input_requests,
         "executor": task.executor,
         "leaseUntil": task.lease_until,
+        "attempt": task.attempt,
     })
     .to_string()
 }
@@ -201,6 +202,10 @@ pub(super) fn decode(body: &str) -> Result<Task, StoreError> {
         input_requests,
         executor: text("executor"),
         lease_until: number("leaseUntil"),
+        // Rows written before retries hold the first attempt.
+        attempt: number("attempt")
+            .map_or(Ok(1), u32::try_from)
+            .map_err(|_| damaged("attempt"))?,
     })
 }
 
@@ -257,6 +262,7 @@ mod tests {
             ],
             executor: Some("host/1".into()),
             lease_until: Some(5),
+            attempt: 2,
         };
         assert_eq!(decode(&encode(&task)).unwrap(), task);
         task.outcome = Some(Outcome::Success("{\"content\":[]}".into()));

@@ -523,6 +523,8 @@ mod tests {
             task_support: TaskSupport::Optional,
             defer_task: false,
             immediate_response: None,
+            max_attempts: 1,
+            retry_backoff: 0,
         };
         CommandTool::new(info, command.iter().map(|s| s.to_string()).collect())
     }

@@ -18,6 +18,8 @@
 //! timeout_secs = 600
 //! questions = false              # true: may ask the client questions on fd 3 (see CommandTool)
 //! immediate_response = "The build started; its result follows."  # 2025-11-25: for the model
+//! max_attempts = 1               # >1: a failed task run (or a lost server's) runs again
+//! retry_backoff_ms = 1000        # wait before the 2nd attempt; doubled for each later one
 //! input_schema = { type = "object", properties = { dir = { type = "string" } }, required = ["dir"] }
 //! ```
 
@@ -62,6 +64,9 @@ pub enum ConfigError {
     },
 }
 
+/// The wait before a tool's second attempt, unless the tools file says otherwise.
+const DEFAULT_RETRY_BACKOFF_MS: u64 = 1000;
+
 /// A parsed tools file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +108,8 @@ struct ToolEntry {
     #[serde(default)]
     defer_task: bool,
     immediate_response: Option<String>,
+    max_attempts: Option<u32>,
+    retry_backoff_ms: Option<u64>,
     input_schema: Option<Value>,
     output_schema: Option<Value>,
 }
@@ -158,6 +165,12 @@ impl ToolsFile {
                 return Err(invalid(format!(
                     "tool '{}': defer_task needs questions = true (the tool says \
                      {{\"continueAsTask\": true}} on descriptor 3)",
+                    tool.name
+                )));
+            }
+            if tool.max_attempts == Some(0) {
+                return Err(invalid(format!(
+                    "tool '{}': max_attempts must be at least 1",
                     tool.name
                 )));
             }
@@ -256,6 +269,8 @@ impl ToolsFile {
                     },
                     defer_task: t.defer_task,
                     immediate_response: t.immediate_response.clone(),
+                    max_attempts: t.max_attempts.unwrap_or(1),
+                    retry_backoff: t.retry_backoff_ms.unwrap_or(DEFAULT_RETRY_BACKOFF_MS),
                 };
                 let mut tool = CommandTool::new(info, t.command.clone());
                 if let Some(secs) = t.timeout_secs {

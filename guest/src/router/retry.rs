@@ -1,0 +1,183 @@
+//! Retries: a task whose tool run fails, or whose host died under it, runs again while its tool
+//! has attempts left (`max-attempts`). The task stays `working` meanwhile, its status message
+//! saying which attempt failed and when the next starts; only the last failure fails it, so a
+//! polling client never sees a failure that a retry then undoes.
+//!
+//! A task waiting for its next attempt has no executor and its lease set to the time the attempt
+//! may start. When that passes the store lists it as abandoned, and the sweep of whichever host
+//! sees it first claims it (compare-and-swap) and starts the attempt: the same path that picks
+//! up a task whose host died.
+
+use serde_json::{Value, json};
+
+use super::{Router, RunRef, RunState};
+use crate::machine::{self, TransitionError};
+use crate::model::{Action, Era, Run, Status, Task, Tool};
+use crate::protocol;
+
+/// The longest reason for a failure kept in a status message, in characters.
+const MAX_WHY: usize = 200;
+
+impl Router<'_> {
+    /// The tool a task runs, if this server offers it.
+    fn task_tool(&self, task: &Task) -> Option<Tool> {
+        let request: Value = serde_json::from_str(&task.request).ok()?;
+        self.server
+            .find_tool(request.pointer("/params/name")?.as_str()?)
+    }
+
+    /// A run of `task` failed (`why`): if its tool has attempts left, the task waits for the
+    /// next one and these are the actions; `None` if the failure is final.
+    pub(super) fn retry_later(&self, task: Task, why: &str) -> Option<Vec<Action>> {
+        let tool = self.task_tool(&task)?;
+        if task.attempt >= tool.max_attempts {
+            return None;
+        }
+        let now = self.ctx.now;
+        let at = now.saturating_add(backoff(tool.retry_backoff, task.attempt));
+        let message = format!(
+            "Attempt {} of {} failed: {}. Attempt {} starts at {}.",
+            task.attempt,
+            tool.max_attempts,
+            brief(why),
+            task.attempt + 1,
+            protocol::iso8601(at)
+        );
+        let was = task.status;
+        let waiting = self.update(task, |t| {
+            let mut t = working(t, &message, now)?;
+            t.executor = None;
+            t.lease_until = Some(at);
+            // The questions of the failed attempt are moot; the next one asks afresh.
+            t.input_requests.clear();
+            Ok(t)
+        });
+        Some(match waiting {
+            Ok(Ok(task)) => self.changed(&task, was),
+            // Cancelled meanwhile (no retry then), or the store failed: the task keeps its
+            // lease, which lapses, and a sweep decides again.
+            _ => Vec::new(),
+        })
+    }
+
+    /// `task` waits for its next attempt, or its host died under it: if its tool has attempts
+    /// left, claim it for this host and start the next attempt; `None` if none is left.
+    pub(super) fn retry_now(&self, task: Task) -> Option<Vec<Action>> {
+        let tool = self.task_tool(&task)?;
+        if task.attempt >= tool.max_attempts {
+            return None;
+        }
+        let now = self.ctx.now;
+        let lease = self.server.settings().lease;
+        let next = task.attempt + 1;
+        let message = match &task.executor {
+            None => format!("Attempt {next} of {} started.", tool.max_attempts),
+            Some(lost) => format!(
+                "Attempt {} of {} was lost with the server running it ({lost}); attempt {next} \
+                 started.",
+                task.attempt, tool.max_attempts
+            ),
+        };
+        let was = task.status;
+        let claimed = self.update(task, |t| {
+            // Claimed by another host, renewed, or ended since the store listed it.
+            if t.lease_until.is_none_or(|until| until > now) {
+                return Err(TransitionError::NotAllowed(t.status, t.status));
+            }
+            let mut t = working(t, &message, now)?;
+            t.executor = Some(self.ctx.executor.clone());
+            t.lease_until = Some(now.saturating_add(lease));
+            t.attempt = next;
+            t.input_requests.clear();
+            Ok(t)
+        });
+        let Ok(Ok(task)) = claimed else {
+            return Some(Vec::new());
+        };
+        let request: Value = serde_json::from_str(&task.request).unwrap_or_default();
+        let params = request.get("params").cloned().unwrap_or_default();
+        let arguments = params
+            .get("arguments")
+            .filter(|a| a.is_object())
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        let progress_token = match task.era {
+            Era::Legacy => protocol::progress_token(&params),
+            Era::Modern => None,
+        };
+        let mut actions = self.changed(&task, was);
+        actions.push(Action::RunTool(Run {
+            token: RunRef::Task(task.id.clone()).token(),
+            state: RunState::with_progress(progress_token).encode(),
+            task_id: Some(task.id.clone()),
+            tool: tool.name,
+            arguments: arguments.to_string(),
+        }));
+        Some(actions)
+    }
+
+    /// What follows a change of a task that was `was`: the status notification if its status
+    /// changed, else only the wake-up of what waits on it.
+    fn changed(&self, task: &Task, was: Status) -> Vec<Action> {
+        if task.status == was {
+            vec![Action::Changed(task.id.clone())]
+        } else {
+            self.status_changed(task)
+        }
+    }
+}
+
+/// The task `working` with this status message: a working task keeps its status, one waiting
+/// for input works again; a terminal one stays as it is (the error).
+fn working(mut t: Task, message: &str, now: u64) -> Result<Task, TransitionError> {
+    if t.status != Status::Working {
+        return machine::transition(t, Status::Working, Some(message.to_string()), now);
+    }
+    t.status_message = Some(message.to_string());
+    t.last_updated_at = now;
+    t.version += 1;
+    Ok(t)
+}
+
+/// The wait before the attempt after attempt `failed`: `first`, doubled for each attempt after
+/// the first.
+fn backoff(first: u64, failed: u32) -> u64 {
+    let doublings = failed.saturating_sub(1);
+    1u64.checked_shl(doublings)
+        .map_or(u64::MAX, |factor| first.saturating_mul(factor))
+}
+
+/// The last line of a failure's text, at most [`MAX_WHY`] characters.
+fn brief(why: &str) -> String {
+    let line = why.trim().lines().last().unwrap_or_default().trim();
+    let line = if line.is_empty() {
+        "the tool failed"
+    } else {
+        line
+    };
+    match line.char_indices().nth(MAX_WHY) {
+        Some((at, _)) => format!("{}…", &line[..at]),
+        None => line.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_and_saturates() {
+        assert_eq!(backoff(1_000, 1), 1_000);
+        assert_eq!(backoff(1_000, 2), 2_000);
+        assert_eq!(backoff(1_000, 3), 4_000);
+        assert_eq!(backoff(1_000, 80), u64::MAX);
+        assert_eq!(backoff(0, 5), 0);
+    }
+
+    #[test]
+    fn a_reason_is_its_last_line_cut_short() {
+        assert_eq!(brief("first\nsecond\n"), "second");
+        assert_eq!(brief("  "), "the tool failed");
+        assert_eq!(brief(&"é".repeat(300)).chars().count(), MAX_WHY + 1);
+    }
+}
