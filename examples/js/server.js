@@ -20,6 +20,8 @@ const TOOLS = [
     // How many times a task of it runs at most, and the wait (ms) before the second attempt.
     maxAttempts: 1,
     retryBackoff: 1000n,
+    // A window (ms) in which an equal call of the same owner gets the same task.
+    dedupWindow: undefined,
   },
 ];
 

@@ -203,6 +203,8 @@ class Tool:
     # How many times a task of it runs at most, and the wait (ms) before the second attempt.
     max_attempts: int = 1
     retry_backoff: int = 1000
+    # A window (ms) in which an equal call of the same owner gets the same task; None: never.
+    dedup_window: Optional[int] = None
     title: Optional[str] = None
     description: Optional[str] = None
     output_schema: Optional[str] = None

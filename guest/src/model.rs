@@ -225,6 +225,8 @@ pub struct Tool {
     pub max_attempts: u32,
     /// The wait before the second attempt, in ms; doubled for each later one.
     pub retry_backoff: u64,
+    /// The window in which an equal call gets the same task, in ms.
+    pub dedup_window: Option<u64>,
 }
 
 /// The server's identity and limits.

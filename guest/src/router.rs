@@ -6,6 +6,7 @@
 //! recording questions and answers); the wire of each era lives in a module of its own:
 //! [`legacy`] (2025-11-25) and [`modern`] (2026-07-28 with the tasks extension).
 
+mod dedup;
 mod legacy;
 mod modern;
 mod retry;
@@ -178,16 +179,35 @@ impl<'a> Router<'a> {
     }
 
     /// Store a new task for this call, leased to this host; the task and the run to start.
-    /// Answered to the client only after this returns: a `tasks/get` then finds it.
+    /// Answered to the client only after this returns: a `tasks/get` then finds it. For a tool
+    /// with a `dedup-window`, the task an equal call created within it instead, and no run.
     fn create_task(
         &self,
         era: Era,
-        tool: &str,
+        tool: &Tool,
         params: &Value,
         requested_ttl: Option<u64>,
         arguments: &Value,
-    ) -> Result<(Task, Action), RpcError> {
-        let task = self.new_task(era, params, requested_ttl)?;
+    ) -> Result<(Task, Option<Action>), RpcError> {
+        let id = match tool.dedup_window {
+            None => None,
+            Some(window) => match self.equal_call(tool, arguments, window)? {
+                dedup::Equal::Found(task) => return Ok((*task, None)),
+                dedup::Equal::Free(id) => Some(id),
+            },
+        };
+        let task = match self.new_task(era, params, requested_ttl, id) {
+            Ok(task) => task,
+            // An equal call through another host took the ID a moment ago: answer with its task.
+            Err(StoreError::AlreadyExists) if tool.dedup_window.is_some() => {
+                let window = tool.dedup_window.unwrap_or_default();
+                return match self.equal_call(tool, arguments, window)? {
+                    dedup::Equal::Found(task) => Ok((*task, None)),
+                    dedup::Equal::Free(_) => Err(store_failure(StoreError::AlreadyExists)),
+                };
+            }
+            Err(e) => return Err(store_failure(e)),
+        };
         // A 2025-11-25 task reports progress to its request's token for its whole life; the
         // extension has no progress for tasks.
         let progress_token = match era {
@@ -198,25 +218,27 @@ impl<'a> Router<'a> {
             token: RunRef::Task(task.id.clone()).token(),
             state: RunState::with_progress(progress_token).encode(),
             task_id: Some(task.id.clone()),
-            tool: tool.to_string(),
+            tool: tool.name.clone(),
             arguments: arguments.to_string(),
         });
-        Ok((task, run))
+        Ok((task, Some(run)))
     }
 
-    /// Store a new `working` task for the `tools/call` with these params, leased to this host.
+    /// Store a new `working` task for the `tools/call` with these params, leased to this host,
+    /// with this ID (else a random one).
     fn new_task(
         &self,
         era: Era,
         params: &Value,
         requested_ttl: Option<u64>,
-    ) -> Result<Task, RpcError> {
+        id: Option<String>,
+    ) -> Result<Task, StoreError> {
         let settings = self.server.settings();
         let ttl = grant_ttl(requested_ttl, settings.default_ttl, settings.max_ttl);
         let now = self.ctx.now;
         let task = Task {
             era,
-            id: uuid::Uuid::new_v4().to_string(),
+            id: id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             owner: self.ctx.owner.clone(),
             status: Status::Working,
             status_message: None,
@@ -233,7 +255,7 @@ impl<'a> Router<'a> {
             lease_until: Some(now.saturating_add(settings.lease)),
             attempt: 1,
         };
-        self.store.create(&task).map_err(store_failure)?;
+        self.store.create(&task)?;
         Ok(task)
     }
 

@@ -57,6 +57,7 @@
 //!     immediate_response: None,
 //!     max_attempts: 1,
 //!     retry_backoff: 0,
+//!     dedup_window: None,
 //! });
 //! let server = Server::builder().owner("alice").tool(Arc::new(count)).build()?;
 //!

@@ -246,6 +246,7 @@ impl From<wit_server::Tool> for model::Tool {
             immediate_response: t.immediate_response,
             max_attempts: t.max_attempts,
             retry_backoff: t.retry_backoff,
+            dedup_window: t.dedup_window,
             task_support: match t.task_support {
                 wit_server::TaskSupport::Forbidden => model::TaskSupport::Forbidden,
                 wit_server::TaskSupport::Optional => model::TaskSupport::Optional,

@@ -116,12 +116,14 @@ impl Router<'_> {
                     })?),
                 };
                 let (task, run) =
-                    self.create_task(Era::Legacy, name, params, requested_ttl, &arguments)?;
+                    self.create_task(Era::Legacy, &tool, params, requested_ttl, &arguments)?;
                 let mut created = json!({ "task": protocol::task_json(&task) });
                 if let Some(sentence) = &tool.immediate_response {
                     created["_meta"] = json!({ protocol::META_IMMEDIATE_RESPONSE: sentence });
                 }
-                Ok(vec![send_result(id, created), run])
+                Ok(std::iter::once(send_result(id, created))
+                    .chain(run)
+                    .collect())
             }
             (None, _) => Ok(vec![Action::RunTool(crate::model::Run {
                 token: RunRef::Request(self.ctx.client.clone(), id.clone()).token(),

@@ -135,9 +135,11 @@ impl Router<'_> {
             }
             // `params.task` means nothing in this era: the server decides.
             (true, TaskSupport::Optional | TaskSupport::Required) => {
-                let (task, run) = self.create_task(Era::Modern, name, params, None, &arguments)?;
+                let (task, run) = self.create_task(Era::Modern, &tool, params, None, &arguments)?;
                 let created = protocol::modern_task_json(&task).with_result_type("task");
-                Ok(vec![send_result(id, created), run])
+                Ok(std::iter::once(send_result(id, created))
+                    .chain(run)
+                    .collect())
             }
             (false, TaskSupport::Required) => Err(missing_tasks_capability(&format!(
                 "tools/call of '{name}', which runs only as a task,"
@@ -293,13 +295,12 @@ impl Router<'_> {
         else {
             return Vec::new(); // Already a task, or a call that cannot become one.
         };
-        let task = match self.new_task(Era::Modern, params, None) {
+        let task = match self.new_task(Era::Modern, params, None, None) {
             Ok(task) => task,
             Err(e) => {
                 // The call goes on as a plain call; say why it could not become a task.
                 return vec![Action::Log(format!(
-                    "{token} could not go on as a task: {}",
-                    e.message
+                    "{token} could not go on as a task: {e}"
                 ))];
             }
         };

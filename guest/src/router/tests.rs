@@ -139,6 +139,7 @@ impl Server for TestServer {
             "quick" => (TaskSupport::Forbidden, r#"{"type":"object"}"#),
             "gather" => (TaskSupport::Required, r#"{"type":"object"}"#),
             "flaky" => (TaskSupport::Optional, r#"{"type":"object"}"#),
+            "unique" => (TaskSupport::Optional, r#"{"type":"object"}"#),
             _ => return None,
         };
         Some(Tool {
@@ -153,6 +154,7 @@ impl Server for TestServer {
             // `flaky` runs three times at most, a second apart, then two, then four.
             max_attempts: if name == "flaky" { 3 } else { 1 },
             retry_backoff: 1_000,
+            dedup_window: (name == "unique").then_some(5_000),
         })
     }
 }
@@ -1939,4 +1941,47 @@ fn a_task_whose_host_died_runs_again_on_another_while_attempts_remain() {
         "{swept:?}"
     );
     assert_eq!(h.status(&id).0, "failed");
+}
+
+// ---- De-duplication ----
+
+#[test]
+fn an_equal_call_within_the_window_gets_the_same_task_and_no_run() {
+    let h = Harness::new();
+    let call = |args: Value| {
+        h.request(
+            "tools/call",
+            json!({ "name": "unique", "arguments": args, "task": {} }),
+        )
+    };
+    let first = call(json!({ "a": 1, "b": [true, null] }));
+    let id = response(&first).unwrap()["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(first.iter().any(|a| matches!(a, Action::RunTool(_))));
+    // The same arguments in another order: the same task, nothing started.
+    h.now.set(h.now.get() + 4_999);
+    let again: Value = serde_json::from_str(r#"{"b":[true,null],"a":1}"#).unwrap();
+    let second = call(again);
+    assert_eq!(response(&second).unwrap()["task"]["taskId"], id.as_str());
+    assert!(!second.iter().any(|a| matches!(a, Action::RunTool(_))));
+    // In the other era too: the same owner and arguments.
+    let modern = h.with_tasks(
+        "tools/call",
+        json!({ "name": "unique", "arguments": { "a": 1, "b": [true, null] } }),
+    );
+    assert_eq!(response(&modern).unwrap()["taskId"], id.as_str());
+    // Other arguments, or after the window: another task.
+    let other = call(json!({ "a": 2, "b": [true, null] }));
+    assert_ne!(response(&other).unwrap()["task"]["taskId"], id.as_str());
+    h.now.set(h.now.get() + 1);
+    let later = call(json!({ "a": 1, "b": [true, null] }));
+    let later_id = response(&later).unwrap()["task"]["taskId"].clone();
+    assert_ne!(later_id, id.as_str());
+    assert!(later.iter().any(|a| matches!(a, Action::RunTool(_))));
+    // Both stay readable; a call within the new window finds the newer one.
+    assert_eq!(h.status(&id).0, "working");
+    let third = call(json!({ "a": 1, "b": [true, null] }));
+    assert_eq!(response(&third).unwrap()["task"]["taskId"], later_id);
 }

@@ -525,6 +525,7 @@ mod tests {
             immediate_response: None,
             max_attempts: 1,
             retry_backoff: 0,
+            dedup_window: None,
         };
         CommandTool::new(info, command.iter().map(|s| s.to_string()).collect())
     }

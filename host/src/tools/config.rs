@@ -20,6 +20,7 @@
 //! immediate_response = "The build started; its result follows."  # 2025-11-25: for the model
 //! max_attempts = 1               # >1: a failed task run (or a lost server's) runs again
 //! retry_backoff_ms = 1000        # wait before the 2nd attempt; doubled for each later one
+//! dedup_window_ms = 60000        # optional: an equal call within it gets the same task
 //! input_schema = { type = "object", properties = { dir = { type = "string" } }, required = ["dir"] }
 //! ```
 
@@ -110,6 +111,7 @@ struct ToolEntry {
     immediate_response: Option<String>,
     max_attempts: Option<u32>,
     retry_backoff_ms: Option<u64>,
+    dedup_window_ms: Option<u64>,
     input_schema: Option<Value>,
     output_schema: Option<Value>,
 }
@@ -271,6 +273,7 @@ impl ToolsFile {
                     immediate_response: t.immediate_response.clone(),
                     max_attempts: t.max_attempts.unwrap_or(1),
                     retry_backoff: t.retry_backoff_ms.unwrap_or(DEFAULT_RETRY_BACKOFF_MS),
+                    dedup_window: t.dedup_window_ms,
                 };
                 let mut tool = CommandTool::new(info, t.command.clone());
                 if let Some(secs) = t.timeout_secs {
