@@ -39,6 +39,9 @@ export function getSettings() {
     stateKey: STATE_KEY,
     // The least time (ms) between two notifications/progress of one request.
     progressInterval: 100n,
+    // Queue new tasks for another host to claim; how many runs this host may have when it claims.
+    queue: false,
+    claimLimit: 4294967295,
   };
 }
 

@@ -189,6 +189,9 @@ class Settings:
     state_key: str = field(default_factory=lambda: secrets.token_hex(32))
     # The least time (ms) between two notifications/progress of one request.
     progress_interval: int = 100
+    # Queue new tasks for another host to claim; how many runs this host may have when it claims.
+    queue: bool = False
+    claim_limit: int = 2**32 - 1
 
 
 @dataclass

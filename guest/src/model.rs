@@ -252,6 +252,10 @@ pub struct Settings {
     pub state_key: String,
     /// The least time (ms) between two progress notifications of one request.
     pub progress_interval: u64,
+    /// Whether new tasks are queued for another host to claim.
+    pub queue: bool,
+    /// How many runs this host may have going when it claims more.
+    pub claim_limit: u32,
 }
 
 /// Who is calling and when.

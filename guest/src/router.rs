@@ -196,7 +196,8 @@ impl<'a> Router<'a> {
                 dedup::Equal::Free(id) => Some(id),
             },
         };
-        let task = match self.new_task(era, params, requested_ttl, id) {
+        let queued = self.server.settings().queue;
+        let task = match self.new_task(era, params, requested_ttl, id, queued) {
             Ok(task) => task,
             // An equal call through another host took the ID a moment ago: answer with its task.
             Err(StoreError::AlreadyExists) if tool.dedup_window.is_some() => {
@@ -208,6 +209,9 @@ impl<'a> Router<'a> {
             }
             Err(e) => return Err(store_failure(e)),
         };
+        if queued {
+            return Ok((task, None)); // A host that claims it runs it.
+        }
         // A 2025-11-25 task reports progress to its request's token for its whole life; the
         // extension has no progress for tasks.
         let progress_token = match era {
@@ -224,14 +228,16 @@ impl<'a> Router<'a> {
         Ok((task, Some(run)))
     }
 
-    /// Store a new `working` task for the `tools/call` with these params, leased to this host,
-    /// with this ID (else a random one).
+    /// Store a new `working` task for the `tools/call` with these params, with this ID (else a
+    /// random one): leased to this host, or `queued` for a host that claims it (no executor,
+    /// attempt 0, its lease already over so that the next sweep anywhere sees it).
     fn new_task(
         &self,
         era: Era,
         params: &Value,
         requested_ttl: Option<u64>,
         id: Option<String>,
+        queued: bool,
     ) -> Result<Task, StoreError> {
         let settings = self.server.settings();
         let ttl = grant_ttl(requested_ttl, settings.default_ttl, settings.max_ttl);
@@ -254,6 +260,17 @@ impl<'a> Router<'a> {
             executor: Some(self.ctx.executor.clone()),
             lease_until: Some(now.saturating_add(settings.lease)),
             attempt: 1,
+        };
+        let task = if queued {
+            Task {
+                status_message: Some("Queued: waiting for a host to run it.".into()),
+                executor: None,
+                lease_until: Some(now),
+                attempt: 0,
+                ..task
+            }
+        } else {
+            task
         };
         self.store.create(&task)?;
         Ok(task)
@@ -614,6 +631,9 @@ impl<'a> Router<'a> {
                 actions.extend(self.keep_running(token, &id));
             }
         }
+        // Claims are bounded by what this host may run at once.
+        let limit = self.server.settings().claim_limit as usize;
+        let mut room = limit.saturating_sub(running.len());
         if let Ok(abandoned) = self.store.abandoned(self.ctx.now, ABANDONED_PER_SWEEP) {
             for id in abandoned {
                 // Runs here: its lease was renewed above, or will be on the next sweep.
@@ -623,9 +643,19 @@ impl<'a> Router<'a> {
                 let Ok(Some(task)) = self.store.get(&id) else {
                     continue;
                 };
-                // Its next attempt (after a failure, or a host that died), else its end.
-                let retried = self.retry_now(task.clone());
-                actions.extend(retried.unwrap_or_else(|| self.fail_abandoned(task)));
+                // Its next run (queued, after a failure, or after a host died), else its end.
+                if !self.has_attempts_left(&task) {
+                    actions.extend(self.fail_abandoned(task));
+                    continue;
+                }
+                if room == 0 {
+                    continue; // Another host claims it.
+                }
+                let started = self.retry_now(task).unwrap_or_default();
+                if started.iter().any(|a| matches!(a, Action::RunTool(_))) {
+                    room -= 1;
+                }
+                actions.extend(started);
             }
         }
         actions

@@ -122,6 +122,8 @@ impl native::Server for NativeServer {
             lease: s.lease,
             state_key: s.state_key,
             progress_interval: s.progress_interval,
+            queue: s.queue,
+            claim_limit: s.claim_limit,
         }
     }
     fn tools(&self) -> Vec<native::Tool> {

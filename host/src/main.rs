@@ -2,7 +2,7 @@
 //! embeds.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -56,6 +56,29 @@ enum Command {
         /// Compile the component at every start; keep nothing on disk (also MCP_TASKS_CACHE=off).
         #[arg(long, conflicts_with = "cache_dir")]
         no_cache: bool,
+        /// `local`: run the tools of the tasks it creates, and claim tasks waiting for a run.
+        /// `queue`: queue the tasks it creates for workers (`mcp-tasks worker`) sharing the
+        /// store, and run none itself.
+        #[arg(long, value_name = "MODE", default_value = "local")]
+        run: RunMode,
+    },
+    /// Run queued tasks: claim tasks waiting for a run in a shared store (queued by `serve
+    /// --run queue`, waiting for their next attempt, or lost with a server that died) and run
+    /// their tools, until SIGINT or SIGTERM. Takes no calls itself.
+    Worker {
+        /// The tools file (the same as the servers'): the tools it runs, and the settings.
+        #[arg(long, value_name = "FILE")]
+        tools: PathBuf,
+        /// The shared store: `file:PATH` (workers on the machine of the servers) or
+        /// `postgres://USER@HOST/DATABASE`.
+        #[arg(long, value_name = "STORE")]
+        store: String,
+        /// How many tools it runs at once.
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+        concurrency: u32,
+        /// How logs are written to stderr.
+        #[arg(long, value_name = "FORMAT", default_value = "text")]
+        log_format: LogFormat,
     },
     /// Print the hex SHA-256 of a bearer token (read from stdin), as a tokens file lists it.
     TokenHash,
@@ -182,6 +205,15 @@ enum LogFormat {
     Json,
 }
 
+/// Where the tools of the tasks a server creates run.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RunMode {
+    /// On this server.
+    Local,
+    /// On workers sharing the store.
+    Queue,
+}
+
 /// The worlds of the WIT package that this binary embeds a component of.
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum World {
@@ -203,6 +235,7 @@ fn main() -> ExitCode {
             component,
             cache_dir,
             no_cache,
+            run,
         } => {
             init_logging(log_format);
             let cache = match (no_cache, cache_dir) {
@@ -210,7 +243,22 @@ fn main() -> ExitCode {
                 (false, Some(dir)) => CompileCache::at(dir),
                 (false, None) => CompileCache::from_env(),
             };
-            match serve(tools, &store, owner, &http, component, cache) {
+            match serve(tools, &store, owner, &http, component, cache, run) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("mcp-tasks: error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Worker {
+            tools,
+            store,
+            concurrency,
+            log_format,
+        } => {
+            init_logging(log_format);
+            match work(&tools, &store, concurrency) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("mcp-tasks: error: {e:#}");
@@ -270,6 +318,7 @@ fn serve(
     http: &HttpArgs,
     component: Option<PathBuf>,
     cache: CompileCache,
+    run: RunMode,
 ) -> anyhow::Result<()> {
     if let Some(addr) = http.http {
         http.check(addr)?;
@@ -290,10 +339,15 @@ fn serve(
         .build()
         .context("cannot start the async runtime")?;
     let store = runtime.block_on(mcp_tasks::store::open(store))?;
+    let mut settings = file.settings();
+    if run == RunMode::Queue {
+        settings.queue = true;
+        settings.claim_limit = 0;
+    }
     let mut builder = Server::builder()
         .compile_cache(cache)
         .store(store)
-        .settings(file.settings())
+        .settings(settings)
         .tools(file.tools());
     if let Some(owner) = owner {
         builder = builder.owner(owner);
@@ -334,6 +388,32 @@ fn serve(
             .await
     })?;
     // Stdin is read by a blocking thread that may still sit in read(2); do not wait for it.
+    runtime.shutdown_background();
+    Ok(())
+}
+
+/// `mcp-tasks worker`: claim and run tasks waiting in a shared store until a stop signal.
+fn work(tools: &Path, store: &str, concurrency: u32) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        store != "memory",
+        "a worker needs a store that servers share: file:PATH or postgres://…"
+    );
+    let file = ToolsFile::load(tools)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let store = runtime.block_on(mcp_tasks::store::open(store))?;
+    let mut settings = file.settings();
+    settings.queue = false;
+    settings.claim_limit = concurrency;
+    let worker = Server::builder()
+        .store(store)
+        .settings(settings)
+        .tools(file.tools())
+        .build()?;
+    tracing::info!(concurrency, "working");
+    runtime.block_on(worker.work_until(stop_signal()))?;
     runtime.shutdown_background();
     Ok(())
 }

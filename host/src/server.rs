@@ -184,6 +184,34 @@ impl Server {
         read.and(written)
     }
 
+    /// Work as a worker until `stop` completes: take no calls, but claim tasks waiting for a run
+    /// in the store (queued by servers running with `queue` set, waiting for their next
+    /// attempt, or lost with a host that died) and run their tools, as many at once as the
+    /// settings' `claim_limit`. Cancels, questions and answers reach its tools through the
+    /// store, as for any host sharing it. At `stop`, running tools are stopped; their tasks
+    /// are taken over (or failed) by another host once their lease lapses.
+    pub async fn work_until(
+        &self,
+        stop: impl Future<Output = std::io::Result<()>>,
+    ) -> std::io::Result<()> {
+        let hub = self.hub();
+        let peer = Arc::new(Peer {
+            id: 0,
+            owner: self.owner.clone(),
+            session: Arc::default(),
+            push: false,
+            client: String::new(),
+            // A worker has no client: what its runs would send has nowhere to go (clients poll).
+            outbox: Outbox::nowhere(),
+        });
+        let sweeper = tokio::spawn(hub.clone().sweep_periodically(peer));
+        let stopped = stop.await;
+        hub.shutdown.cancel();
+        sweeper.abort();
+        hub.finish().await;
+        stopped
+    }
+
     /// A hub for one transport's clients, sharing this server's component and tools.
     pub(crate) fn hub(&self) -> Arc<Hub> {
         Arc::new(Hub {

@@ -157,6 +157,8 @@ impl model::Server for ImportedServer {
             lease: s.lease,
             state_key: s.state_key,
             progress_interval: s.progress_interval,
+            queue: s.queue,
+            claim_limit: s.claim_limit,
         }
     }
 

@@ -295,7 +295,7 @@ impl Router<'_> {
         else {
             return Vec::new(); // Already a task, or a call that cannot become one.
         };
-        let task = match self.new_task(Era::Modern, params, None, None) {
+        let task = match self.new_task(Era::Modern, params, None, None, false) {
             Ok(task) => task,
             Err(e) => {
                 // The call goes on as a plain call; say why it could not become a task.

@@ -26,6 +26,12 @@ impl Router<'_> {
             .find_tool(request.pointer("/params/name")?.as_str()?)
     }
 
+    /// Whether `task` may run again: its tool is offered here and has attempts left.
+    pub(super) fn has_attempts_left(&self, task: &Task) -> bool {
+        self.task_tool(task)
+            .is_some_and(|tool| task.attempt < tool.max_attempts)
+    }
+
     /// A run of `task` failed (`why`): if its tool has attempts left, the task waits for the
     /// next one and these are the actions; `None` if the failure is final.
     pub(super) fn retry_later(&self, task: Task, why: &str) -> Option<Vec<Action>> {

@@ -106,6 +106,9 @@ impl Store for MemStore {
 
 struct TestServer {
     page_size: u32,
+    /// The host's queue mode and claim limit, as a test sets them.
+    queue: Cell<bool>,
+    claim_limit: Cell<u32>,
 }
 
 impl Server for TestServer {
@@ -121,6 +124,8 @@ impl Server for TestServer {
             lease: 10_000,
             state_key: "test-secret".into(),
             progress_interval: 100,
+            queue: self.queue.get(),
+            claim_limit: self.claim_limit.get(),
         }
     }
     fn tools(&self) -> Vec<Tool> {
@@ -187,7 +192,11 @@ impl Harness {
     fn with_page_size(page_size: u32) -> Self {
         Self {
             store: MemStore::default(),
-            server: TestServer { page_size },
+            server: TestServer {
+                page_size,
+                queue: Cell::new(false),
+                claim_limit: Cell::new(u32::MAX),
+            },
             owner: "alice".into(),
             now: Cell::new(1_764_066_600_000),
             next_id: Cell::new(1),
@@ -1984,4 +1993,54 @@ fn an_equal_call_within_the_window_gets_the_same_task_and_no_run() {
     assert_eq!(h.status(&id).0, "working");
     let third = call(json!({ "a": 1, "b": [true, null] }));
     assert_eq!(response(&third).unwrap()["task"]["taskId"], later_id);
+}
+
+// ---- Queues and workers ----
+
+#[test]
+fn a_queueing_host_starts_nothing_and_a_worker_claims_within_its_limit() {
+    let h = Harness::new();
+    h.server.queue.set(true);
+    h.server.claim_limit.set(0);
+    let ids: Vec<String> = (0..2)
+        .map(|_| {
+            let actions = h.request("tools/call", json!({ "name": "echo", "task": {} }));
+            assert!(!actions.iter().any(|a| matches!(a, Action::RunTool(_))));
+            response(&actions).unwrap()["task"]["taskId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let queued = h.stored(&ids[0]);
+    assert_eq!(
+        (queued.status, queued.executor.as_deref(), queued.attempt),
+        (Status::Working, None, 0)
+    );
+    assert_eq!(h.status(&ids[0]).0, "working");
+    // The queueing host's own sweep leaves them.
+    assert!(h.sweep(&[]).is_empty());
+
+    // A worker with room for one run claims one, then none while it runs.
+    h.server.queue.set(false);
+    h.server.claim_limit.set(1);
+    *h.executor.borrow_mut() = "worker-1".into();
+    let first = run_of(&h.sweep(&[]));
+    let claimed = h.stored(first.task_id.as_deref().unwrap());
+    assert_eq!(
+        (claimed.executor.as_deref(), claimed.attempt),
+        (Some("worker-1"), 1)
+    );
+    assert!(
+        !h.sweep(&[&first.token])
+            .iter()
+            .any(|a| matches!(a, Action::RunTool(_)))
+    );
+    h.finish(&first.token, ok_result("one"), None);
+    let second = run_of(&h.sweep(&[]));
+    assert_ne!(second.task_id, first.task_id);
+    h.finish(&second.token, ok_result("two"), None);
+    for id in &ids {
+        assert_eq!(h.status(id).0, "completed");
+    }
 }

@@ -246,6 +246,8 @@ impl ToolsFile {
             lease: s.lease_ms.unwrap_or(d.lease),
             state_key: d.state_key,
             progress_interval: s.progress_interval_ms.unwrap_or(d.progress_interval),
+            queue: d.queue,
+            claim_limit: d.claim_limit,
         }
     }
 

@@ -334,6 +334,9 @@ pub fn default_settings() -> Settings {
         lease: 15_000,
         // Ten a second: a bar that moves smoothly, and a chatty tool that cannot flood a client.
         progress_interval: 100,
+        // Run what it takes; claim whatever waits for a run.
+        queue: false,
+        claim_limit: u32::MAX,
         // Fresh at every start: a requestState outlives neither the run it names nor the process.
         state_key: format!(
             "{}{}",
