@@ -22,6 +22,8 @@ const TOOLS = [
     retryBackoff: 1000n,
     // A window (ms) in which an equal call of the same owner gets the same task.
     dedupWindow: undefined,
+    // Queue its tasks for a host that claims them, whatever the host's mode.
+    queue: false,
   },
 ];
 

@@ -208,6 +208,8 @@ class Tool:
     retry_backoff: int = 1000
     # A window (ms) in which an equal call of the same owner gets the same task; None: never.
     dedup_window: Optional[int] = None
+    # Queue its tasks for a host that claims them, whatever the host's mode.
+    queue: bool = False
     title: Optional[str] = None
     description: Optional[str] = None
     output_schema: Optional[str] = None

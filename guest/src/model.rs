@@ -227,6 +227,8 @@ pub struct Tool {
     pub retry_backoff: u64,
     /// The window in which an equal call gets the same task, in ms.
     pub dedup_window: Option<u64>,
+    /// Whether its tasks are queued for a host that claims them.
+    pub queue: bool,
 }
 
 /// The server's identity and limits.

@@ -196,7 +196,7 @@ impl<'a> Router<'a> {
                 dedup::Equal::Free(id) => Some(id),
             },
         };
-        let queued = self.server.settings().queue;
+        let queued = tool.queue || self.server.settings().queue;
         let task = match self.new_task(era, params, requested_ttl, id, queued) {
             Ok(task) => task,
             // An equal call through another host took the ID a moment ago: answer with its task.

@@ -58,6 +58,7 @@
 //!     max_attempts: 1,
 //!     retry_backoff: 0,
 //!     dedup_window: None,
+//!     queue: false,
 //! });
 //! let server = Server::builder().owner("alice").tool(Arc::new(count)).build()?;
 //!

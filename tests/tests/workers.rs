@@ -27,6 +27,14 @@ task_support = "optional"
 input_schema = { type = "object", properties = { n = { type = "integer" } }, required = ["n"] }
 
 [[tools]]
+name = "queued_job"
+description = "Append n to the log, always through the queue"
+command = ["sh", "-c", 'echo "$1" >> "$0"; echo "job $1 done"', "$DIR/jobs.log", "{n}"]
+task_support = "optional"
+run = "queue"
+input_schema = { type = "object", properties = { n = { type = "integer" } }, required = ["n"] }
+
+[[tools]]
 name = "slow_first"
 description = "The first run records its PIDs and hangs; a later run answers at once"
 command = ["sh", "-c", 'if [ -e "$0.started" ]; then echo "done on a later run"; else touch "$0.started"; sleep 300 & echo $$ $! > "$0"; wait; fi', "$DIR/slow.pid"]
@@ -185,4 +193,30 @@ fn a_worker_killed_mid_task_takes_its_tool_along_and_another_runs_the_next_attem
         .request("tasks/result", json!({ "taskId": id }))
         .unwrap();
     assert_eq!(result["content"][0]["text"], "done on a later run\n");
+}
+
+#[test]
+fn a_tool_with_run_queue_is_queued_on_a_local_server_which_claims_it_too() {
+    let logs = tempdir::Dir::new();
+    let tools = TOOLS.replace("$DIR", &logs.path().display().to_string());
+    let mut server = Server::start(&tools, &["--owner", "local"]);
+    server
+        .request(
+            "initialize",
+            json!({ "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "e2e", "version": "1" } }),
+        )
+        .expect("initialize");
+    let created = server
+        .request(
+            "tools/call",
+            json!({ "name": "queued_job", "arguments": { "n": 1 }, "task": {} }),
+        )
+        .expect("queued");
+    assert_eq!(
+        created["task"]["statusMessage"],
+        "Queued: waiting for a host to run it."
+    );
+    let id = created["task"]["taskId"].as_str().unwrap();
+    let done = server.poll_task(id, "completed", |t| t["status"] == "completed");
+    assert_eq!(done["status"], "completed");
 }

@@ -249,6 +249,7 @@ impl From<wit_server::Tool> for model::Tool {
             max_attempts: t.max_attempts,
             retry_backoff: t.retry_backoff,
             dedup_window: t.dedup_window,
+            queue: t.queue,
             task_support: match t.task_support {
                 wit_server::TaskSupport::Forbidden => model::TaskSupport::Forbidden,
                 wit_server::TaskSupport::Optional => model::TaskSupport::Optional,

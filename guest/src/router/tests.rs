@@ -145,6 +145,7 @@ impl Server for TestServer {
             "gather" => (TaskSupport::Required, r#"{"type":"object"}"#),
             "flaky" => (TaskSupport::Optional, r#"{"type":"object"}"#),
             "unique" => (TaskSupport::Optional, r#"{"type":"object"}"#),
+            "queued" => (TaskSupport::Optional, r#"{"type":"object"}"#),
             _ => return None,
         };
         Some(Tool {
@@ -160,6 +161,7 @@ impl Server for TestServer {
             max_attempts: if name == "flaky" { 3 } else { 1 },
             retry_backoff: 1_000,
             dedup_window: (name == "unique").then_some(5_000),
+            queue: name == "queued",
         })
     }
 }
@@ -2043,4 +2045,19 @@ fn a_queueing_host_starts_nothing_and_a_worker_claims_within_its_limit() {
     for id in &ids {
         assert_eq!(h.status(id).0, "completed");
     }
+}
+
+#[test]
+fn a_queued_tool_is_queued_even_on_a_local_host() {
+    let h = Harness::new();
+    let actions = h.request("tools/call", json!({ "name": "queued", "task": {} }));
+    assert!(!actions.iter().any(|a| matches!(a, Action::RunTool(_))));
+    let id = response(&actions).unwrap()["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(h.stored(&id).attempt, 0);
+    // A local host claims what waits, like a worker.
+    let run = run_of(&h.sweep(&[]));
+    assert_eq!(run.task_id.as_deref(), Some(id.as_str()));
 }

@@ -526,6 +526,7 @@ mod tests {
             max_attempts: 1,
             retry_backoff: 0,
             dedup_window: None,
+            queue: false,
         };
         CommandTool::new(info, command.iter().map(|s| s.to_string()).collect())
     }

@@ -21,6 +21,7 @@
 //! max_attempts = 1               # >1: a failed task run (or a lost server's) runs again
 //! retry_backoff_ms = 1000        # wait before the 2nd attempt; doubled for each later one
 //! dedup_window_ms = 60000        # optional: an equal call within it gets the same task
+//! run = "local"                  # local | queue: leave its tasks to workers (mcp-tasks worker)
 //! input_schema = { type = "object", properties = { dir = { type = "string" } }, required = ["dir"] }
 //! ```
 
@@ -63,6 +64,17 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+}
+
+/// Where a tool's tasks run (`run` in the tools file).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RunName {
+    /// Where the call arrives (or, with `serve --run queue`, on a worker).
+    #[default]
+    Local,
+    /// Always on a host that claims it: a worker, or a server in local mode.
+    Queue,
 }
 
 /// The wait before a tool's second attempt, unless the tools file says otherwise.
@@ -112,6 +124,8 @@ struct ToolEntry {
     max_attempts: Option<u32>,
     retry_backoff_ms: Option<u64>,
     dedup_window_ms: Option<u64>,
+    #[serde(default)]
+    run: RunName,
     input_schema: Option<Value>,
     output_schema: Option<Value>,
 }
@@ -276,6 +290,7 @@ impl ToolsFile {
                     max_attempts: t.max_attempts.unwrap_or(1),
                     retry_backoff: t.retry_backoff_ms.unwrap_or(DEFAULT_RETRY_BACKOFF_MS),
                     dedup_window: t.dedup_window_ms,
+                    queue: t.run == RunName::Queue,
                 };
                 let mut tool = CommandTool::new(info, t.command.clone());
                 if let Some(secs) = t.timeout_secs {
