@@ -334,11 +334,7 @@ fn serve(
         Some(path) => ToolsFile::load(path)?,
         None => ToolsFile::default(),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let store = runtime.block_on(mcp_tasks::store::open(store))?;
+    let (runtime, store) = runtime_and_store(store)?;
     let mut settings = file.settings();
     if run == RunMode::Queue {
         settings.queue = true;
@@ -399,11 +395,7 @@ fn work(tools: &Path, store: &str, concurrency: u32) -> anyhow::Result<()> {
         "a worker needs a store that servers share: file:PATH or postgres://…"
     );
     let file = ToolsFile::load(tools)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let store = runtime.block_on(mcp_tasks::store::open(store))?;
+    let (runtime, store) = runtime_and_store(store)?;
     let mut settings = file.settings();
     settings.queue = false;
     settings.claim_limit = concurrency;
@@ -416,6 +408,18 @@ fn work(tools: &Path, store: &str, concurrency: u32) -> anyhow::Result<()> {
     runtime.block_on(worker.work_until(stop_signal()))?;
     runtime.shutdown_background();
     Ok(())
+}
+
+/// The async runtime, and the store `store` names opened on it.
+fn runtime_and_store(
+    store: &str,
+) -> anyhow::Result<(tokio::runtime::Runtime, Arc<dyn mcp_tasks::TaskStore>)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let store = runtime.block_on(mcp_tasks::store::open(store))?;
+    Ok((runtime, store))
 }
 
 /// SIGINT or SIGTERM.

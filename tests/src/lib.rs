@@ -272,6 +272,29 @@ impl Server {
         id
     }
 
+    /// Open a 2025-11-25 session: `initialize` (no client capabilities), then
+    /// `notifications/initialized`.
+    pub fn initialize(&mut self) {
+        self.request(
+            "initialize",
+            json!({ "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "e2e", "version": "1" } }),
+        )
+        .expect("initialize");
+        self.send_line(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+    }
+
+    /// Call `tool` as a 2025-11-25 task (ttl ten minutes); its ID.
+    pub fn create_task(&mut self, tool: &str, arguments: Value) -> String {
+        self.request(
+            "tools/call",
+            json!({ "name": tool, "arguments": arguments, "task": { "ttl": 600000 } }),
+        )
+        .expect("a task")["task"]["taskId"]
+            .as_str()
+            .expect("a task ID")
+            .to_string()
+    }
+
     /// Send a request and wait for its response.
     pub fn request(&mut self, method: &str, params: Value) -> Response {
         let id = self.send(method, params);

@@ -22,23 +22,12 @@ fn start(store: &str, dir: &str) -> Server {
     // Both servers count the runs in the same file.
     let tools = TOOLS.replace("$DIR", dir);
     let mut s = Server::start(&tools, &["--owner", "alice", "--store", store]);
-    s.request(
-        "initialize",
-        json!({ "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "e2e", "version": "1" } }),
-    )
-    .expect("initialize");
+    s.initialize();
     s
 }
 
 fn call(s: &mut Server, arguments: Value) -> String {
-    s.request(
-        "tools/call",
-        json!({ "name": "report", "arguments": arguments, "task": { "ttl": 600000 } }),
-    )
-    .expect("a task")["task"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    s.create_task("report", arguments)
 }
 
 #[test]

@@ -44,16 +44,6 @@ task_support = "forbidden"
     )
 }
 
-fn initialize(server: &mut Server) {
-    server
-        .request(
-            "initialize",
-            json!({ "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "e2e", "version": "1" } }),
-        )
-        .expect("initialize");
-    server.send_line(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
-}
-
 /// The `notifications/progress` among these messages, each checked against `schema`.
 fn progress_of(messages: &[Value], schema: &Schema) -> Vec<Value> {
     messages
@@ -98,7 +88,7 @@ fn until_response(server: &mut Server, id: u64) -> Vec<Value> {
 #[test]
 fn ten_steps_give_ten_increasing_notifications_as_a_plain_call_and_as_a_task() {
     let mut server = Server::start(&tools(Some(20)), &["--owner", "tester"]);
-    initialize(&mut server);
+    server.initialize();
 
     // A plain call: every step before the result.
     let id = server.send(
@@ -148,7 +138,7 @@ fn ten_steps_give_ten_increasing_notifications_as_a_plain_call_and_as_a_task() {
 #[test]
 fn without_a_token_nothing_is_sent_and_the_message_is_the_status_message() {
     let mut server = Server::start(&tools(Some(20)), &["--owner", "tester"]);
-    initialize(&mut server);
+    server.initialize();
     let id = server.send("tools/call", json!({ "name": "steps", "arguments": {} }));
     let seen = until_response(&mut server, id);
     assert!(progress_of(&seen, Schema::get()).is_empty(), "{seen:?}");
@@ -214,7 +204,7 @@ fn a_2026_plain_call_gets_progress_and_a_2026_task_none() {
 fn a_tool_reporting_ten_thousand_times_a_second_reaches_the_client_at_the_documented_rate() {
     // The default interval: 100 ms.
     let mut server = Server::start(&tools(None), &["--owner", "tester"]);
-    initialize(&mut server);
+    server.initialize();
     let started = Instant::now();
     let id = server.send(
         "tools/call",

@@ -47,23 +47,8 @@ input_schema = { type = "object", properties = { pidfile = { type = "string" } }
 
 fn start(args: &[&str]) -> Server {
     let mut s = Server::start(TOOLS, args);
-    s.request(
-        "initialize",
-        json!({ "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "e2e", "version": "1" } }),
-    )
-    .expect("initialize");
+    s.initialize();
     s
-}
-
-fn create(s: &mut Server, tool: &str, arguments: Value) -> String {
-    s.request(
-        "tools/call",
-        json!({ "name": tool, "arguments": arguments, "task": { "ttl": 600000 } }),
-    )
-    .expect("task created")["task"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }
 
 /// Poll `tasks/get` every 20 ms until the task is terminal: every task seen on the way.
@@ -96,7 +81,7 @@ fn runs(s: &Server, tool: &str) -> usize {
 #[test]
 fn a_flaky_tool_completes_on_its_third_attempt_and_is_never_seen_failed() {
     let mut s = start(&["--owner", "tester"]);
-    let id = create(&mut s, "flaky", json!({}));
+    let id = s.create_task("flaky", json!({}));
     let seen = poll_to_the_end(&mut s, &id);
     let statuses: Vec<&str> = seen.iter().filter_map(|t| t["status"].as_str()).collect();
     assert!(!statuses.contains(&"failed"), "{statuses:?}");
@@ -118,12 +103,12 @@ fn a_flaky_tool_completes_on_its_third_attempt_and_is_never_seen_failed() {
 #[test]
 fn one_attempt_fails_at_once_and_a_cancel_in_the_backoff_ends_the_retries() {
     let mut s = start(&["--owner", "tester"]);
-    let id = create(&mut s, "once", json!({}));
+    let id = s.create_task("once", json!({}));
     let seen = poll_to_the_end(&mut s, &id);
     assert_eq!(seen.last().unwrap()["status"], "failed");
     assert_eq!(runs(&s, "once"), 1);
 
-    let id = create(&mut s, "hopeless", json!({}));
+    let id = s.create_task("hopeless", json!({}));
     let waiting = s.poll_task(&id, "waiting for attempt 2", |t| {
         t["statusMessage"]
             .as_str()
@@ -144,7 +129,7 @@ fn one_attempt_fails_at_once_and_a_cancel_in_the_backoff_ends_the_retries() {
 fn a_killed_servers_task_runs_again_elsewhere(store: &str) {
     let mut a = start(&["--owner", "shared", "--store", store]);
     let pidfile = a.dir.path().join("slow.pid");
-    let id = create(&mut a, "slow_first", json!({ "pidfile": pidfile }));
+    let id = a.create_task("slow_first", json!({ "pidfile": pidfile }));
     let pids = read_pids(&pidfile, 2);
     let mut b = start(&["--owner", "shared", "--store", store]);
     a.kill_hard();

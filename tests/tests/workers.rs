@@ -79,11 +79,7 @@ fn queueing_server(store: &str, log_dir: &Path) -> Server {
         &tools,
         &["--owner", "queue", "--store", store, "--run", "queue"],
     );
-    s.request(
-        "initialize",
-        json!({ "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "e2e", "version": "1" } }),
-    )
-    .expect("initialize");
+    s.initialize();
     s
 }
 
@@ -173,15 +169,7 @@ fn a_worker_killed_mid_task_takes_its_tool_along_and_another_runs_the_next_attem
     let logs = tempdir::Dir::new();
     let mut server = queueing_server(&store, logs.path());
     let tools = server.dir.path().join("tools.toml");
-    let id = server
-        .request(
-            "tools/call",
-            json!({ "name": "slow_first", "arguments": {}, "task": { "ttl": 600000 } }),
-        )
-        .expect("queued")["task"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = server.create_task("slow_first", json!({}));
     let mut first = Worker::start(&tools, &store);
     let pids = read_pids(&logs.path().join("slow.pid"), 2);
     let _second = Worker::start(&tools, &store);
@@ -200,12 +188,7 @@ fn a_tool_with_run_queue_is_queued_on_a_local_server_which_claims_it_too() {
     let logs = tempdir::Dir::new();
     let tools = TOOLS.replace("$DIR", &logs.path().display().to_string());
     let mut server = Server::start(&tools, &["--owner", "local"]);
-    server
-        .request(
-            "initialize",
-            json!({ "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": { "name": "e2e", "version": "1" } }),
-        )
-        .expect("initialize");
+    server.initialize();
     let created = server
         .request(
             "tools/call",
