@@ -723,6 +723,10 @@ impl<'a> Router<'a> {
                  without renewal.",
                 task.lease_until.map(protocol::iso8601).unwrap_or_default()
             ),
+            // Queued, and never run.
+            None if task.attempt == 0 => {
+                "The task was queued, but no server here can run its tool.".to_string()
+            }
             None => format!(
                 "Attempt {} failed, and no server here can run the next one.",
                 task.attempt

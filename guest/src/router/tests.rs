@@ -2061,3 +2061,26 @@ fn a_queued_tool_is_queued_even_on_a_local_host() {
     let run = run_of(&h.sweep(&[]));
     assert_eq!(run.task_id.as_deref(), Some(id.as_str()));
 }
+
+#[test]
+fn a_waiting_task_whose_tool_this_host_lacks_fails_saying_why() {
+    let h = Harness::new();
+    h.server.queue.set(true);
+    let queued = h.request("tools/call", json!({ "name": "echo", "task": {} }));
+    let id = response(&queued).unwrap()["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // As if another host, with another tools file, had queued it.
+    h.store.tasks.borrow_mut().get_mut(&id).unwrap().request =
+        json!({ "method": "tools/call", "params": { "name": "elsewhere" } }).to_string();
+    h.server.queue.set(false);
+    assert!(!h.sweep(&[]).iter().any(|a| matches!(a, Action::RunTool(_))));
+    assert_eq!(
+        h.status(&id),
+        (
+            "failed".into(),
+            Some("The task was queued, but no server here can run its tool.".into())
+        )
+    );
+}
