@@ -40,6 +40,7 @@ for (const testCase of fixture.cases) {
           got = {
             task: t === undefined ? null : {
               id: t.id, owner: t.owner, status: t.status, version: Number(t.version), era: t.era,
+              variables: t.variables ?? null,
               "input-requests": t.inputRequests.map((q) => ({ key: q.key, state: q.state })),
             },
           };

@@ -24,6 +24,8 @@ const TOOLS = [
     dedupWindow: undefined,
     // Queue its tasks for a host that claims them, whatever the host's mode.
     queue: false,
+    // A workflow's steps (other tools, run one after the other as one task); empty: a tool.
+    steps: [],
   },
 ];
 

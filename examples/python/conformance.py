@@ -37,6 +37,7 @@ for case in fixture["cases"]:
                 t = store.get(step["id"])
                 got = {"task": None if t is None else {
                     "id": t.id, "owner": t.owner, "status": t.status, "version": t.version, "era": t.era,
+                    "variables": t.variables,
                     "input-requests": [{"key": q.key, "state": q.state} for q in t.input_requests],
                 }}
             elif op == "list":

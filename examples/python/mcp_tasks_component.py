@@ -23,7 +23,7 @@ from typing import Any, Optional
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker, Record, Variant
 
-PACKAGE = "mcp:tasks/{}@0.4.0"
+PACKAGE = "mcp:tasks/{}@0.5.0"
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
@@ -71,8 +71,10 @@ class Task:
     input_requests: list[InputRequest]
     executor: Optional[str]
     lease_until: Optional[int]
-    # Which run of its tool this is, from 1 (retries count up).
+    # Which run of its tool (a workflow's: of its step) this is, from 1 (retries count up).
     attempt: int
+    # What the component keeps with the task between runs (a workflow's steps), JSON text.
+    variables: Optional[str]
 
     @staticmethod
     def from_wit(r: Record) -> "Task":
@@ -210,6 +212,8 @@ class Tool:
     dedup_window: Optional[int] = None
     # Queue its tasks for a host that claims them, whatever the host's mode.
     queue: bool = False
+    # A workflow's steps (other tools, run one after the other as one task); empty: a tool.
+    steps: list[str] = field(default_factory=list)
     title: Optional[str] = None
     description: Optional[str] = None
     output_schema: Optional[str] = None

@@ -114,6 +114,7 @@ mod tests {
             executor: Some("host".into()),
             lease_until: Some(1_000),
             attempt: 1,
+            variables: None,
         }
     }
 

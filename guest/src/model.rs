@@ -127,8 +127,10 @@ pub struct Task {
     pub executor: Option<String>,
     /// Until when the executor's lease holds, ms since the epoch.
     pub lease_until: Option<u64>,
-    /// Which run of its tool this is, from 1.
+    /// Which run of its tool (or, in a workflow, of its step) this is, from 1.
     pub attempt: u32,
+    /// What the router keeps with the task between runs, a JSON object as text.
+    pub variables: Option<String>,
 }
 
 impl Task {
@@ -229,6 +231,20 @@ pub struct Tool {
     pub dedup_window: Option<u64>,
     /// Whether its tasks are queued for a host that claims them.
     pub queue: bool,
+    /// The tools a workflow runs one after the other; empty for an ordinary tool.
+    pub steps: Vec<String>,
+}
+
+impl Tool {
+    /// Whether it runs as a task: a workflow only ever does (its steps are one task's runs),
+    /// whatever its `task_support` says.
+    pub fn support(&self) -> TaskSupport {
+        if self.steps.is_empty() {
+            self.task_support
+        } else {
+            TaskSupport::Required
+        }
+    }
 }
 
 /// The server's identity and limits.

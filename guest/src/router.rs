@@ -11,6 +11,7 @@ mod legacy;
 mod modern;
 mod retry;
 mod run_state;
+mod workflow;
 
 use std::borrow::Cow;
 
@@ -19,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use crate::machine::{self, TransitionError};
 use crate::model::{
-    Action, Context, Era, InputRequest, InputState, Outcome, Report, RpcError, Run, Server, Status,
+    Action, Context, Era, InputRequest, InputState, Outcome, Report, RpcError, Server, Status,
     Store, StoreError, Task, Tool, ToolQuestion, ToolReply,
 };
 use crate::protocol::{self, Capabilities, Incoming, Params, Requested, code};
@@ -188,52 +189,55 @@ impl<'a> Router<'a> {
         params: &Value,
         requested_ttl: Option<u64>,
         arguments: &Value,
-    ) -> Result<(Task, Option<Action>), RpcError> {
+    ) -> Result<(Task, Vec<Action>), RpcError> {
         let id = match tool.dedup_window {
             None => None,
             Some(window) => match self.equal_call(tool, arguments, window)? {
-                dedup::Equal::Found(task) => return Ok((*task, None)),
+                dedup::Equal::Found(task) => return Ok((*task, Vec::new())),
                 dedup::Equal::Free(id) => Some(id),
             },
         };
         let queued = tool.queue || self.server.settings().queue;
-        let task = match self.new_task(era, params, requested_ttl, id, queued) {
+        let task = match self.new_task(era, &tool.steps, params, requested_ttl, id, queued) {
             Ok(task) => task,
             // An equal call through another host took the ID a moment ago: answer with its task.
             Err(StoreError::AlreadyExists) if tool.dedup_window.is_some() => {
                 let window = tool.dedup_window.unwrap_or_default();
                 return match self.equal_call(tool, arguments, window)? {
-                    dedup::Equal::Found(task) => Ok((*task, None)),
+                    dedup::Equal::Found(task) => Ok((*task, Vec::new())),
                     dedup::Equal::Free(_) => Err(store_failure(StoreError::AlreadyExists)),
                 };
             }
             Err(e) => return Err(store_failure(e)),
         };
         if queued {
-            return Ok((task, None)); // A host that claims it runs it.
+            return Ok((task, Vec::new())); // A host that claims it runs it.
         }
-        // A 2025-11-25 task reports progress to its request's token for its whole life; the
-        // extension has no progress for tasks.
-        let progress_token = match era {
-            Era::Legacy => protocol::progress_token(params),
-            Era::Modern => None,
-        };
-        let run = Action::RunTool(Run {
-            token: RunRef::Task(task.id.clone()).token(),
-            state: RunState::with_progress(progress_token).encode(),
-            task_id: Some(task.id.clone()),
-            tool: tool.name.clone(),
-            arguments: arguments.to_string(),
-        });
-        Ok((task, Some(run)))
+        if tool.steps.is_empty() {
+            let run = self.run_action(&task, &tool.name, arguments);
+            return Ok((task, vec![run]));
+        }
+        // A workflow runs its first step.
+        match self.next_run(&task) {
+            Ok((step, arguments)) => {
+                let run = self.run_action(&task, &step.name, &arguments);
+                Ok((task, vec![run]))
+            }
+            Err(why) => {
+                let failed = self.conclude(task.clone(), tool_error_result(&why), Some(why));
+                Ok((task, failed))
+            }
+        }
     }
 
     /// Store a new `working` task for the `tools/call` with these params, with this ID (else a
     /// random one): leased to this host, or `queued` for a host that claims it (no executor,
-    /// attempt 0, its lease already over so that the next sweep anywhere sees it).
+    /// attempt 0, its lease already over so that the next sweep anywhere sees it). A workflow's
+    /// (whose tool has `steps`) starts at its first step.
     fn new_task(
         &self,
         era: Era,
+        steps: &[String],
         params: &Value,
         requested_ttl: Option<u64>,
         id: Option<String>,
@@ -260,6 +264,17 @@ impl<'a> Router<'a> {
             executor: Some(self.ctx.executor.clone()),
             lease_until: Some(now.saturating_add(settings.lease)),
             attempt: 1,
+            variables: None,
+        };
+        let task = if steps.is_empty() {
+            task
+        } else {
+            let workflow = workflow::Workflow::start(steps);
+            Task {
+                status_message: Some(format!("{} started.", workflow.label())),
+                variables: Some(workflow.into_variables(None)),
+                ..task
+            }
         };
         let task = if queued {
             Task {
@@ -351,9 +366,8 @@ impl<'a> Router<'a> {
         };
         let mut state = RunState::parse(run_state);
         let settings = self.server.settings();
-        let progress = state.progress_due(report, self.ctx.now, settings.progress_interval);
         if let RunRef::Task(task_id) = &run {
-            if report.message.is_none() && progress.is_none() {
+            if report.message.is_none() && report.progress.is_none() {
                 return Vec::new();
             }
             let Ok(Some(task)) = self.store.get(task_id) else {
@@ -363,10 +377,21 @@ impl<'a> Router<'a> {
             if machine::is_terminal(task.status) {
                 return Vec::new();
             }
+            // A workflow's step reports as a part of the whole.
+            let report = workflow::scale_report(&task, report);
+            let progress = state.progress_due(&report, self.ctx.now, settings.progress_interval);
             if let Some(message) = &report.message {
                 self.set_status_message(task, message);
             }
+            return self.progress_sent(token, state, progress);
         }
+        let progress = state.progress_due(report, self.ctx.now, settings.progress_interval);
+        self.progress_sent(token, state, progress)
+    }
+
+    /// The `notifications/progress` with these params, if one is due, and the run's state that
+    /// records it.
+    fn progress_sent(&self, token: &str, state: RunState, progress: Option<Value>) -> Vec<Action> {
         let Some(params) = progress else {
             return Vec::new();
         };
@@ -415,17 +440,32 @@ impl<'a> Router<'a> {
             // Expired and swept, or deleted: nobody can ask for the outcome any more.
             return Vec::new();
         };
+        // A workflow's step that went well is followed by the next.
+        if let Some(actions) = self.step_finished(&task, &outcome) {
+            return actions;
+        }
         // A failed run is retried while its tool has attempts left.
         let failed_run = match &outcome {
             Outcome::Result(text) => is_error_result(text).then(|| message.clone()),
             Outcome::Error(e) => Some(Some(e.message.clone())),
         };
-        if let Some(why) = failed_run
+        if let Some(why) = &failed_run
             && !machine::is_terminal(task.status)
             && let Some(actions) = self.retry_later(task.clone(), why.as_deref().unwrap_or(""))
         {
             return actions;
         }
+        // A workflow's failure says which step failed.
+        let message = match failed_run {
+            Some(_) => message.map(|m| workflow::step_message(&task, &m)),
+            None => message,
+        };
+        self.conclude(task, outcome, message)
+    }
+
+    /// The task's run ended for good with `outcome`: complete or fail the task (the era decides
+    /// which a tool error does); a workflow's takes its last step's result, or its failed step's.
+    fn conclude(&self, task: Task, outcome: Outcome, message: Option<String>) -> Vec<Action> {
         let (to, message) = match &outcome {
             // Only a legacy task fails on a tool error; the extension keeps `failed` for
             // JSON-RPC errors.
@@ -437,8 +477,10 @@ impl<'a> Router<'a> {
         };
         let now = self.ctx.now;
         let settled = self.update(task, |t| {
+            let variables = workflow::last_step_done(&t, &outcome);
             let mut t = machine::transition(t, to, message.clone(), now)?;
             t.outcome = Some(outcome.clone());
+            t.variables = variables;
             Ok(t)
         });
         match settled {
@@ -732,6 +774,7 @@ impl<'a> Router<'a> {
                 task.attempt
             ),
         };
+        let message = workflow::step_message(&task, &message);
         // A modern task fails only on a JSON-RPC error; a legacy one the way it always has.
         let outcome = match task.era {
             Era::Legacy => tool_error_result(&message),
@@ -921,7 +964,7 @@ fn tool_json(tool: &Tool, era: Era) -> Value {
     });
     // The legacy era's per-tool task support; in the modern one the server decides.
     if era == Era::Legacy {
-        t["execution"] = json!({ "taskSupport": tool.task_support.as_wire() });
+        t["execution"] = json!({ "taskSupport": tool.support().as_wire() });
     }
     if let Some(title) = &tool.title {
         t["title"] = Value::String(title.clone());

@@ -73,6 +73,7 @@ fn task(n: usize, done: bool) -> Task {
         executor: (!done).then(|| "build-host-1/4f1f7c1d".into()),
         lease_until: (!done).then_some(now + 15_000),
         attempt: 1,
+        variables: None,
     }
 }
 

@@ -67,6 +67,7 @@ fn to_native(t: Task) -> native::Task {
         executor: t.executor,
         lease_until: t.lease_until,
         attempt: t.attempt,
+        variables: t.variables,
     }
 }
 
@@ -155,6 +156,7 @@ fn stored_task(store: &MemoryStore) -> String {
         executor: None,
         lease_until: None,
         attempt: 1,
+        variables: None,
     };
     ready(store.create(task)).unwrap();
     id

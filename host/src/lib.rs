@@ -59,6 +59,7 @@
 //!     retry_backoff: 0,
 //!     dedup_window: None,
 //!     queue: false,
+//!     steps: Vec::new(),
 //! });
 //! let server = Server::builder().owner("alice").tool(Arc::new(count)).build()?;
 //!
@@ -109,9 +110,11 @@ pub use component::{
 pub use machine::{Machine, TransitionError};
 pub use server::{Server, ServerBuilder, os_user};
 pub use store::{MemoryStore, TaskStore};
-pub use tools::{CommandTool, InputError, Question, Tool, ToolContext, ToolOutcome, ToolsFile};
+pub use tools::{
+    CommandTool, InputError, Question, Tool, ToolContext, ToolOutcome, ToolsFile, Workflow,
+};
 
-/// The WIT package `mcp:tasks@0.4.0` that the component implements.
+/// The WIT package `mcp:tasks@0.5.0` that the component implements.
 pub const WIT: &str = include_str!("../wit/tasks.wit");
 
 /// The types of the WIT package, as the host sees them.

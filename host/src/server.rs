@@ -6,12 +6,13 @@
 //! answers between them, and hands messages to each client's outbox.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncWrite};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -224,6 +225,8 @@ impl Server {
             subscriptions: Mutex::new(HashMap::new()),
             shutdown: CancellationToken::new(),
             tool_tasks: tokio_util::task::TaskTracker::new(),
+            backlog: AtomicBool::new(false),
+            sweep_soon: Notify::new(),
         })
     }
 
@@ -265,6 +268,11 @@ pub(crate) struct Hub {
     subscriptions: Mutex<HashMap<(u64, String), Subscription>>,
     pub(crate) shutdown: CancellationToken,
     tool_tasks: tokio_util::task::TaskTracker,
+    /// Whether the last sweep may have left tasks waiting for a host (it claimed as many as it
+    /// had room for): then each run that ends here asks for a sweep at once.
+    backlog: AtomicBool,
+    /// Wakes the sweeper before its next tick.
+    sweep_soon: Notify,
 }
 
 /// A running tool: how to stop it, and what it goes by now (a modern plain call that asked for
@@ -535,6 +543,11 @@ impl Hub {
                 }
                 Err(e) => tracing::error!("reporting a finished tool failed: {e}"),
             }
+            // Room for one more run: where tasks may be waiting for a host, claim at once
+            // rather than at the next tick, so a busy worker never idles between sweeps.
+            if conn.backlog.load(Ordering::Relaxed) {
+                conn.sweep_soon.notify_one();
+            }
         });
     }
 
@@ -689,7 +702,10 @@ impl Hub {
         let mut every = tokio::time::interval(Duration::from_millis(SWEEP_EVERY_MS));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         for tick in 0u64.. {
-            every.tick().await;
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = self.sweep_soon.notified() => {}
+            }
             if tick % RECHECK_SUBSCRIPTIONS_EVERY == 0 {
                 let followed: Vec<((u64, String), String)> = lock(&self.subscriptions)
                     .iter()
@@ -700,8 +716,17 @@ impl Hub {
                 }
             }
             let running: Vec<String> = lock(&self.runs).keys().cloned().collect();
+            let limit = self.catalog.settings().claim_limit as usize;
+            let room = limit.saturating_sub(running.len());
             match self.guest.call(Call::Sweep(running), self.ctx(&peer)).await {
                 Ok(actions) => {
+                    // A host that claims, and was full or filled up, may have left tasks waiting.
+                    let claimed = actions
+                        .iter()
+                        .filter(|a| matches!(a, Action::RunTool(_)))
+                        .count();
+                    let backlog = limit > 0 && (room == 0 || claimed >= room);
+                    self.backlog.store(backlog, Ordering::Relaxed);
                     self.execute(actions, &peer);
                 }
                 Err(e) => tracing::error!("sweeping expired tasks failed: {e}"),

@@ -30,6 +30,7 @@ fn task(id: &str, owner: &str, created_at: u64) -> Task {
         executor: Some("host".into()),
         lease_until: None,
         attempt: 1,
+        variables: None,
     }
 }
 
@@ -348,6 +349,7 @@ where
                 .as_u64()
                 .and_then(|a| u32::try_from(a).ok())
                 .unwrap_or(1),
+            variables: field("variables").as_str().map(String::from),
         }
     };
     let error_tag = |e: &StoreError| match e {
@@ -388,6 +390,7 @@ where
                         None => serde_json::json!({ "task": null }),
                         Some(t) => serde_json::json!({ "task": {
                         "id": t.id, "owner": t.owner, "version": t.version,
+                        "variables": t.variables,
                         "era": match t.era { Era::Legacy => "legacy", Era::Modern => "modern" },
                         "input-requests": t.input_requests.iter().map(|q| serde_json::json!({
                             "key": q.key,

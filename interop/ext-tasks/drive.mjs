@@ -128,6 +128,23 @@ async function settle(name, args) {
   console.log(`${generation} failed: ok`);
 }
 
+// A queued task (its tool has run = "queue"), claimed by a host sharing the store (here the
+// server's own sweep), and a workflow of two steps (greet, then shout the greeting).
+{
+  const execution = await settle("queued", { name: "ext" });
+  const { outcome } = await execution.settle();
+  assert.equal(outcome.status, "completed", JSON.stringify(outcome));
+  assert.match(resultFromTaskOutcome(outcome).content[0].text, /hello from the queue, ext/);
+  console.log(`${generation} queued: ok`);
+}
+{
+  const execution = await settle("loud_greeting", { name: "ext" });
+  const { outcome } = await execution.settle();
+  assert.equal(outcome.status, "completed", JSON.stringify(outcome));
+  assert.equal(resultFromTaskOutcome(outcome).content[0].text, "HELLO, EXT\n");
+  console.log(`${generation} workflow: ok`);
+}
+
 await session.close();
 await client.close();
 console.log(`ext-tasks ${generation}${url ? " over HTTP" : ""}: ok`);

@@ -18,6 +18,15 @@ warnings.filterwarnings("ignore", category=DeprecationWarning, module=__name__)
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
+async def until_terminal(session: ClientSession, task_id: str):
+    for _ in range(400):
+        task = await session.experimental.get_task(task_id)
+        if task.status in TERMINAL:
+            return task
+        await asyncio.sleep((task.pollInterval or 100) / 1000)
+    raise AssertionError(f"task {task_id} never ended: {task}")
+
+
 async def lifecycle(binary: str, tools: str) -> None:
     server = StdioServerParameters(command=binary, args=["serve", "--tools", tools, "--owner", "python-sdk"])
     questions = []
@@ -44,6 +53,9 @@ async def lifecycle(binary: str, tools: str) -> None:
             "interview": "required",
             "limited": "optional",
             "steps": "optional",
+            "queued": "optional",
+            "shout": "optional",
+            "loud_greeting": "required",
         }, support
 
         # Call as a task, poll until terminal, fetch the result.
@@ -90,6 +102,25 @@ async def lifecycle(binary: str, tools: str) -> None:
         assert result.content[0].text == '{"action":"accept","content":{"ok":true}}\n', result
         done = await session.experimental.get_task(confirm_id)
         assert done.status == "completed", done
+
+        # A queued task (its tool has run = "queue"): created without running, claimed by a host
+        # sharing the store (here the server's own sweep), run, and completed like any other.
+        queued = await session.experimental.call_tool_as_task("queued", {"name": "python"})
+        assert queued.task.statusMessage == "Queued: waiting for a host to run it.", queued
+        task = await until_terminal(session, queued.task.taskId)
+        assert task.status == "completed", task
+        result = await session.experimental.get_task_result(queued.task.taskId, CallToolResult)
+        assert result.content[0].text == "hello from the queue, python\n", result
+
+        # A workflow: greet, then shout the greeting; tasks/get shows its steps in _meta.
+        workflow = await session.experimental.call_tool_as_task("loud_greeting", {"name": "python"})
+        task = await until_terminal(session, workflow.task.taskId)
+        assert task.status == "completed", task
+        steps = task.meta["mcp-tasks/workflow"]["steps"]
+        assert [(s["tool"], s["status"]) for s in steps] == [("greet", "completed"), ("shout", "completed")], steps
+        assert steps[0]["output"] == {"text": "hello, python"}, steps
+        result = await session.experimental.get_task_result(workflow.task.taskId, CallToolResult)
+        assert result.content[0].text == "HELLO, PYTHON\n", result
 
         # A plain call of an optional tool answers directly.
         plain = await session.call_tool("greet", {"name": "plain"})

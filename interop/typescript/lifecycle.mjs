@@ -45,8 +45,21 @@ assert.deepEqual(
     interview: "required",
     limited: "optional",
     steps: "optional",
+    queued: "optional",
+    shout: "optional",
+    loud_greeting: "required",
   },
 );
+
+// Poll a task until it ends.
+async function untilTerminal(id) {
+  for (let i = 0; i < 400; i++) {
+    const task = await client.experimental.tasks.getTask(id);
+    if (!["working", "input_required"].includes(task.status)) return task;
+    await new Promise((resolve) => setTimeout(resolve, task.pollInterval ?? 100));
+  }
+  throw new Error(`task ${id} never ended`);
+}
 
 // Call as a task through the SDK's stream: task created, (status), result.
 const stream = client.experimental.tasks.callToolStream(
@@ -140,6 +153,32 @@ for (let i = 0; i < 50 && taskProgress.length < steps.length; i++) {
 }
 assert.deepEqual(taskProgress.map((p) => p.progress), steps);
 assert.equal(taskProgress[9].message, "step 10 of 10");
+
+// A queued task (its tool has run = "queue"): claimed by a host sharing the store (here the
+// server's own sweep), run, and completed like any other.
+const queued = await client.request(
+  { method: "tools/call", params: { name: "queued", arguments: { name: "typescript" }, task: { ttl: 60000 } } },
+  CreateTaskResultSchema,
+);
+assert.equal(queued.task.statusMessage, "Queued: waiting for a host to run it.");
+assert.equal((await untilTerminal(queued.task.taskId)).status, "completed");
+const fromQueue = await client.experimental.tasks.getTaskResult(queued.task.taskId, CallToolResultSchema);
+assert.equal(fromQueue.content[0].text, "hello from the queue, typescript\n");
+
+// A workflow: greet, then shout the greeting; tasks/get shows its steps in _meta.
+const workflow = await client.request(
+  { method: "tools/call", params: { name: "loud_greeting", arguments: { name: "typescript" }, task: { ttl: 60000 } } },
+  CreateTaskResultSchema,
+);
+const ended = await untilTerminal(workflow.task.taskId);
+assert.equal(ended.status, "completed");
+assert.deepEqual(
+  ended._meta["mcp-tasks/workflow"].steps.map((s) => [s.tool, s.status]),
+  [["greet", "completed"], ["shout", "completed"]],
+);
+assert.deepEqual(ended._meta["mcp-tasks/workflow"].steps[0].output, { text: "hello, typescript" });
+const loud = await client.experimental.tasks.getTaskResult(workflow.task.taskId, CallToolResultSchema);
+assert.equal(loud.content[0].text, "HELLO, TYPESCRIPT\n");
 
 // A plain call of an optional tool answers directly.
 const plain = await client.callTool({ name: "greet", arguments: { name: "plain" } });

@@ -534,6 +534,38 @@ pub fn collect_stderr(child: &mut Child) -> Arc<Mutex<String>> {
     stderr
 }
 
+/// A `mcp-tasks worker` process, killed when dropped.
+pub struct Worker(Child);
+
+impl Worker {
+    /// `mcp-tasks worker --concurrency 16 --store STORE --tools TOOLS`.
+    pub fn start(tools: &Path, store: &str) -> Worker {
+        let mut child = Command::new(binary())
+            .args(["worker", "--concurrency", "16", "--store", store, "--tools"])
+            .arg(tools)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start a worker");
+        // Drained, so that a chatty worker never blocks on a full pipe.
+        collect_stderr(&mut child);
+        Worker(child)
+    }
+
+    /// Kill it with SIGKILL.
+    pub fn kill_hard(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.kill_hard();
+    }
+}
+
 /// A PostgreSQL URL for a schema of this test's own, fresh and empty: the server on
 /// 127.0.0.1:5432, database `test` (override with `MCP_TASKS_TEST_POSTGRES`).
 pub fn postgres_url() -> String {

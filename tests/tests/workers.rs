@@ -5,12 +5,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+
 use std::time::{Duration, Instant};
 
-use mcp_tasks_e2e::{
-    Server, binary, collect_stderr, postgres_url, read_pids, tempdir, wait_until_dead,
-};
+use mcp_tasks_e2e::{Server, Worker, postgres_url, read_pids, tempdir, wait_until_dead};
 use serde_json::json;
 
 /// `$DIR` is the first server's directory: the tools log there.
@@ -41,36 +39,6 @@ command = ["sh", "-c", 'if [ -e "$0.started" ]; then echo "done on a later run";
 task_support = "optional"
 max_attempts = 2
 "#;
-
-/// A `mcp-tasks worker` process, killed when dropped.
-struct Worker(Child);
-
-impl Worker {
-    fn start(tools: &Path, store: &str) -> Worker {
-        let mut child = Command::new(binary())
-            .args(["worker", "--concurrency", "16", "--store", store, "--tools"])
-            .arg(tools)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start a worker");
-        // Drained, so that a chatty worker never blocks on a full pipe.
-        collect_stderr(&mut child);
-        Worker(child)
-    }
-
-    fn kill_hard(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.kill_hard();
-    }
-}
 
 /// A `serve --run queue` on `store`, initialized, with the tools logging into `log_dir`.
 fn queueing_server(store: &str, log_dir: &Path) -> Server {

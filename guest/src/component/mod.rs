@@ -141,6 +141,7 @@ impl From<wit::Task> for Task {
             executor: t.executor,
             lease_until: t.lease_until,
             attempt: t.attempt,
+            variables: t.variables,
         }
     }
 }
@@ -182,6 +183,7 @@ impl From<Task> for wit::Task {
             executor: t.executor,
             lease_until: t.lease_until,
             attempt: t.attempt,
+            variables: t.variables,
         }
     }
 }

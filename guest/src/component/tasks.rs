@@ -250,6 +250,7 @@ impl From<wit_server::Tool> for model::Tool {
             retry_backoff: t.retry_backoff,
             dedup_window: t.dedup_window,
             queue: t.queue,
+            steps: t.steps,
             task_support: match t.task_support {
                 wit_server::TaskSupport::Forbidden => model::TaskSupport::Forbidden,
                 wit_server::TaskSupport::Optional => model::TaskSupport::Optional,

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     CANCELLED_MESSAGE, Capabilities, Handled, Router, RunRef, RunState, missing_capability_message,
-    send_error, send_result, store_failure, tool_error_result,
+    send_error, send_result, store_failure, tool_error_result, workflow,
 };
 use crate::machine::{self, TransitionError};
 use crate::model::{
@@ -29,7 +29,11 @@ impl Router<'_> {
             "tools/call" => self.legacy_tools_call(id, &params.value()),
             "tasks/get" => {
                 let task = self.visible_task(method, params)?;
-                let mut actions = vec![send_result(id, protocol::task_json(&task))];
+                let mut got = protocol::task_json(&task);
+                if let Some(meta) = workflow::task_meta(&task) {
+                    got = got.with("_meta", meta);
+                }
+                let mut actions = vec![send_result(id, got)];
                 // Where the host can push, a task's questions follow the first tasks/get that
                 // shows them: the client knows the task by then (a question pushed the moment
                 // it is asked can reach a client before the task it belongs to, and the official
@@ -92,7 +96,7 @@ impl Router<'_> {
     fn legacy_tools_call(&self, id: &Value, params: &Value) -> Handled {
         let (tool, arguments) = self.tool_and_arguments(params)?;
         let name = tool.name.as_str();
-        match (params.get("task"), tool.task_support) {
+        match (params.get("task"), tool.support()) {
             (Some(_), TaskSupport::Forbidden) => Err(RpcError::new(
                 code::METHOD_NOT_FOUND,
                 format!("Tool '{name}' does not support task-augmented calls"),

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Capabilities, Handled, Router, RunRef, RunState, missing_capability_message, send_result,
+    workflow,
 };
 use crate::model::{Action, Era, Outcome, RpcError, Status, Task, TaskSupport, ToolQuestion};
 use crate::protocol::{self, Params, code};
@@ -45,7 +46,10 @@ impl Router<'_> {
             }
             "tasks/get" => {
                 let task = self.visible_task(method, params)?;
-                let got = detailed_task(&task)?.with_result_type("complete");
+                let mut got = detailed_task(&task)?.with_result_type("complete");
+                if let Some(meta) = workflow::task_meta(&task) {
+                    got = got.with("_meta", meta);
+                }
                 Ok(vec![send_result(id, got)])
             }
             "tasks/update" => self.tasks_update(id, &params.value()),
@@ -116,10 +120,12 @@ impl Router<'_> {
         }
         let (tool, arguments) = self.tool_and_arguments(params)?;
         let name = tool.name.as_str();
-        match (declares_tasks, tool.task_support) {
+        match (declares_tasks, tool.support()) {
             // A tool that gathers input first runs as a plain call until it says to go on as
             // a task (`tool_detached`).
-            (true, TaskSupport::Optional | TaskSupport::Required) if tool.defer_task => {
+            (true, TaskSupport::Optional | TaskSupport::Required)
+                if tool.defer_task && tool.steps.is_empty() =>
+            {
                 Ok(vec![Action::RunTool(crate::model::Run {
                     token: RunRef::Call(self.ctx.client.clone(), id.clone()).token(),
                     state: RunState::new(
@@ -295,7 +301,7 @@ impl Router<'_> {
         else {
             return Vec::new(); // Already a task, or a call that cannot become one.
         };
-        let task = match self.new_task(Era::Modern, params, None, None, false) {
+        let task = match self.new_task(Era::Modern, &[], params, None, None, false) {
             Ok(task) => task,
             Err(e) => {
                 // The call goes on as a plain call; say why it could not become a task.
@@ -376,7 +382,7 @@ impl Router<'_> {
                 .get("name")
                 .and_then(Value::as_str)
                 .and_then(|name| self.server.find_tool(name))
-                .is_some_and(|t| t.defer_task && t.task_support != TaskSupport::Forbidden);
+                .is_some_and(|t| t.defer_task && t.support() != TaskSupport::Forbidden);
         let mut actions = vec![Action::RenameRun {
             from: state.token.clone(),
             to: to.clone(),

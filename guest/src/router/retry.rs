@@ -8,46 +8,41 @@
 //! sees it first claims it (compare-and-swap) and starts the attempt: the same path that picks
 //! up a task whose host died.
 
-use serde_json::{Value, json};
-
-use super::{Router, RunRef, RunState};
+use super::{Router, workflow};
 use crate::machine::{self, TransitionError};
-use crate::model::{Action, Era, Run, Status, Task, Tool};
+use crate::model::{Action, Status, Task};
 use crate::protocol;
 
 /// The longest reason for a failure kept in a status message, in characters.
 const MAX_WHY: usize = 200;
 
 impl Router<'_> {
-    /// The tool a task runs, if this server offers it.
-    fn task_tool(&self, task: &Task) -> Option<Tool> {
-        let request: Value = serde_json::from_str(&task.request).ok()?;
-        self.server
-            .find_tool(request.pointer("/params/name")?.as_str()?)
-    }
-
-    /// Whether `task` may run again: its tool is offered here and has attempts left.
+    /// Whether `task` may run again: the tool of its runs (a workflow's: its step's) is offered
+    /// here and has attempts left.
     pub(super) fn has_attempts_left(&self, task: &Task) -> bool {
-        self.task_tool(task)
+        self.run_tool(task)
             .is_some_and(|tool| task.attempt < tool.max_attempts)
     }
 
     /// A run of `task` failed (`why`): if its tool has attempts left, the task waits for the
     /// next one and these are the actions; `None` if the failure is final.
     pub(super) fn retry_later(&self, task: Task, why: &str) -> Option<Vec<Action>> {
-        let tool = self.task_tool(&task)?;
+        let tool = self.run_tool(&task)?;
         if task.attempt >= tool.max_attempts {
             return None;
         }
         let now = self.ctx.now;
         let at = now.saturating_add(backoff(tool.retry_backoff, task.attempt));
-        let message = format!(
-            "Attempt {} of {} failed: {}. Attempt {} starts at {}.",
-            task.attempt,
-            tool.max_attempts,
-            brief(why),
-            task.attempt + 1,
-            protocol::iso8601(at)
+        let message = workflow::step_message(
+            &task,
+            &format!(
+                "Attempt {} of {} failed: {}. Attempt {} starts at {}.",
+                task.attempt,
+                tool.max_attempts,
+                brief(why),
+                task.attempt + 1,
+                protocol::iso8601(at)
+            ),
         );
         let was = task.status;
         let waiting = self.update(task, |t| {
@@ -69,10 +64,18 @@ impl Router<'_> {
     /// `task` waits for its next attempt, or its host died under it: if its tool has attempts
     /// left, claim it for this host and start the next attempt; `None` if none is left.
     pub(super) fn retry_now(&self, task: Task) -> Option<Vec<Action>> {
-        let tool = self.task_tool(&task)?;
+        let tool = self.run_tool(&task)?;
         if task.attempt >= tool.max_attempts {
             return None;
         }
+        // A step whose arguments do not fit it will not fit on any attempt.
+        let (tool, arguments) = match self.next_run(&task) {
+            Ok(run) => run,
+            Err(why) => {
+                let failed = self.conclude(task, super::tool_error_result(&why), Some(why));
+                return Some(failed);
+            }
+        };
         let now = self.ctx.now;
         let lease = self.server.settings().lease;
         let next = task.attempt + 1;
@@ -84,6 +87,7 @@ impl Router<'_> {
                 task.attempt, tool.max_attempts
             ),
         };
+        let message = workflow::step_message(&task, &message);
         let was = task.status;
         let claimed = self.update(task, |t| {
             // Claimed by another host, renewed, or ended since the store listed it.
@@ -100,31 +104,14 @@ impl Router<'_> {
         let Ok(Ok(task)) = claimed else {
             return Some(Vec::new());
         };
-        let request: Value = serde_json::from_str(&task.request).unwrap_or_default();
-        let params = request.get("params").cloned().unwrap_or_default();
-        let arguments = params
-            .get("arguments")
-            .filter(|a| a.is_object())
-            .cloned()
-            .unwrap_or_else(|| json!({}));
-        let progress_token = match task.era {
-            Era::Legacy => protocol::progress_token(&params),
-            Era::Modern => None,
-        };
         let mut actions = self.changed(&task, was);
-        actions.push(Action::RunTool(Run {
-            token: RunRef::Task(task.id.clone()).token(),
-            state: RunState::with_progress(progress_token).encode(),
-            task_id: Some(task.id.clone()),
-            tool: tool.name,
-            arguments: arguments.to_string(),
-        }));
+        actions.push(self.run_action(&task, &tool.name, &arguments));
         Some(actions)
     }
 
     /// What follows a change of a task that was `was`: the status notification if its status
     /// changed, else only the wake-up of what waits on it.
-    fn changed(&self, task: &Task, was: Status) -> Vec<Action> {
+    pub(super) fn changed(&self, task: &Task, was: Status) -> Vec<Action> {
         if task.status == was {
             vec![Action::Changed(task.id.clone())]
         } else {
@@ -135,7 +122,7 @@ impl Router<'_> {
 
 /// The task `working` with this status message: a working task keeps its status, one waiting
 /// for input works again; a terminal one stays as it is (the error).
-fn working(mut t: Task, message: &str, now: u64) -> Result<Task, TransitionError> {
+pub(super) fn working(mut t: Task, message: &str, now: u64) -> Result<Task, TransitionError> {
     if t.status != Status::Working {
         return machine::transition(t, Status::Working, Some(message.to_string()), now);
     }

@@ -126,6 +126,7 @@ pub(super) fn encode(task: &Task) -> String {
         "executor": task.executor,
         "leaseUntil": task.lease_until,
         "attempt": task.attempt,
+        "variables": task.variables,
     })
     .to_string()
 }
@@ -206,6 +207,7 @@ pub(super) fn decode(body: &str) -> Result<Task, StoreError> {
         attempt: number("attempt")
             .map_or(Ok(1), u32::try_from)
             .map_err(|_| damaged("attempt"))?,
+        variables: text("variables"),
     })
 }
 
@@ -263,6 +265,7 @@ mod tests {
             executor: Some("host/1".into()),
             lease_until: Some(5),
             attempt: 2,
+            variables: Some(r#"{"workflow":{"steps":["a"],"step":1}}"#.into()),
         };
         assert_eq!(decode(&encode(&task)).unwrap(), task);
         task.outcome = Some(Outcome::Success("{\"content\":[]}".into()));

@@ -5,8 +5,9 @@
 //! arrives as one JSON line on stdin; each line it writes to stderr becomes the task's status
 //! message, except a line that is a JSON object with a number `progress`, which is a progress
 //! report: `{"progress": 3, "total": 10, "message": "7 to go"}` (`total` and `message` optional;
-//! see [`ToolContext::report`]); exit 0 makes stdout the result (a JSON `CallToolResult` as is, anything else as
-//! text); any other exit, or the timeout, makes an `isError` result with the tail of stderr. Stdout
+//! see [`ToolContext::report`]); exit 0 makes stdout the result (a JSON `CallToolResult` as is; for
+//! a tool with an `output_schema`, a JSON object as its `structuredContent` and text; anything
+//! else as text); any other exit, or the timeout, makes an `isError` result with the tail of stderr. Stdout
 //! that is exactly `{"error": {"code": ..., "message": ...}}` ends the call with that JSON-RPC
 //! error instead, whatever the exit status.
 //! Cancel kills its whole process group: SIGTERM, then SIGKILL after a grace period. On Linux the
@@ -249,7 +250,13 @@ impl Tool for CommandTool {
         let within = Duration::from_secs(5).max(self.grace);
         let stdout = collect(stdout, within).await;
         let tail = collect(stderr, within).await;
-        outcome(&argv[0], ended, &stdout, &tail)
+        outcome(
+            &argv[0],
+            ended,
+            &stdout,
+            &tail,
+            self.info.output_schema.is_some(),
+        )
     }
 }
 
@@ -411,7 +418,15 @@ fn give_as_questions_fd(command: &mut Command, fd: RawFd) {
     }
 }
 
-fn outcome(program: &str, ended: Ended, stdout: &[u8], tail: &str) -> ToolOutcome {
+/// What a run ended with. With `structured` (the tool declares an output schema), stdout that is
+/// a JSON object is the result's `structuredContent` too, as the spec asks of such tools.
+fn outcome(
+    program: &str,
+    ended: Ended,
+    stdout: &[u8],
+    tail: &str,
+    structured: bool,
+) -> ToolOutcome {
     let status = match ended {
         Ended::Cancelled => return ToolOutcome::tool_error("cancelled"),
         Ended::TimedOut(after) => {
@@ -426,6 +441,10 @@ fn outcome(program: &str, ended: Ended, stdout: &[u8], tail: &str) -> ToolOutcom
         let text = String::from_utf8_lossy(stdout);
         return match serde_json::from_str::<Value>(&text) {
             Ok(result) if is_call_tool_result(&result) => ToolOutcome::result(result),
+            Ok(object @ Value::Object(_)) if structured => ToolOutcome::result(json!({
+                "content": [{ "type": "text", "text": text.trim_end() }],
+                "structuredContent": object,
+            })),
             _ => ToolOutcome::text(text.into_owned()),
         };
     }
@@ -527,6 +546,7 @@ mod tests {
             retry_backoff: 0,
             dedup_window: None,
             queue: false,
+            steps: Vec::new(),
         };
         CommandTool::new(info, command.iter().map(|s| s.to_string()).collect())
     }

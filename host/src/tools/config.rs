@@ -1,4 +1,4 @@
-//! The tools file: the server's settings and its command tools, in TOML.
+//! The tools file: the server's settings, its command tools and its workflows, in TOML.
 //!
 //! ```toml
 //! [server]                       # optional; these are the defaults
@@ -23,6 +23,10 @@
 //! dedup_window_ms = 60000        # optional: an equal call within it gets the same task
 //! run = "local"                  # local | queue: leave its tasks to workers (mcp-tasks worker)
 //! input_schema = { type = "object", properties = { dir = { type = "string" } }, required = ["dir"] }
+//!
+//! [[tools]]                      # a workflow: other tools of the file, run in order as one task
+//! name = "release"
+//! steps = ["build", "package", "publish"]  # each step's output is the next one's arguments
 //! ```
 
 use std::collections::HashSet;
@@ -110,9 +114,11 @@ struct ToolEntry {
     name: String,
     title: Option<String>,
     description: Option<String>,
+    #[serde(default)]
     command: Vec<String>,
-    #[serde(default = "optional")]
-    task_support: TaskSupportName,
+    #[serde(default)]
+    steps: Vec<String>,
+    task_support: Option<TaskSupportName>,
     timeout_secs: Option<f64>,
     grace_secs: Option<f64>,
     cwd: Option<PathBuf>,
@@ -136,10 +142,6 @@ enum TaskSupportName {
     Forbidden,
     Optional,
     Required,
-}
-
-fn optional() -> TaskSupportName {
-    TaskSupportName::Optional
 }
 
 impl ToolsFile {
@@ -170,6 +172,10 @@ impl ToolsFile {
             if !names.insert(tool.name.as_str()) {
                 return Err(invalid(format!("tool '{}' is defined twice", tool.name)));
             }
+            if !tool.steps.is_empty() {
+                check_workflow(tool, &file.tools).map_err(invalid)?;
+                continue;
+            }
             if tool.command.is_empty() || tool.command[0].is_empty() {
                 return Err(invalid(format!(
                     "tool '{}': command must name a program",
@@ -190,7 +196,7 @@ impl ToolsFile {
                     tool.name
                 )));
             }
-            if tool.defer_task && matches!(tool.task_support, TaskSupportName::Forbidden) {
+            if tool.defer_task && matches!(tool.task_support, Some(TaskSupportName::Forbidden)) {
                 return Err(invalid(format!(
                     "tool '{}': defer_task needs task_support \"optional\" or \"required\"",
                     tool.name
@@ -265,25 +271,42 @@ impl ToolsFile {
         }
     }
 
-    /// The command tools this file defines, in its order.
+    /// The command tools and workflows this file defines, in its order.
     pub fn tools(&self) -> Vec<Arc<dyn Tool>> {
         self.tools
             .iter()
             .map(|t| {
+                // A workflow takes its first step's arguments, unless it says otherwise.
+                let first_step = t
+                    .steps
+                    .first()
+                    .and_then(|name| self.tools.iter().find(|s| &s.name == name));
+                let input_schema = t
+                    .input_schema
+                    .clone()
+                    .or_else(|| first_step.and_then(|s| s.input_schema.clone()))
+                    .unwrap_or_else(|| serde_json::json!({ "type": "object" }));
+                let description = t.description.clone().or_else(|| {
+                    (!t.steps.is_empty()).then(|| {
+                        format!(
+                            "Runs {}, one after the other, as one task.",
+                            t.steps.join(", then ")
+                        )
+                    })
+                });
                 let info = ToolInfo {
                     name: t.name.clone(),
                     title: t.title.clone(),
-                    description: t.description.clone(),
-                    input_schema: t
-                        .input_schema
-                        .clone()
-                        .unwrap_or_else(|| serde_json::json!({ "type": "object" }))
-                        .to_string(),
+                    description,
+                    input_schema: input_schema.to_string(),
                     output_schema: t.output_schema.as_ref().map(Value::to_string),
                     task_support: match t.task_support {
-                        TaskSupportName::Forbidden => TaskSupport::Forbidden,
-                        TaskSupportName::Optional => TaskSupport::Optional,
-                        TaskSupportName::Required => TaskSupport::Required,
+                        Some(TaskSupportName::Forbidden) => TaskSupport::Forbidden,
+                        Some(TaskSupportName::Optional) => TaskSupport::Optional,
+                        // A workflow runs only as a task.
+                        None if !t.steps.is_empty() => TaskSupport::Required,
+                        None => TaskSupport::Optional,
+                        Some(TaskSupportName::Required) => TaskSupport::Required,
                     },
                     defer_task: t.defer_task,
                     immediate_response: t.immediate_response.clone(),
@@ -291,7 +314,11 @@ impl ToolsFile {
                     retry_backoff: t.retry_backoff_ms.unwrap_or(DEFAULT_RETRY_BACKOFF_MS),
                     dedup_window: t.dedup_window_ms,
                     queue: t.run == RunName::Queue,
+                    steps: t.steps.clone(),
                 };
+                if !t.steps.is_empty() {
+                    return Arc::new(super::Workflow::new(info)) as Arc<dyn Tool>;
+                }
                 let mut tool = CommandTool::new(info, t.command.clone());
                 if let Some(secs) = t.timeout_secs {
                     tool = tool.with_timeout(Duration::from_secs_f64(secs));
@@ -311,12 +338,90 @@ impl ToolsFile {
     }
 }
 
+/// What a workflow entry must be: steps that are command tools of the file, and none of the
+/// keys that only a command has (retries, timeouts and questions are each step's own).
+fn check_workflow(tool: &ToolEntry, all: &[ToolEntry]) -> Result<(), String> {
+    let name = &tool.name;
+    if !tool.command.is_empty() {
+        return Err(format!(
+            "tool '{name}': a tool has either a command or steps (a workflow), not both"
+        ));
+    }
+    for step in &tool.steps {
+        match all.iter().find(|t| &t.name == step) {
+            None => {
+                return Err(format!(
+                    "tool '{name}': step '{step}' is not a tool of this file"
+                ));
+            }
+            Some(t) if !t.steps.is_empty() => {
+                return Err(format!(
+                    "tool '{name}': step '{step}' is a workflow; a step must be a command tool"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    let per_step = [
+        ("timeout_secs", tool.timeout_secs.is_some()),
+        ("grace_secs", tool.grace_secs.is_some()),
+        ("cwd", tool.cwd.is_some()),
+        ("questions", tool.questions),
+        ("defer_task", tool.defer_task),
+        ("max_attempts", tool.max_attempts.is_some()),
+        ("retry_backoff_ms", tool.retry_backoff_ms.is_some()),
+    ];
+    if let Some((key, _)) = per_step.iter().find(|(_, set)| *set) {
+        return Err(format!(
+            "tool '{name}': {key} belongs on the step tools, not on a workflow"
+        ));
+    }
+    if matches!(
+        tool.task_support,
+        Some(TaskSupportName::Forbidden | TaskSupportName::Optional)
+    ) {
+        return Err(format!(
+            "tool '{name}': a workflow runs only as a task (task_support = \"required\", its \
+             default)"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<ToolsFile, ConfigError> {
         ToolsFile::parse(text, Path::new("tools.toml"))
+    }
+
+    #[test]
+    fn a_workflow_runs_only_as_a_task_and_takes_its_first_step_arguments() {
+        let file = parse(
+            r#"
+            [[tools]]
+            name = "fetch"
+            command = ["curl", "{url}"]
+            input_schema = { type = "object", properties = { url = { type = "string" } }, required = ["url"] }
+            [[tools]]
+            name = "count"
+            command = ["wc", "-l"]
+            [[tools]]
+            name = "pipeline"
+            steps = ["fetch", "count"]
+            "#,
+        )
+        .unwrap();
+        let tools = file.tools();
+        let info = tools[2].info();
+        assert_eq!(info.steps, ["fetch", "count"]);
+        assert_eq!(info.task_support, TaskSupport::Required);
+        assert_eq!(info.input_schema, tools[0].info().input_schema);
+        assert_eq!(
+            info.description.as_deref(),
+            Some("Runs fetch, then count, one after the other, as one task.")
+        );
     }
 
     #[test]
@@ -368,6 +473,33 @@ mod tests {
     fn mistakes_are_named() {
         let err = |t: &str| parse(t).unwrap_err().to_string();
         assert!(err("[[tools]]\nname='a'\ncommand=[]").contains("command must name a program"));
+        assert!(err("[[tools]]\nname='a'").contains("command must name a program"));
+        let a = "[[tools]]\nname='a'\ncommand=['x']\n";
+        assert!(err(&format!("{a}[[tools]]\nname='w'\nsteps=['a','b']")).contains("step 'b'"));
+        assert!(
+            err(&format!(
+                "{a}[[tools]]\nname='w'\nsteps=['a']\ncommand=['y']"
+            ))
+            .contains("not both")
+        );
+        assert!(
+            err(&format!(
+                "{a}[[tools]]\nname='w'\nsteps=['a']\n[[tools]]\nname='v'\nsteps=['w']"
+            ))
+            .contains("is a workflow")
+        );
+        assert!(
+            err(&format!(
+                "{a}[[tools]]\nname='w'\nsteps=['a']\nmax_attempts=2"
+            ))
+            .contains("max_attempts belongs on the step tools")
+        );
+        assert!(
+            err(&format!(
+                "{a}[[tools]]\nname='w'\nsteps=['a']\ntask_support='optional'"
+            ))
+            .contains("only as a task")
+        );
         assert!(
             err("[[tools]]\nname='a'\ncommand=['x']\n[[tools]]\nname='a'\ncommand=['y']")
                 .contains("defined twice")

@@ -47,6 +47,37 @@ pub trait Tool: Send + Sync + 'static {
     async fn call(&self, arguments: Value, cx: ToolContext) -> ToolOutcome;
 }
 
+/// A workflow: a tool made of other tools of the server (`ToolInfo::steps`), which the component
+/// runs one after the other as one task. The host runs only its steps, never the workflow's own
+/// name, so [`Tool::call`] only answers a run asked for by a component that does not know
+/// workflows.
+pub struct Workflow(ToolInfo);
+
+impl Workflow {
+    /// A workflow described by `info`, whose `steps` name the tools it runs.
+    pub fn new(info: ToolInfo) -> Self {
+        Self(info)
+    }
+}
+
+#[async_trait::async_trait]
+impl Tool for Workflow {
+    fn info(&self) -> &ToolInfo {
+        &self.0
+    }
+
+    async fn call(&self, _: Value, _: ToolContext) -> ToolOutcome {
+        ToolOutcome::rpc_error(
+            -32603,
+            format!(
+                "'{}' is a workflow: the component runs its steps ({}), not the workflow itself",
+                self.0.name,
+                self.0.steps.join(", ")
+            ),
+        )
+    }
+}
+
 /// What a running tool can see and do besides its arguments.
 #[derive(Clone)]
 pub struct ToolContext {
