@@ -172,3 +172,22 @@ fn a_queued_workflow_runs_on_a_worker_sharing_the_store() {
     let result = s.request("tasks/result", json!({ "taskId": id })).unwrap();
     assert_eq!(result["content"][0]["text"], "total rows: 10\n");
 }
+
+#[test]
+fn the_readme_workflow_runs_as_written() {
+    let readme = std::fs::read_to_string(mcp_tasks_e2e::root().join("README.md")).unwrap();
+    let section = &readme[readme.find("### Workflows").expect("a Workflows section")..];
+    let start = section.find("```toml\n").expect("a toml example") + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let mut s = Server::start(example, &[]);
+    s.initialize();
+    let id = s.create_task("pipeline", json!({ "n": 21 }));
+    let done = s.poll_task(&id, "terminal", terminal);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        done["_meta"]["mcp-tasks/workflow"]["steps"][0]["output"],
+        json!({ "rows": 21 })
+    );
+    let result = s.request("tasks/result", json!({ "taskId": id })).unwrap();
+    assert_eq!(result["content"][0]["text"], "total rows: 21\n");
+}
