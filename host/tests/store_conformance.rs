@@ -199,6 +199,28 @@ async fn expire_deletes_exactly_the_expired(store: Arc<dyn TaskStore>) {
     assert!(store.expire(1_500).await.unwrap().is_empty());
     assert_eq!(store.expire(u64::MAX / 2).await.unwrap(), ["later"]);
     assert!(store.get("forever").await.unwrap().is_some());
+    // Many at once (a store may delete them in batches): every one, once, and nothing else.
+    for n in 0..1_100 {
+        let mut t = task(&format!("many-{n:04}"), "bob", 2_000 + n);
+        t.ttl = Some(if n % 11 == 0 { 1_000_000 } else { 10 });
+        store.create(t).await.unwrap();
+    }
+    let mut gone = store.expire(10_000).await.unwrap();
+    gone.sort();
+    let want: Vec<String> = (0..1_100)
+        .filter(|n| n % 11 != 0)
+        .map(|n| format!("many-{n:04}"))
+        .collect();
+    assert_eq!(gone, want);
+    assert_eq!(
+        store
+            .list("bob", None, None, 500)
+            .await
+            .unwrap()
+            .tasks
+            .len(),
+        100
+    );
 }
 
 async fn abandoned_finds_lapsed_leases_of_unfinished_tasks(store: Arc<dyn TaskStore>) {

@@ -240,29 +240,44 @@ impl TaskStore for PostgresStore {
         let (after_at, after_id) = row::resume_after(cursor)?;
         let status = status.map(row::status_name);
         let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT body FROM mcp_tasks
-                 WHERE owner = $1 AND ($2::TEXT IS NULL OR status = $2)
-                   AND (created_at, id) > ($3, $4)
-                 ORDER BY created_at, id
-                 LIMIT $5",
-            )
-            .await
-            .map_err(unavailable)?;
-        let rows = client
-            .query(
-                &stmt,
-                &[
-                    &owner,
-                    &status,
-                    &after_at,
-                    &after_id,
-                    &(i64::from(limit) + 1),
-                ],
-            )
-            .await
-            .map_err(unavailable)?;
+        let limit_plus_one = i64::from(limit) + 1;
+        // One statement per shape, each exactly an index's prefix and order, so that the
+        // generic plan of a cached statement reads one page of that index whatever the table
+        // holds (an `$2 IS NULL OR status = $2` leaves the planner to guess).
+        let rows = match &status {
+            None => {
+                let stmt = client
+                    .prepare_cached(
+                        "SELECT body FROM mcp_tasks
+                         WHERE owner = $1 AND (created_at, id) > ($2, $3)
+                         ORDER BY created_at, id
+                         LIMIT $4",
+                    )
+                    .await
+                    .map_err(unavailable)?;
+                client
+                    .query(&stmt, &[&owner, &after_at, &after_id, &limit_plus_one])
+                    .await
+            }
+            Some(status) => {
+                let stmt = client
+                    .prepare_cached(
+                        "SELECT body FROM mcp_tasks
+                         WHERE owner = $1 AND status = $2 AND (created_at, id) > ($3, $4)
+                         ORDER BY created_at, id
+                         LIMIT $5",
+                    )
+                    .await
+                    .map_err(unavailable)?;
+                client
+                    .query(
+                        &stmt,
+                        &[&owner, status, &after_at, &after_id, &limit_plus_one],
+                    )
+                    .await
+            }
+        }
+        .map_err(unavailable)?;
         let mut tasks = rows
             .iter()
             .map(|r| row::decode(r.get(0)))

@@ -18,6 +18,9 @@ use crate::types::{Page, Status, StoreError, Task};
 /// How long a change waits for another process's write to finish before it fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many expired tasks one transaction of `expire` deletes (see there).
+const EXPIRE_BATCH: usize = 250;
+
 /// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
 const MIGRATIONS: &[&str] = &["
     CREATE TABLE tasks (
@@ -285,15 +288,30 @@ impl TaskStore for SqliteStore {
     }
 
     async fn expire(&self, now: u64) -> Result<Vec<String>, StoreError> {
-        self.with(move |c| {
-            c.prepare_cached("DELETE FROM tasks WHERE expires_at <= ?1 RETURNING id")
-                .and_then(|mut s| {
-                    s.query_map([to_sql(now)], |r| r.get(0))
-                        .and_then(|rows| rows.collect())
+        // In batches, each its own transaction, with the connection let go in between: a sweep
+        // that expires many tasks at once must not hold up the requests of every client.
+        let mut expired = Vec::new();
+        loop {
+            let batch: Vec<String> = self
+                .with(move |c| {
+                    c.prepare_cached(
+                        "DELETE FROM tasks WHERE rowid IN
+                           (SELECT rowid FROM tasks WHERE expires_at <= ?1 LIMIT ?2)
+                         RETURNING id",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map(params![to_sql(now), EXPIRE_BATCH as i64], |r| r.get(0))
+                            .and_then(|rows| rows.collect())
+                    })
+                    .map_err(unavailable)
                 })
-                .map_err(unavailable)
-        })
-        .await
+                .await?;
+            let last = batch.len() < EXPIRE_BATCH;
+            expired.extend(batch);
+            if last {
+                return Ok(expired);
+            }
+        }
     }
 
     async fn abandoned(&self, now: u64, limit: u32) -> Result<Vec<String>, StoreError> {
