@@ -34,7 +34,7 @@ fn task(n: u64, ttl: u64) -> Task {
         era: Era::Legacy,
         id: format!("task-{n:08}"),
         owner: format!("owner-{}", n % OWNERS),
-        status: if n % 4 == 0 {
+        status: if n.is_multiple_of(4) {
             Status::Working
         } else {
             Status::Completed
@@ -52,7 +52,7 @@ fn task(n: u64, ttl: u64) -> Task {
         input_requests: Vec::new(),
         executor: None,
         // Working tasks hold a lease that has not lapsed at "now".
-        lease_until: (n % 4 == 0).then_some(BASE + 2 * HOUR),
+        lease_until: n.is_multiple_of(4).then_some(BASE + 2 * HOUR),
         attempt: 1,
         variables: None,
     }
