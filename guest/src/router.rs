@@ -213,14 +213,15 @@ impl<'a> Router<'a> {
         if queued {
             return Ok((task, Vec::new())); // A host that claims it runs it.
         }
+        let state = workflow::progress_state(era, Some(params));
         if tool.steps.is_empty() {
-            let run = self.run_action(&task, &tool.name, arguments);
+            let run = self.run_action(&task, &tool.name, arguments, state);
             return Ok((task, vec![run]));
         }
         // A workflow runs its first step.
         match self.next_run(&task) {
             Ok((step, arguments)) => {
-                let run = self.run_action(&task, &step.name, &arguments);
+                let run = self.run_action(&task, &step.name, &arguments, state);
                 Ok((task, vec![run]))
             }
             Err(why) => {

@@ -69,8 +69,8 @@ impl Router<'_> {
             return None;
         }
         // A step whose arguments do not fit it will not fit on any attempt.
-        let (tool, arguments) = match self.next_run(&task) {
-            Ok(run) => run,
+        let arguments = match workflow::run_arguments(&task, &tool) {
+            Ok(arguments) => arguments,
             Err(why) => {
                 let failed = self.conclude(task, super::tool_error_result(&why), Some(why));
                 return Some(failed);
@@ -105,7 +105,8 @@ impl Router<'_> {
             return Some(Vec::new());
         };
         let mut actions = self.changed(&task, was);
-        actions.push(self.run_action(&task, &tool.name, &arguments));
+        let state = workflow::task_progress_state(&task);
+        actions.push(self.run_action(&task, &tool.name, &arguments, state));
         Some(actions)
     }
 

@@ -17,7 +17,7 @@ use crate::model::{Action, Era, Outcome, Report, Run, Task, Tool};
 use crate::protocol;
 
 /// The `_meta` key under which `tasks/get` shows a workflow's steps.
-pub(super) const META_WORKFLOW: &str = "mcp-tasks/workflow";
+const META_WORKFLOW: &str = "mcp-tasks/workflow";
 
 /// Where a workflow task stands, as its variables keep it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -156,29 +156,26 @@ impl Router<'_> {
     /// `Err` with the reason when it cannot start here (the tool is not offered, or the output
     /// a step gets lacks an argument the step requires).
     pub(super) fn next_run(&self, task: &Task) -> Result<(Tool, Value), String> {
-        let arguments = call_arguments(task);
-        let Some(workflow) = Workflow::of(task) else {
-            let tool = self
-                .run_tool(task)
-                .ok_or_else(|| "its tool is not offered here".to_string())?;
-            return Ok((tool, arguments));
+        let Some(tool) = self.run_tool(task) else {
+            return Err(match Workflow::of(task) {
+                Some(workflow) => {
+                    format!(
+                        "{} cannot start: no tool of that name here",
+                        workflow.label()
+                    )
+                }
+                None => "its tool is not offered here".to_string(),
+            });
         };
-        let step = self.run_tool(task).ok_or_else(|| {
-            format!(
-                "{} cannot start: no tool of that name here",
-                workflow.label()
-            )
-        })?;
-        let arguments = workflow.arguments(&arguments);
-        check_required_arguments(&step, &arguments)
-            .map_err(|e| format!("{} cannot start: {}", workflow.label(), e.message))?;
-        Ok((step, arguments))
+        let arguments = run_arguments(task, &tool)?;
+        Ok((tool, arguments))
     }
 
     /// The tool `task`'s runs are of: its step's in a workflow, else the one its call named; if
     /// this server offers it.
     pub(super) fn run_tool(&self, task: &Task) -> Option<Tool> {
-        let name = match Workflow::of(task) {
+        let workflow = Workflow::of(task);
+        let name = match &workflow {
             Some(workflow) => workflow.tool().to_string(),
             None => {
                 let request: Value = serde_json::from_str(&task.request).ok()?;
@@ -188,21 +185,12 @@ impl Router<'_> {
         // A step is an ordinary tool: workflows do not nest.
         self.server
             .find_tool(&name)
-            .filter(|t| t.steps.is_empty() || Workflow::of(task).is_none())
+            .filter(|t| t.steps.is_empty() || workflow.is_none())
     }
 
-    /// The action that starts the next run of `task`: `tool` with `arguments`, reporting
-    /// progress to its 2025-11-25 request's token (the extension has no progress for tasks).
-    pub(super) fn run_action(&self, task: &Task, tool: &str, arguments: &Value) -> Action {
-        self.run_action_with(
-            task,
-            tool,
-            arguments,
-            RunState::with_progress(progress_token(task)),
-        )
-    }
-
-    fn run_action_with(
+    /// The action that starts a run of `task`: `tool` with `arguments`, with this run state
+    /// (see [`progress_state`]).
+    pub(super) fn run_action(
         &self,
         task: &Task,
         tool: &str,
@@ -269,7 +257,7 @@ impl Router<'_> {
         };
         let mut actions = self.changed(&task, was);
         // A 2025-11-25 client that asked for progress hears of each finished step.
-        let mut state = RunState::with_progress(progress_token(&task));
+        let mut state = task_progress_state(&task);
         let done = Report {
             progress: Some(finished as f64),
             total: Some(workflow.steps.len() as f64),
@@ -281,7 +269,7 @@ impl Router<'_> {
                 &params,
             )));
         }
-        actions.push(self.run_action_with(&task, &tool.name, &arguments, state));
+        actions.push(self.run_action(&task, &tool.name, &arguments, state));
         Some(actions)
     }
 }
@@ -300,13 +288,38 @@ pub(super) fn last_step_done(task: &Task, outcome: &Outcome) -> Option<String> {
     Some(workflow.into_variables(task.variables.as_deref()))
 }
 
-/// The progress token of a 2025-11-25 task's request; none for the extension's tasks.
-pub(super) fn progress_token(task: &Task) -> Option<Value> {
-    if task.era == Era::Modern {
-        return None;
-    }
-    let request: Value = serde_json::from_str(&task.request).ok()?;
-    protocol::progress_token(request.get("params")?)
+/// The arguments of `task`'s next run of `tool` (its run tool, see `Router::run_tool`): the
+/// call's, or for a workflow's later step the output before it; `Err` when a step's input lacks
+/// an argument the step requires.
+pub(super) fn run_arguments(task: &Task, tool: &Tool) -> Result<Value, String> {
+    let arguments = call_arguments(task);
+    let Some(workflow) = Workflow::of(task) else {
+        return Ok(arguments);
+    };
+    let arguments = workflow.arguments(&arguments);
+    check_required_arguments(tool, &arguments)
+        .map_err(|e| format!("{} cannot start: {}", workflow.label(), e.message))?;
+    Ok(arguments)
+}
+
+/// The state of a new run of a task in `era` whose call had these params: a 2025-11-25 task
+/// reports progress to its request's token for its whole life; the extension has no progress
+/// for tasks.
+pub(super) fn progress_state(era: Era, params: Option<&Value>) -> RunState {
+    let token = match era {
+        Era::Legacy => params.and_then(protocol::progress_token),
+        Era::Modern => None,
+    };
+    RunState::with_progress(token)
+}
+
+/// [`progress_state`] for a run of a stored task, from its request.
+pub(super) fn task_progress_state(task: &Task) -> RunState {
+    let request: Option<Value> = match task.era {
+        Era::Legacy => serde_json::from_str(&task.request).ok(),
+        Era::Modern => None,
+    };
+    progress_state(task.era, request.as_ref().and_then(|r| r.get("params")))
 }
 
 /// A step's report as the workflow's: its message prefixed with the step, and its progress

@@ -303,10 +303,10 @@ impl ToolsFile {
                     task_support: match t.task_support {
                         Some(TaskSupportName::Forbidden) => TaskSupport::Forbidden,
                         Some(TaskSupportName::Optional) => TaskSupport::Optional,
+                        Some(TaskSupportName::Required) => TaskSupport::Required,
                         // A workflow runs only as a task.
                         None if !t.steps.is_empty() => TaskSupport::Required,
                         None => TaskSupport::Optional,
-                        Some(TaskSupportName::Required) => TaskSupport::Required,
                     },
                     defer_task: t.defer_task,
                     immediate_response: t.immediate_response.clone(),
