@@ -10,7 +10,7 @@
 //! Every figure is the median of several rounds, measured in the same run as its baseline.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
@@ -20,12 +20,10 @@ use mcp_tasks::types::{Action, Context, Era, Settings, Status, StoreError, Task}
 use mcp_tasks::{Call, ComponentSource, Guest, Machine, MemoryStore, TaskStore};
 use mcp_tasks_guest::model as native;
 
-const ROUNDS: usize = 7;
+mod common;
+use common::{StdioServer, binary, median};
 
-fn median(mut samples: Vec<f64>) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[samples.len() / 2]
-}
+const ROUNDS: usize = 7;
 
 /// The memory store's futures never wait: poll once.
 fn ready<T>(fut: impl Future<Output = T>) -> T {
@@ -181,11 +179,11 @@ fn router_call(runtime: &tokio::runtime::Runtime) {
     let native_store = NativeStore(store.clone());
 
     println!("router.handle, one call, median of {ROUNDS} rounds of {CALLS}:");
-    let ping = r#"{"jsonrpc":"2.0","id":7,"method":"ping"}"#.to_string();
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#.to_string();
     let get =
-        format!(r#"{{"jsonrpc":"2.0","id":7,"method":"tasks/get","params":{{"taskId":"{id}"}}}}"#);
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{{"taskId":"{id}"}}}}"#);
     let modern_get = format!(
-        r#"{{"jsonrpc":"2.0","id":7,"method":"tasks/get","params":{{"taskId":"{id}",{MODERN_META}}}}}"#
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{{"taskId":"{id}",{MODERN_META}}}}}"#
     );
     for (what, message) in [
         ("ping (no store access)", ping),
@@ -288,150 +286,45 @@ fn machine_call() {
     compare("state-machine component", component_round, native_round);
 }
 
-fn binary() -> PathBuf {
-    // Benches run from <target>/release/deps/.
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .unwrap()
-        .join("mcp-tasks");
-    if !bin.exists() {
-        let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-            .args([
-                "build",
-                "--release",
-                "-p",
-                "mcp-tasks",
-                "--bin",
-                "mcp-tasks",
-            ])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    bin
-}
-
-struct StdioServer {
-    child: std::process::Child,
-    stdin: std::process::ChildStdin,
-    stdout: BufReader<std::process::ChildStdout>,
-    _dir: PathBuf,
-}
-
-impl StdioServer {
-    fn start(store: &str) -> StdioServer {
-        let dir = std::env::temp_dir().join(format!("mcp-tasks-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let tools = dir.join("tools.toml");
-        std::fs::write(
-            &tools,
-            "[[tools]]\nname = \"noop\"\ncommand = [\"true\"]\ntask_support = \"optional\"\n",
-        )
-        .unwrap();
-        let mut child = Command::new(binary())
-            .args(["serve", "--owner", "bench", "--store", store, "--tools"])
-            .arg(&tools)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        StdioServer {
-            child,
-            stdin,
-            stdout,
-            _dir: dir,
-        }
-    }
-
-    /// Read lines until `n` responses have arrived; notifications are skipped.
-    fn read_responses(&mut self, n: usize) {
-        let mut line = String::new();
-        let mut got = 0;
-        while got < n {
-            line.clear();
-            assert!(
-                self.stdout.read_line(&mut line).unwrap() > 0,
-                "server closed its output"
-            );
-            // Responses begin `{"jsonrpc":"2.0","id":`; notifications name a method there.
-            if line.starts_with("{\"jsonrpc\":\"2.0\",\"id\"") {
-                got += 1;
-            }
-        }
-    }
-
-    /// Requests per second for `n` copies of `request`: all written at once (pipelined) or one
-    /// after the other's response.
-    fn rate(&mut self, request: &str, n: usize, pipelined: bool) -> f64 {
-        let start = Instant::now();
-        if pipelined {
-            // Write from another thread so neither pipe fills while the other waits.
-            let mut stdin = self.stdin.try_clone_handle();
-            let batch = format!("{request}\n").repeat(n);
-            let writer = std::thread::spawn(move || stdin.write_all(batch.as_bytes()).unwrap());
-            self.read_responses(n);
-            writer.join().unwrap();
-        } else {
-            let line = format!("{request}\n");
-            for _ in 0..n {
-                self.stdin.write_all(line.as_bytes()).unwrap();
-                self.stdin.flush().unwrap();
-                self.read_responses(1);
-            }
-        }
-        n as f64 / start.elapsed().as_secs_f64()
-    }
-}
-
-trait CloneHandle {
-    fn try_clone_handle(&self) -> std::fs::File;
-}
-
-impl CloneHandle for std::process::ChildStdin {
-    /// A second handle on the same pipe, for a writer thread.
-    fn try_clone_handle(&self) -> std::fs::File {
-        use std::os::fd::AsFd;
-        std::fs::File::from(self.as_fd().try_clone_to_owned().unwrap())
-    }
-}
-
-impl Drop for StdioServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self._dir);
-    }
+/// The binary serving `store`, with one command tool, `noop` (runs `true`).
+fn start(store: &str, dir: &Path) -> StdioServer {
+    let tools = dir.join("tools.toml");
+    std::fs::write(
+        &tools,
+        "[[tools]]\nname = \"noop\"\ncommand = [\"true\"]\ntask_support = \"optional\"\n",
+    )
+    .unwrap();
+    let mut command = Command::new(binary());
+    command
+        .args(["serve", "--owner", "bench", "--store", store, "--tools"])
+        .arg(&tools);
+    StdioServer::spawn(command)
 }
 
 fn over_stdio(label: &str, store: &str) {
-    let mut s = StdioServer::start(store);
+    let dir = std::env::temp_dir().join(format!("mcp-tasks-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut s = start(store, &dir);
     // One task to read back.
-    s.stdin
-        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":\"c\",\"method\":\"tools/call\",\"params\":{\"name\":\"noop\",\"task\":{}}}\n")
-        .unwrap();
-    let mut line = String::new();
-    s.stdout.read_line(&mut line).unwrap();
-    let created: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let created = s.call(
+        r#"{"jsonrpc":"2.0","id":@ID@,"method":"tools/call","params":{"name":"noop","task":{}}}"#,
+    );
     let id = created["result"]["task"]["taskId"]
         .as_str()
         .unwrap()
         .to_string();
-    let get =
-        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tasks/get","params":{{"taskId":"{id}"}}}}"#);
-    let create = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"noop","task":{"ttl":60000}}}"#;
-    let ping = r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#;
+    let get = format!(
+        r#"{{"jsonrpc":"2.0","id":@ID@,"method":"tasks/get","params":{{"taskId":"{id}"}}}}"#
+    );
+    let create = r#"{"jsonrpc":"2.0","id":@ID@,"method":"tools/call","params":{"name":"noop","task":{"ttl":60000}}}"#;
+    let ping = r#"{"jsonrpc":"2.0","id":@ID@,"method":"ping"}"#;
     // The same two in the 2026-07-28 era: the version and the extension in each request's _meta.
     let meta = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{"io.modelcontextprotocol/tasks":{}}}}"#;
     let modern_get = format!(
-        r#"{{"jsonrpc":"2.0","id":4,"method":"tasks/get","params":{{"taskId":"{id}",{meta}}}}}"#
+        r#"{{"jsonrpc":"2.0","id":@ID@,"method":"tasks/get","params":{{"taskId":"{id}",{meta}}}}}"#
     );
     let modern_create = format!(
-        r#"{{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{{"name":"noop",{meta}}}}}"#
+        r#"{{"jsonrpc":"2.0","id":@ID@,"method":"tools/call","params":{{"name":"noop",{meta}}}}}"#
     );
 
     println!(
@@ -465,6 +358,8 @@ fn over_stdio(label: &str, store: &str) {
         std::thread::sleep(Duration::from_millis(500));
         println!("  {what:46} pipelined {pipelined:>9.0}/s   one-at-a-time {serial:>8.0}/s");
     }
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Launch to the first answer (a ping) of the real binary, in ms: with no compile cache, with a
@@ -481,7 +376,7 @@ fn startup() {
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
         stdin
-            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n")
+            .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":@ID@,\"method\":\"ping\"}\n")
             .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::cache::CompileCache;
@@ -38,6 +38,11 @@ pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/
 /// and imports no store and no router: any WASI host can call it.
 pub const EMBEDDED_MACHINE_COMPONENT: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/mcp_tasks_machine.wasm"));
+
+/// The most memory one instance of the component may hold. A message that would take more
+/// (it is at most `--max-body` long, but parsed it takes several times that) traps its call: that
+/// request fails with -32603, the instance is dropped, and the server goes on.
+const GUEST_MEMORY_BYTES: usize = 256 * 1024 * 1024;
 
 /// How often the epoch ticks; a guest call may run for [`CALL_BUDGET_TICKS`] of them.
 const EPOCH_TICK: Duration = Duration::from_millis(100);
@@ -142,6 +147,8 @@ struct HostState {
     store: Arc<dyn TaskStore>,
     catalog: Arc<Catalog>,
     wasi: Wasi,
+    /// What the instance's memory may grow to.
+    limits: StoreLimits,
 }
 
 impl WasiView for HostState {
@@ -346,8 +353,13 @@ impl Guest {
             store: self.store.clone(),
             catalog: self.catalog.clone(),
             wasi: Wasi::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(GUEST_MEMORY_BYTES)
+                .trap_on_grow_failure(true)
+                .build(),
         };
         let mut store = budgeted_store(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
         let bindings = self
             .pre
             .instantiate_async(&mut store)
@@ -388,8 +400,10 @@ impl GuestError {
         Self::Load(format!("{e:?}"))
     }
 
+    /// The trap's cause, for the client; its wasm backtrace goes to the log only.
     pub(crate) fn trap(e: wasmtime::Error) -> Self {
-        Self::Trap(format!("{e:?}"))
+        tracing::error!("the tasks component trapped: {e:?}");
+        Self::Trap(e.root_cause().to_string())
     }
 }
 

@@ -96,6 +96,7 @@
 
 mod cache;
 mod component;
+mod lines;
 mod machine;
 mod server;
 pub mod store;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use mcp_tasks::transport::http::{self, HttpOptions, JwksSource, JwtConfig, Limits};
+use mcp_tasks::transport::Limits;
+use mcp_tasks::transport::http::{self, HttpOptions, JwksSource, JwtConfig};
 use mcp_tasks::{
     CompileCache, ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MACHINE_COMPONENT, Server,
     ToolsFile, WIT,
@@ -132,19 +133,21 @@ struct HttpArgs {
     /// The issuer's signing keys: a JWKS file, or an http(s) URL fetched at start and refreshed.
     #[arg(long, value_name = "FILE|URL", requires = "jwt_issuer")]
     jwks: Option<String>,
-    /// With --http: the largest request body, in bytes (413 beyond).
+    /// The largest message, in bytes: an HTTP request body (413 beyond), a line on stdio
+    /// (answered with -32600 and dropped).
     #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_body_bytes)]
     max_body: usize,
-    /// With --http: requests one owner may have in flight at once, waiting ones included (429
-    /// beyond).
+    /// Requests one owner may have in flight at once. HTTP: waiting ones included (429 beyond).
+    /// Stdio: the next line is read once one is answered; as many `tasks/result` may wait
+    /// besides (-32000 beyond).
     #[arg(long, value_name = "N", default_value_t = Limits::default().requests_per_owner)]
     max_requests_per_owner: usize,
     /// With --http: long-lived SSE streams (session streams, subscriptions) one owner may hold
     /// open (429 beyond).
     #[arg(long, value_name = "N", default_value_t = Limits::default().streams_per_owner)]
     max_streams_per_owner: usize,
-    /// With --http: tools that may run at once for one owner's calls (a tools/call beyond is
-    /// 429).
+    /// Tools that may run at once for one owner's calls (a tools/call beyond is refused: HTTP 429,
+    /// or -32000 on stdio).
     #[arg(long, value_name = "N", default_value_t = Limits::default().tasks_per_owner)]
     max_tasks_per_owner: usize,
 }
@@ -186,12 +189,17 @@ impl HttpArgs {
                 }),
                 _ => None,
             },
-            limits: Limits {
-                max_body_bytes: self.max_body,
-                requests_per_owner: self.max_requests_per_owner,
-                streams_per_owner: self.max_streams_per_owner,
-                tasks_per_owner: self.max_tasks_per_owner,
-            },
+            limits: self.limits(),
+        }
+    }
+
+    /// The limits, for HTTP and stdio alike.
+    fn limits(&self) -> Limits {
+        Limits {
+            max_body_bytes: self.max_body,
+            requests_per_owner: self.max_requests_per_owner,
+            streams_per_owner: self.max_streams_per_owner,
+            tasks_per_owner: self.max_tasks_per_owner,
         }
     }
 }
@@ -344,7 +352,8 @@ fn serve(
         .compile_cache(cache)
         .store(store)
         .settings(settings)
-        .tools(file.tools());
+        .tools(file.tools())
+        .limits(http.limits());
     if let Some(owner) = owner {
         builder = builder.owner(owner);
     }
@@ -378,7 +387,7 @@ fn serve(
         return Ok(());
     }
     runtime.block_on(async move {
-        let input = tokio::io::BufReader::new(tokio::io::stdin());
+        let input = tokio::io::BufReader::with_capacity(64 * 1024, tokio::io::stdin());
         server
             .serve_until(input, tokio::io::stdout(), stop_signal())
             .await

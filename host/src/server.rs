@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncWrite};
-use tokio::sync::{Notify, broadcast, mpsc, oneshot, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +23,7 @@ use crate::component::bindings::exports::mcp::tasks::router::{
 use crate::component::{Call, ComponentSource, Guest, GuestError};
 use crate::store::{MemoryStore, TaskStore};
 use crate::tools::{Catalog, FromTool, Tool, ToolContext, ToolOutcome, default_settings};
-use crate::transport::{self, Outbox};
+use crate::transport::{self, Limits, Outbox};
 use crate::types::Settings;
 use crate::types::{Outcome, RpcError};
 
@@ -44,6 +44,7 @@ pub struct ServerBuilder {
     owner: String,
     component: ComponentSource,
     cache: CompileCache,
+    limits: Limits,
 }
 
 impl ServerBuilder {
@@ -89,6 +90,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Refuse beyond these limits when serving stdio ([`Server::serve`]; HTTP takes its own from
+    /// [`HttpOptions`](crate::transport::http::HttpOptions)). Default: [`Limits::default`].
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// Compile the component (or load it from the compile cache) and make the server.
     pub fn build(self) -> Result<Server, GuestError> {
         let catalog = Arc::new(Catalog::new(self.settings, self.tools));
@@ -98,6 +106,7 @@ impl ServerBuilder {
             catalog,
             owner: self.owner,
             executor: format!("{}/{}", hostname(), uuid::Uuid::new_v4()),
+            limits: self.limits,
         })
     }
 }
@@ -110,6 +119,7 @@ pub struct Server {
     /// This server among those sharing a store: `<host name>/<random UUID>`, so a task's
     /// executor says where it ran.
     executor: String,
+    limits: Limits,
 }
 
 impl Server {
@@ -123,6 +133,7 @@ impl Server {
             owner: os_user(),
             component: ComponentSource::embedded(),
             cache: CompileCache::from_env(),
+            limits: Limits::default(),
         }
     }
 
@@ -165,12 +176,46 @@ impl Server {
         });
         let sweeper = tokio::spawn(hub.clone().sweep_periodically(peer.clone()));
         let mut requests = JoinSet::new();
-        let read = transport::stdio::read_lines(input, &peer.outbox, stop, |line| {
-            requests.spawn(hub.clone().handle(peer.clone(), line));
+        let limits = &self.limits;
+        let answering = Arc::new(Semaphore::new(limits.requests_per_owner.max(1)));
+        let waiting = Arc::new(Semaphore::new(limits.requests_per_owner.max(1)));
+        let mut lines = transport::stdio::Lines::new(input, limits.max_body_bytes);
+        tokio::pin!(stop);
+        let read = loop {
+            let line = tokio::select! {
+                line = lines.next(&peer.outbox) => match line {
+                    Ok(Some(line)) => line,
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                },
+                stopped = &mut stop => break stopped,
+            };
+            if hub.runs_of(&peer.owner) >= limits.tasks_per_owner && is_tool_call(&line) {
+                let message = format!(
+                    "Too many requests: this caller already has {} tools running; retry when one \
+                     has finished",
+                    limits.tasks_per_owner
+                );
+                answer_error(&peer, &line, -32000, &message);
+                continue;
+            }
+            // Back-pressure: the next line is read once a place is free.
+            let place = tokio::select! {
+                place = answering.clone().acquire_owned() => match place {
+                    Ok(place) => place,
+                    Err(_) => break Ok(()), // Never closed.
+                },
+                stopped = &mut stop => break stopped,
+            };
+            let places = Places {
+                answering: place,
+                waiting: waiting.clone(),
+                limit: limits.requests_per_owner.max(1),
+            };
+            requests.spawn(hub.clone().handle(peer.clone(), line, Some(places)));
             // Reap finished handlers as we go, so a long session does not accumulate them.
             while requests.try_join_next().is_some() {}
-        })
-        .await;
+        };
 
         hub.shutdown.cancel();
         sweeper.abort();
@@ -342,14 +387,21 @@ impl Hub {
     }
 
     /// Handle one incoming line from `peer`, re-delivering it while the component says to wait.
-    pub(crate) async fn handle(self: Arc<Self>, peer: Arc<Peer>, line: String) {
+    /// With `places` (stdio), the request holds a place among those being answered until it
+    /// waits, then one among those waiting, and is refused if none is free.
+    pub(crate) async fn handle(
+        self: Arc<Self>,
+        peer: Arc<Peer>,
+        line: String,
+        mut places: Option<Places>,
+    ) {
         let mut changed: Option<broadcast::Receiver<String>> = None;
+        // Held until the request is answered.
+        let mut _waiting_place = None;
         loop {
-            let actions = match self
-                .guest
-                .call(Call::Handle(line.clone()), self.ctx(&peer))
-                .await
-            {
+            // Boxed: the call's future is large, and this one is moved whole when spawned.
+            let call = Box::pin(self.guest.call(Call::Handle(line.clone()), self.ctx(&peer)));
+            let actions = match call.await {
                 Ok(actions) => actions,
                 Err(e) => return fail_request(&peer, &line, e),
             };
@@ -359,7 +411,30 @@ impl Hub {
             match &mut changed {
                 // First wait: subscribe, then look again at once, so that a change between the
                 // component's answer and the subscription is not missed.
-                None => changed = Some(self.changed.subscribe()),
+                None => {
+                    if let Some(Places {
+                        answering,
+                        waiting,
+                        limit,
+                    }) = places.take()
+                    {
+                        // A waiting request must not keep the reader from the lines that end
+                        // its wait (an answer, a cancel), so it gives its place back.
+                        drop(answering);
+                        match waiting.try_acquire_owned() {
+                            Ok(place) => _waiting_place = Some(place),
+                            Err(_) => {
+                                let message = format!(
+                                    "Too many requests: {} requests of this connection are \
+                                     already waiting; retry when one has been answered",
+                                    limit
+                                );
+                                return answer_error(&peer, &line, -32000, &message);
+                            }
+                        }
+                    }
+                    changed = Some(self.changed.subscribe());
+                }
                 Some(rx) => {
                     let recheck = tokio::time::sleep(Duration::from_millis(wait.recheck_after));
                     tokio::pin!(recheck);
@@ -738,20 +813,38 @@ impl Hub {
 /// The component trapped on this line: answer the request with -32603 if it was one; the
 /// server goes on.
 fn fail_request(peer: &Peer, line: &str, error: GuestError) {
-    {
-        tracing::error!("{error}");
-        let Ok(message) = serde_json::from_str::<Value>(line) else {
-            return;
-        };
-        if message.get("method").is_none() {
-            return; // A notification or a response: nobody waits for an answer.
-        }
-        if let Some(id @ (Value::String(_) | Value::Number(_))) = message.get("id") {
-            let error = json!({ "code": -32603, "message": format!("Internal error: {error}") });
-            peer.outbox
-                .send(json!({ "jsonrpc": "2.0", "id": id, "error": error }).to_string());
-        }
+    tracing::error!("{error}");
+    answer_error(peer, line, -32603, &format!("Internal error: {error}"));
+}
+
+/// Answer the request `line` with a JSON-RPC error, if it is a request (a notification or a
+/// response has nobody waiting for an answer).
+fn answer_error(peer: &Peer, line: &str, code: i64, message: &str) {
+    let Ok(request) = serde_json::from_str::<Value>(line) else {
+        return;
+    };
+    if request.get("method").is_none() {
+        return;
     }
+    if let Some(id @ (Value::String(_) | Value::Number(_))) = request.get("id") {
+        let error = json!({ "code": code, "message": message });
+        peer.outbox
+            .send(json!({ "jsonrpc": "2.0", "id": id, "error": error }).to_string());
+    }
+}
+
+/// Whether `line` is a `tools/call` request.
+fn is_tool_call(line: &str) -> bool {
+    serde_json::from_str::<Value>(line).is_ok_and(|m| m["method"] == "tools/call")
+}
+
+/// The places a stdio request holds (see [`Hub::handle`]): one among those being answered, and
+/// where to take one among those waiting.
+pub(crate) struct Places {
+    answering: OwnedSemaphorePermit,
+    waiting: Arc<Semaphore>,
+    /// How many places `waiting` has, for the refusal's message.
+    limit: usize,
 }
 
 /// Milliseconds since the Unix epoch.

@@ -1,11 +1,13 @@
-// The TypeScript SDK's own Streamable HTTP server (1.32.x) with its in-memory task store, as the
-// baseline of `cargo bench -p mcp-tasks --bench http`: one tool, `greet`, that runs as a task and
-// completes at once; sessions as the SDK's example keeps them; JSON responses.
+// The TypeScript SDK (1.32.x) with its in-memory task store, as the peer of the benches: one
+// tool, `greet`, that runs as a task and completes at once. Over Streamable HTTP (`cargo bench -p
+// mcp-tasks --bench http`; sessions as the SDK's example keeps them, JSON responses) or over stdio
+// (`--bench peers`).
 //
-// Usage: node bench-server.mjs PORT
+// Usage: node bench-server.mjs PORT | node bench-server.mjs stdio
 import { randomUUID } from "node:crypto";
 import * as z from "zod/v4";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { createMcpExpressApp } from "@modelcontextprotocol/sdk/server/express.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
@@ -14,7 +16,6 @@ import {
   InMemoryTaskStore,
 } from "@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js";
 
-const port = Number(process.argv[2] ?? 3000);
 const taskStore = new InMemoryTaskStore();
 
 function server() {
@@ -48,23 +49,31 @@ function server() {
   return mcp;
 }
 
-const sessions = new Map();
-const app = createMcpExpressApp();
-app.post("/mcp", async (req, res) => {
-  const id = req.headers["mcp-session-id"];
-  let transport = id ? sessions.get(id) : undefined;
-  if (!transport) {
-    if (id || !isInitializeRequest(req.body)) {
-      res.status(id ? 404 : 400).json({ jsonrpc: "2.0", error: { code: -32000, message: "no session" }, id: null });
-      return;
+if (process.argv[2] === "stdio") {
+  await server().connect(new StdioServerTransport());
+} else {
+  serveHttp(Number(process.argv[2] ?? 3000));
+}
+
+function serveHttp(port) {
+  const sessions = new Map();
+  const app = createMcpExpressApp();
+  app.post("/mcp", async (req, res) => {
+    const id = req.headers["mcp-session-id"];
+    let transport = id ? sessions.get(id) : undefined;
+    if (!transport) {
+      if (id || !isInitializeRequest(req.body)) {
+        res.status(id ? 404 : 400).json({ jsonrpc: "2.0", error: { code: -32000, message: "no session" }, id: null });
+        return;
+      }
+      transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        enableJsonResponse: true,
+        onsessioninitialized: (sid) => sessions.set(sid, transport),
+      });
+      await server().connect(transport);
     }
-    transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      enableJsonResponse: true,
-      onsessioninitialized: (sid) => sessions.set(sid, transport),
-    });
-    await server().connect(transport);
-  }
-  await transport.handleRequest(req, res, req.body);
-});
-app.listen(port, "127.0.0.1", () => console.log(`listening on ${port}`));
+    await transport.handleRequest(req, res, req.body);
+  });
+  app.listen(port, "127.0.0.1", () => console.log(`listening on ${port}`));
+}

@@ -1,5 +1,7 @@
 //! Native tests of the router against a small in-memory store.
 
+mod properties;
+
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
@@ -37,6 +39,7 @@ impl Store for MemStore {
         if stored.version != expected {
             return Err(StoreError::Conflict(stored.version));
         }
+        check_update(stored, task);
         *stored = task.clone();
         Ok(())
     }
@@ -102,6 +105,36 @@ impl Store for MemStore {
         }
         Ok(gone)
     }
+}
+
+/// The invariants every write of the router keeps, checked on each update in every test: a
+/// version that grows, a status change the state machine allows, a terminal task left as it is,
+/// and the task's identity unchanged.
+fn check_update(stored: &Task, new: &Task) {
+    assert!(
+        new.version > stored.version,
+        "version {} → {} of {}",
+        stored.version,
+        new.version,
+        new.id
+    );
+    assert!(
+        !crate::machine::is_terminal(stored.status),
+        "a {:?} task written again: {stored:?} → {new:?}",
+        stored.status
+    );
+    assert!(
+        new.status == stored.status || crate::machine::can_transition(stored.status, new.status),
+        "illegal {:?} → {:?} of {}",
+        stored.status,
+        new.status,
+        new.id
+    );
+    assert_eq!(
+        (&new.owner, new.created_at, &new.request),
+        (&stored.owner, stored.created_at, &stored.request),
+        "owner, creation or request changed"
+    );
 }
 
 struct TestServer {
@@ -182,7 +215,7 @@ impl Server for TestServer {
 struct Harness {
     store: MemStore,
     server: TestServer,
-    owner: String,
+    owner: RefCell<String>,
     now: Cell<u64>,
     next_id: Cell<u64>,
     /// The connection's session, as the host keeps it from `set-session` actions.
@@ -212,7 +245,7 @@ impl Harness {
                 queue: Cell::new(false),
                 claim_limit: Cell::new(u32::MAX),
             },
-            owner: "alice".into(),
+            owner: RefCell::new("alice".into()),
             now: Cell::new(1_764_066_600_000),
             next_id: Cell::new(1),
             session: RefCell::new(String::new()),
@@ -226,7 +259,7 @@ impl Harness {
 
     fn ctx(&self) -> Context {
         Context {
-            owner: self.owner.clone(),
+            owner: self.owner.borrow().clone(),
             now: self.now.get(),
             session: self.session.borrow().clone(),
             executor: self.executor.borrow().clone(),
@@ -669,7 +702,7 @@ fn unknown_and_foreign_tasks_are_not_found() {
         );
     }
     let mallory = Harness {
-        owner: "mallory".into(),
+        owner: RefCell::new("mallory".into()),
         ..Harness::new()
     };
     mallory

@@ -33,17 +33,21 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 use super::{InputError, Tool, ToolContext, ToolOutcome};
+use crate::lines::{self, Line};
 use crate::types::{Report, ToolInfo};
 
 /// Lines of stderr kept for the status message of a failed run.
 const STDERR_TAIL_LINES: usize = 5;
 /// The longest status message taken from stderr, in bytes.
 const STDERR_TAIL_BYTES: usize = 1000;
+/// The longest line read from a tool's stderr or its questions descriptor; a longer one is
+/// dropped (and said so), so that a tool cannot make the server hold an endless line.
+const MAX_LINE: usize = 1024 * 1024;
 /// The most stdout read into a result; the rest is discarded and the result says so.
 const MAX_STDOUT: u64 = 16 * 1024 * 1024;
 /// The descriptor on which a tool with questions writes them.
@@ -167,8 +171,14 @@ impl Tool for CommandTool {
         // Last: the program must get what the steps before set up.
         #[cfg(target_os = "linux")]
         super::guard::guard(&mut command);
-        let mut child = match command.spawn() {
-            Ok(child) => child,
+        // Starting a process forks this one, which holds the calling thread for a millisecond or
+        // more: not a runtime worker, where the responses queued behind it would wait.
+        let spawned = tokio::task::spawn_blocking(move || command.spawn()).await;
+        let mut child = match spawned {
+            Ok(Ok(child)) => child,
+            Ok(Err(e)) => {
+                return ToolOutcome::tool_error(format!("cannot start '{}': {e}", argv[0]));
+            }
             Err(e) => return ToolOutcome::tool_error(format!("cannot start '{}': {e}", argv[0])),
         };
 
@@ -207,9 +217,16 @@ impl Tool for CommandTool {
             let cx = cx.clone();
             tokio::spawn(async move {
                 let mut tail = VecDeque::with_capacity(STDERR_TAIL_LINES);
-                let mut lines = BufReader::new(err).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let line = line.trim_end().to_string();
+                let mut err = BufReader::new(err);
+                let mut buf = Vec::new();
+                loop {
+                    let line = match lines::read_line(&mut err, &mut buf, MAX_LINE).await {
+                        Ok(Line::Complete) => String::from_utf8_lossy(&buf).trim_end().to_string(),
+                        Ok(Line::TooLong(length)) => {
+                            format!("(a line of {length} bytes on stderr, longer than {MAX_LINE}, was dropped)")
+                        }
+                        Ok(Line::End) | Err(_) => break,
+                    };
                     if line.is_empty() {
                         continue;
                     }
@@ -280,8 +297,20 @@ async fn ask_questions(read: OwnedFd, answers: mpsc::UnboundedSender<Value>, cx:
     };
     let error =
         |code: i64, message: String| json!({ "error": { "code": code, "message": message } });
-    let mut lines = BufReader::new(read).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut read = BufReader::new(read);
+    let mut buf = Vec::new();
+    loop {
+        let line = match lines::read_line(&mut read, &mut buf, MAX_LINE).await {
+            Ok(Line::Complete) => String::from_utf8_lossy(&buf).into_owned(),
+            Ok(Line::TooLong(length)) => {
+                let why = format!("the question is {length} bytes, more than {MAX_LINE}");
+                if answers.send(error(-32600, why)).is_err() {
+                    return;
+                }
+                continue;
+            }
+            Ok(Line::End) | Err(_) => return,
+        };
         if line.trim().is_empty() {
             continue;
         }

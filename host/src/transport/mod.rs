@@ -9,6 +9,37 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
+/// What a server refuses beyond, per caller: an HTTP owner, or the one client of a stdio
+/// connection. Each refusal is a JSON-RPC error that says which limit was reached.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The largest message: an HTTP request body (413 beyond), a line on stdio (answered with
+    /// -32600 and dropped).
+    pub max_body_bytes: usize,
+    /// Requests of one caller being answered at once. HTTP: waiting ones included (429 beyond).
+    /// Stdio: the next line is read only once one of them is answered (back-pressure); a
+    /// `tasks/result` that waits gives its place back and takes one of as many places for
+    /// waiting requests (-32000 beyond).
+    pub requests_per_owner: usize,
+    /// Long-lived SSE streams of one owner (HTTP): session GET streams and
+    /// `subscriptions/listen`.
+    pub streams_per_owner: usize,
+    /// Tools running here for one caller's calls, tasks and plain calls alike (HTTP 429, or a
+    /// -32000 error on stdio, beyond).
+    pub tasks_per_owner: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 4 * 1024 * 1024,
+            requests_per_owner: 64,
+            streams_per_owner: 16,
+            tasks_per_owner: 256,
+        }
+    }
+}
+
 /// A stream a message can be written to later, if one is open (an HTTP session's GET stream).
 pub(crate) type Standby = Arc<Mutex<Option<mpsc::UnboundedSender<String>>>>;
 

@@ -1,10 +1,12 @@
 //! Newline-delimited JSON-RPC over a byte stream (stdio): one reader, one writer.
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use serde_json::json;
+use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Outbox;
+use crate::lines::{self, Line};
 
 /// Start the writer task. It writes each message as one line, flushing whenever the queue is
 /// empty, and ends once every [`Outbox`] is dropped and the queue is drained.
@@ -14,7 +16,7 @@ where
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let task = tokio::spawn(async move {
-        let mut out = BufWriter::new(output);
+        let mut out = BufWriter::with_capacity(64 * 1024, output);
         while let Some(message) = rx.recv().await {
             out.write_all(message.as_bytes()).await?;
             out.write_all(b"\n").await?;
@@ -30,41 +32,55 @@ where
     (Outbox::new(tx), task)
 }
 
-/// Read lines until the end of input or until `stop` completes, handing each non-blank one to
-/// `on_line`. A line that is not UTF-8 is answered with a JSON-RPC parse error here, as no JSON
-/// can be read from it.
-pub(crate) async fn read_lines<R>(
-    mut input: R,
-    outbox: &Outbox,
-    stop: impl Future<Output = std::io::Result<()>>,
-    mut on_line: impl FnMut(String),
-) -> std::io::Result<()>
-where
-    R: AsyncBufRead + Unpin,
-{
-    tokio::pin!(stop);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        let read = tokio::select! {
-            read = input.read_until(b'\n', &mut buf) => read?,
-            stopped = &mut stop => return stopped,
-        };
-        if read == 0 {
-            return Ok(());
+/// The incoming messages of a byte stream, one per line, at most `max_line` bytes each.
+pub(crate) struct Lines<R> {
+    input: R,
+    buf: Vec<u8>,
+    max_line: usize,
+}
+
+impl<R: AsyncBufRead + Unpin> Lines<R> {
+    pub(crate) fn new(input: R, max_line: usize) -> Self {
+        Self {
+            input,
+            buf: Vec::new(),
+            max_line,
         }
-        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            buf.pop();
-        }
-        if buf.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match String::from_utf8(std::mem::take(&mut buf)) {
-            Ok(line) => on_line(line),
-            Err(_) => outbox.send(
-                r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error: the line is not valid UTF-8"}}"#
-                    .to_string(),
-            ),
+    }
+
+    /// The next non-blank line, or `None` at the end of input. A line that is not UTF-8, or
+    /// longer than the limit, is answered here with a JSON-RPC error without an ID (MCP's schema
+    /// has no null ID), as no JSON can be read from it, and skipped.
+    pub(crate) async fn next(&mut self, outbox: &Outbox) -> std::io::Result<Option<String>> {
+        loop {
+            match lines::read_line(&mut self.input, &mut self.buf, self.max_line).await? {
+                Line::End => return Ok(None),
+                Line::TooLong(length) => {
+                    let max_line = self.max_line;
+                    tracing::warn!(length, max_line, "a message longer than the limit was dropped");
+                    outbox.send(
+                        json!({
+                            "jsonrpc": "2.0",
+                            "error": {
+                                "code": -32600,
+                                "message": format!(
+                                    "Invalid Request: the message is {length} bytes, more than \
+                                     this server takes ({max_line}, set by --max-body)"
+                                ),
+                            },
+                        })
+                        .to_string(),
+                    );
+                }
+                Line::Complete if self.buf.iter().all(u8::is_ascii_whitespace) => {}
+                Line::Complete => match String::from_utf8(std::mem::take(&mut self.buf)) {
+                    Ok(line) => return Ok(Some(line)),
+                    Err(_) => outbox.send(
+                        r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error: the line is not valid UTF-8"}}"#
+                            .to_string(),
+                    ),
+                },
+            }
         }
     }
 }

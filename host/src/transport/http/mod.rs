@@ -55,29 +55,7 @@ const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const SESSION_IDLE: Duration = Duration::from_secs(3600);
 const SESSION_ID: &str = "mcp-session-id";
 
-/// What a public endpoint refuses beyond, per caller.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// The largest request body, in bytes (413 beyond).
-    pub max_body_bytes: usize,
-    /// Requests of one owner being answered at once, waiting ones included (429 beyond).
-    pub requests_per_owner: usize,
-    /// Long-lived SSE streams of one owner: session GET streams and `subscriptions/listen`.
-    pub streams_per_owner: usize,
-    /// Tools running here for one owner's calls, tasks and plain calls alike (429 beyond).
-    pub tasks_per_owner: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_body_bytes: 4 * 1024 * 1024,
-            requests_per_owner: 64,
-            streams_per_owner: 16,
-            tasks_per_owner: 256,
-        }
-    }
-}
+pub use super::Limits;
 
 /// How to serve HTTP: the endpoint, who may call, and the limits.
 #[derive(Debug, Clone)]
@@ -638,7 +616,7 @@ async fn answer_post(
             None => Outbox::nowhere(),
         };
         let peer = http.peer(owner, session.as_deref(), outbox);
-        tokio::spawn(http.hub.clone().handle(peer, incoming.text));
+        tokio::spawn(http.hub.clone().handle(peer, incoming.text, None));
         return Ok(StatusCode::ACCEPTED.into_response());
     }
     let (request_slot, stream_slot) = http.admit(&owner, &incoming)?;
@@ -667,7 +645,7 @@ async fn answer_post(
         id: id.clone(),
         armed: true,
     });
-    let handler = AbortOnDropHandle::new(tokio::spawn(http.hub.clone().handle(peer, text)));
+    let handler = AbortOnDropHandle::new(tokio::spawn(http.hub.clone().handle(peer, text, None)));
 
     let first = tokio::select! {
         first = rx.recv() => first,
@@ -925,7 +903,7 @@ impl Drop for CancelOnClose {
             runtime.spawn(
                 self.hub
                     .clone()
-                    .handle(self.peer.clone(), cancelled.to_string()),
+                    .handle(self.peer.clone(), cancelled.to_string(), None),
             );
         }
     }

@@ -1,0 +1,108 @@
+//! Newline-delimited input read with a bound on a line's length: a peer that never sends a newline
+//! (a client on stdin, a tool on stderr) cannot make the reader hold more than the bound.
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+
+/// What [`read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A line is in the buffer, without its `\n` (or `\r\n`).
+    Complete,
+    /// A line of this many bytes (its newline not counted) was longer than the bound: it was read
+    /// to its end and dropped, and the buffer is empty.
+    TooLong(usize),
+    /// The input ended.
+    End,
+}
+
+/// Read the next line into `buf` (cleared first), holding at most `max` bytes of it. A last line
+/// without a newline counts as a line.
+pub(crate) async fn read_line<R>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Line>
+where
+    R: AsyncBufRead + Unpin,
+{
+    buf.clear();
+    let mut length = 0usize;
+    let mut over = false;
+    loop {
+        let available = input.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(match (length, over) {
+                (0, _) => Line::End,
+                (n, true) => Line::TooLong(n),
+                (_, false) => Line::Complete,
+            });
+        }
+        let newline = available.iter().position(|b| *b == b'\n');
+        let taken = newline.map_or(available.len(), |i| i + 1);
+        let content = &available[..newline.unwrap_or(taken)];
+        length += content.len();
+        if !over && length > max {
+            over = true;
+            // Give back what the line held so far: it will not be used.
+            *buf = Vec::new();
+        }
+        if !over {
+            buf.extend_from_slice(content);
+        }
+        input.consume(taken);
+        if newline.is_some() {
+            if over {
+                return Ok(Line::TooLong(length));
+            }
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            return Ok(Line::Complete);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn lines(input: &[u8], max: usize, chunk: usize) -> Vec<Result<String, usize>> {
+        // A buffer of `chunk` bytes, so that lines cross its boundaries.
+        let mut reader = tokio::io::BufReader::with_capacity(chunk, input);
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        loop {
+            match read_line(&mut reader, &mut buf, max).await.unwrap() {
+                Line::Complete => out.push(Ok(String::from_utf8(buf.clone()).unwrap())),
+                Line::TooLong(n) => out.push(Err(n)),
+                Line::End => return out,
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn lines_within_the_bound_are_read_whole_and_longer_ones_are_dropped() {
+        for chunk in [1, 3, 7, 64] {
+            let got = lines(b"abc\r\nhello world\n\nxyz\nlast", 5, chunk).await;
+            assert_eq!(
+                got,
+                vec![
+                    Ok("abc".into()),
+                    Err(11),
+                    Ok("".into()),
+                    Ok("xyz".into()),
+                    Ok("last".into())
+                ],
+                "chunk {chunk}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_last_line_that_is_too_long_is_reported_and_the_bound_is_exact() {
+        assert_eq!(
+            lines(b"12345\n123456", 5, 4).await,
+            vec![Ok("12345".into()), Err(6)]
+        );
+    }
+}
