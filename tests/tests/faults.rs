@@ -144,6 +144,23 @@ fn postgres_unreachable_then_back_fails_requests_clearly_and_loses_nothing() {
     s.poll_task(&acknowledged, "completed", |t| t["status"] == "completed");
 }
 
+/// Takes a SQLite file's exclusive lock (retrying while the server writes), says so, holds it
+/// 14 s, and lets it go.
+const LOCKER: &str = r#"
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+for _ in range(200):
+    try:
+        c.execute("BEGIN EXCLUSIVE")
+        break
+    except sqlite3.OperationalError as e:
+        print(e, file=sys.stderr)
+        time.sleep(0.05)
+print("locked", flush=True)
+time.sleep(14)
+c.execute("COMMIT")
+"#;
+
 #[test]
 fn a_sqlite_file_locked_past_the_busy_timeout_fails_requests_clearly_and_loses_nothing() {
     let dir = mcp_tasks_e2e::tempdir::Dir::new();
@@ -157,21 +174,16 @@ fn a_sqlite_file_locked_past_the_busy_timeout_fails_requests_clearly_and_loses_n
     // Another process takes the file's exclusive lock and holds it past the busy timeout (10 s).
     let mut locker = std::process::Command::new("python3")
         .arg("-c")
-        .arg(
-            "import sqlite3, sys, time\n\
-             c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
-             c.execute('BEGIN EXCLUSIVE')\n\
-             print('locked', flush=True)\n\
-             time.sleep(14)\n\
-             c.execute('COMMIT')\n",
-        )
+        .arg(LOCKER)
         .arg(&db)
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("python3");
-    let mut said = [0u8; 6];
-    locker.stdout.take().unwrap().read_exact(&mut said).unwrap();
-    assert_eq!(&said, b"locked");
+    // Its stdout stays open until it ends (a closed pipe would end it early).
+    let mut said = std::io::BufReader::new(locker.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut said, &mut line).unwrap();
+    assert_eq!(line, "locked\n");
     let started = Instant::now();
     let refused = s
         .request(
@@ -188,6 +200,7 @@ fn a_sqlite_file_locked_past_the_busy_timeout_fails_requests_clearly_and_loses_n
     );
     assert_eq!(s.request("ping", json!({})), Ok(json!({})));
     locker.wait().unwrap();
+    drop(said);
 
     // The lock is gone: the same server goes on, the acknowledged task alone and intact.
     let listed = s.request("tasks/list", json!({})).unwrap();
