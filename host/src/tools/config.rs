@@ -391,9 +391,116 @@ fn check_workflow(tool: &ToolEntry, all: &[ToolEntry]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn parse(text: &str) -> Result<ToolsFile, ConfigError> {
         ToolsFile::parse(text, Path::new("tools.toml"))
+    }
+
+    /// A TOML value of any type, as text.
+    fn toml_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|f| format!("{f:?}").replace("inf", "inf").replace("NaN", "nan")),
+            any::<bool>().prop_map(|b| b.to_string()),
+            "[a-z{}/ ._-]{0,10}".prop_map(|s| format!("{s:?}")),
+            Just("[\"a\", \"b\"]".to_string()),
+            Just("[\"true\"]".to_string()),
+            Just("[]".to_string()),
+            Just("{ type = \"object\" }".to_string()),
+            Just("{ type = \"string\" }".to_string()),
+            Just("\"queue\"".to_string()),
+            Just("\"required\"".to_string()),
+            Just("\"forbidden\"".to_string()),
+        ]
+    }
+
+    /// A tools file made of the keys the file knows (and one it does not), with values of any
+    /// type: mostly wrong, sometimes right.
+    fn tools_file() -> impl Strategy<Value = String> {
+        let server_key = prop::sample::select(vec![
+            "name",
+            "version",
+            "instructions",
+            "default_ttl_ms",
+            "max_ttl_ms",
+            "poll_interval_ms",
+            "page_size",
+            "lease_ms",
+            "progress_interval_ms",
+            "bogus",
+        ]);
+        let tool_key = prop::sample::select(vec![
+            "title",
+            "description",
+            "command",
+            "steps",
+            "task_support",
+            "timeout_secs",
+            "grace_secs",
+            "cwd",
+            "questions",
+            "defer_task",
+            "immediate_response",
+            "max_attempts",
+            "retry_backoff_ms",
+            "dedup_window_ms",
+            "run",
+            "input_schema",
+            "output_schema",
+            "bogus",
+        ]);
+        let server = prop::collection::vec((server_key, toml_value()), 0..4);
+        let tool = (
+            prop::sample::select(vec!["a", "b", "c", ""]),
+            any::<bool>(),
+            prop::collection::vec((tool_key, toml_value()), 0..6),
+        );
+        (server, prop::collection::vec(tool, 0..4)).prop_map(|(server, tools)| {
+            let mut text = String::from("[server]\n");
+            for (key, value) in server {
+                text += &format!("{key} = {value}\n");
+            }
+            for (name, runs_true, entries) in tools {
+                text += &format!("[[tools]]\nname = {name:?}\n");
+                if runs_true {
+                    text += "command = [\"true\"]\n";
+                }
+                for (key, value) in entries {
+                    text += &format!("{key} = {value}\n");
+                }
+            }
+            text
+        })
+    }
+
+    proptest! {
+        // Parsing is cheap: search more widely than the default 256 cases.
+        #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+        /// Whatever the text, the parser answers: a file whose settings and tools can be made,
+        /// or an error that names the file.
+        #[test]
+        fn any_text_parses_or_is_refused_with_a_message(text in tools_file()) {
+            match parse(&text) {
+                Ok(file) => {
+                    let settings = file.settings();
+                    prop_assert!(settings.page_size >= 1 && settings.poll_interval >= 1);
+                    prop_assert!(settings.lease >= 2 * SWEEP_EVERY_MS);
+                    for tool in file.tools() {
+                        prop_assert!(!tool.info().name.is_empty());
+                    }
+                }
+                Err(e) => prop_assert!(e.to_string().contains("tools.toml"), "{e}"),
+            }
+        }
+
+        #[test]
+        fn any_bytes_are_refused_or_parsed(text in ".{0,200}") {
+            if let Err(e) = parse(&text) {
+                prop_assert!(e.to_string().contains("tools.toml"), "{e}");
+            }
+        }
     }
 
     #[test]
