@@ -34,7 +34,11 @@ impl ServerHandler for Peer {
     ) -> impl Future<Output = Result<CallToolResponse, ErrorData>> + Send + '_ {
         let response = if request.name == "greet" {
             let task = self.tasks.spawn(TaskOptions::new(), |_| {
-                Box::pin(async { Ok(CallToolResult::success(vec![ContentBlock::text("hello, bench")])) })
+                Box::pin(async {
+                    Ok(CallToolResult::success(vec![ContentBlock::text(
+                        "hello, bench",
+                    )]))
+                })
             });
             Ok(CallToolResponse::Task(CreateTaskResult::new(task)))
         } else {
@@ -51,15 +55,17 @@ impl ServerHandler for Peer {
         request: GetTaskParams,
         _: RequestContext<RoleServer>,
     ) -> impl Future<Output = Result<GetTaskResult, ErrorData>> + Send + '_ {
-        std::future::ready(self.tasks.get_task(&request.task_id).map(GetTaskResult::new))
+        std::future::ready(
+            self.tasks
+                .get_task(&request.task_id)
+                .map(GetTaskResult::new),
+        )
     }
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let service = Peer::default()
-        .serve(rmcp::transport::stdio())
-        .await?;
+    let service = Peer::default().serve(rmcp::transport::stdio()).await?;
     service.waiting().await?;
     Ok(())
 }
