@@ -19,6 +19,13 @@ name = "shout"
 description = "A status line of 3 MiB with no newline, then one that says something"
 command = ["sh", "-c", "head -c 3145728 /dev/zero | tr '\\0' x >&2; echo >&2; echo 'the real reason' >&2; exit 3"]
 task_support = "optional"
+
+[[tools]]
+name = "ask_at_length"
+description = "Ask a question 2 MiB long, then print the answer it gets"
+command = ["sh", "-c", "read args; head -c 2097152 /dev/zero | tr '\\0' x >&3; echo >&3; read answer; echo \"answer: $answer\""]
+task_support = "optional"
+questions = true
 "#;
 
 fn path(server: &Server, name: &str) -> String {
@@ -177,4 +184,22 @@ fn a_trap_in_the_component_costs_that_request_alone() {
     assert_eq!(listed["tasks"][0]["taskId"], task.as_str());
     std::fs::write(&flag, "").unwrap();
     s.poll_task(&task, "completed", |t| t["status"] == "completed");
+}
+
+#[test]
+fn a_question_longer_than_the_limit_is_answered_to_the_tool_with_an_error() {
+    let mut s = Server::start(TOOLS, &[]);
+    s.initialize();
+    let task = s.create_task("ask_at_length", json!({}));
+    let done = s.poll_task(&task, "completed", |t| t["status"] == "completed");
+    assert_eq!(done["status"], "completed");
+    let result = s
+        .request("tasks/result", json!({ "taskId": task }))
+        .unwrap();
+    let text = result["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("-32600")
+            && text.contains("the question is 2097152 bytes, more than 1048576"),
+        "{text}"
+    );
 }
