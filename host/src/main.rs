@@ -150,6 +150,10 @@ struct HttpArgs {
     /// or -32000 on stdio).
     #[arg(long, value_name = "N", default_value_t = Limits::default().tasks_per_owner)]
     max_tasks_per_owner: usize,
+    /// On stdio: bytes queued for a client that does not read; beyond them, notifications are
+    /// dropped (logged and counted), responses never.
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_queued_bytes)]
+    max_queued_bytes: usize,
 }
 
 impl HttpArgs {
@@ -200,6 +204,7 @@ impl HttpArgs {
             requests_per_owner: self.max_requests_per_owner,
             streams_per_owner: self.max_streams_per_owner,
             tasks_per_owner: self.max_tasks_per_owner,
+            max_queued_bytes: self.max_queued_bytes,
         }
     }
 }

@@ -163,7 +163,7 @@ impl Server {
         R: AsyncBufRead + Unpin,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let (outbox, writer) = transport::stdio::writer(output);
+        let (outbox, writer) = transport::stdio::writer(output, self.limits.max_queued_bytes);
         let hub = self.hub();
         let peer = Arc::new(Peer {
             id: 0,

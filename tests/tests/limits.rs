@@ -203,3 +203,70 @@ fn a_question_longer_than_the_limit_is_answered_to_the_tool_with_an_error() {
         "{text}"
     );
 }
+
+#[test]
+fn a_client_that_does_not_read_loses_notifications_never_responses() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    let dir = mcp_tasks_e2e::tempdir::Dir::new();
+    let tools = dir.path().join("tools.toml");
+    // A tool that reports progress as fast as it can, each report passed on, until told to stop.
+    std::fs::write(
+        &tools,
+        r#"
+[server]
+progress_interval_ms = 0
+
+[[tools]]
+name = "chatty"
+command = ["sh", "-c", "i=1; while [ ! -e \"$0\" ]; do echo \"{\\\"progress\\\": $i}\" >&2; i=$((i+1)); done; echo done", "{stop}"]
+task_support = "forbidden"
+input_schema = { type = "object", properties = { stop = { type = "string" } }, required = ["stop"] }
+"#,
+    )
+    .unwrap();
+    let stop = dir.path().join("stop");
+    let mut child = Command::new(mcp_tasks_e2e::binary())
+        .args(["serve", "--max-queued-bytes", "20000", "--tools"])
+        .arg(&tools)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = mcp_tasks_e2e::collect_stderr(&mut child);
+    let mut stdin = child.stdin.take().unwrap();
+    let call = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {
+            "name": "chatty",
+            "arguments": { "stop": stop.display().to_string() },
+            "_meta": { "progressToken": "p" },
+        },
+    });
+    stdin.write_all(format!("{call}\n").as_bytes()).unwrap();
+    // The client reads nothing until notifications are dropped; then the tool is told to stop.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !stderr.lock().unwrap().contains("notifications dropped") {
+        assert!(std::time::Instant::now() < deadline, "nothing dropped");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::write(&stop, "").unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let response = loop {
+        let line = lines.next().expect("more output").unwrap();
+        let message: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if message.get("id").is_some() {
+            break message;
+        }
+        assert_eq!(message["method"], "notifications/progress", "{message}");
+    };
+    // The response is there, whole.
+    assert_eq!(
+        response["result"]["content"][0]["text"], "done\n",
+        "{response}"
+    );
+    drop(stdin);
+    let _ = child.wait();
+}

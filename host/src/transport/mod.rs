@@ -5,6 +5,7 @@
 pub mod http;
 pub(crate) mod stdio;
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
@@ -27,6 +28,10 @@ pub struct Limits {
     /// Tools running here for one caller's calls, tasks and plain calls alike (HTTP 429, or a
     /// -32000 error on stdio, beyond).
     pub tasks_per_owner: usize,
+    /// Bytes queued for a stdio client that does not read. Beyond them, notifications are
+    /// dropped (logged and counted); responses and the server's requests are always queued,
+    /// and they are bounded by the requests in flight.
+    pub max_queued_bytes: usize,
 }
 
 impl Default for Limits {
@@ -36,6 +41,7 @@ impl Default for Limits {
             requests_per_owner: 64,
             streams_per_owner: 16,
             tasks_per_owner: 256,
+            max_queued_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -50,12 +56,49 @@ pub(crate) type Standby = Arc<Mutex<Option<mpsc::UnboundedSender<String>>>>;
 pub(crate) struct Outbox {
     to: mpsc::UnboundedSender<String>,
     standby: Option<Standby>,
+    queue: Option<Arc<Queue>>,
+}
+
+/// What an outbox's writer has yet to write, and the bound beyond which notifications are
+/// dropped.
+pub(crate) struct Queue {
+    bytes: AtomicUsize,
+    limit: usize,
+    dropped: AtomicU64,
+}
+
+impl Queue {
+    pub(crate) fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self {
+            bytes: AtomicUsize::new(0),
+            limit,
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// The writer has written a message of `len` bytes.
+    pub(crate) fn written(&self, len: usize) {
+        self.bytes.fetch_sub(len, Ordering::Relaxed);
+    }
 }
 
 impl Outbox {
     /// Messages go to `to`, and nowhere once it has closed.
     pub(crate) fn new(to: mpsc::UnboundedSender<String>) -> Self {
-        Self { to, standby: None }
+        Self {
+            to,
+            standby: None,
+            queue: None,
+        }
+    }
+
+    /// Messages go to `to`, whose writer reports to `queue` what it has written.
+    pub(crate) fn bounded(to: mpsc::UnboundedSender<String>, queue: Arc<Queue>) -> Self {
+        Self {
+            to,
+            standby: None,
+            queue: Some(queue),
+        }
     }
 
     /// Messages go to `to`, and to whatever `standby` holds once `to` has closed.
@@ -63,6 +106,7 @@ impl Outbox {
         Self {
             to,
             standby: Some(standby),
+            queue: None,
         }
     }
 
@@ -74,6 +118,26 @@ impl Outbox {
 
     /// Queue one message (one JSON text without a newline).
     pub(crate) fn send(&self, message: String) {
+        if let Some(queue) = &self.queue {
+            let queued = queue.bytes.load(Ordering::Relaxed);
+            // Every notification the component and the host write starts so (serde_json puts
+            // `jsonrpc` first, and `id` after `method` never comes: notifications have none).
+            let notification = message.starts_with(r#"{"jsonrpc":"2.0","method":"#);
+            if notification && queued + message.len() > queue.limit {
+                let dropped = queue.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                // Said once, then at every power of two, so a flood does not flood the log too.
+                if dropped.is_power_of_two() {
+                    tracing::warn!(
+                        dropped,
+                        queued,
+                        limit = queue.limit,
+                        "the client is not reading: notifications dropped"
+                    );
+                }
+                return;
+            }
+            queue.bytes.fetch_add(message.len(), Ordering::Relaxed);
+        }
         let Err(mpsc::error::SendError(message)) = self.to.send(message) else {
             return;
         };

@@ -5,31 +5,36 @@ use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::Outbox;
+use super::{Outbox, Queue};
 use crate::lines::{self, Line};
 
 /// Start the writer task. It writes each message as one line, flushing whenever the queue is
-/// empty, and ends once every [`Outbox`] is dropped and the queue is drained.
-pub(crate) fn writer<W>(output: W) -> (Outbox, JoinHandle<std::io::Result<()>>)
+/// empty, and ends once every [`Outbox`] is dropped and the queue is drained. Beyond
+/// `max_queued` bytes not yet written (a client that does not read), notifications are dropped.
+pub(crate) fn writer<W>(output: W, max_queued: usize) -> (Outbox, JoinHandle<std::io::Result<()>>)
 where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let queue = Queue::new(max_queued);
+    let written = queue.clone();
     let task = tokio::spawn(async move {
         let mut out = BufWriter::with_capacity(64 * 1024, output);
         while let Some(message) = rx.recv().await {
             out.write_all(message.as_bytes()).await?;
             out.write_all(b"\n").await?;
+            written.written(message.len());
             // Batch what is already queued into one flush.
             while let Ok(message) = rx.try_recv() {
                 out.write_all(message.as_bytes()).await?;
                 out.write_all(b"\n").await?;
+                written.written(message.len());
             }
             out.flush().await?;
         }
         out.flush().await
     });
-    (Outbox::new(tx), task)
+    (Outbox::bounded(tx, queue), task)
 }
 
 /// The incoming messages of a byte stream, one per line, at most `max_line` bytes each.
