@@ -31,7 +31,7 @@ use mcp_tasks::{Server, Tool, ToolContext, ToolOutcome};
 use serde_json::{Value, json};
 
 mod common;
-use common::{StdioServer, binary, median};
+use common::{StdioServer, binary, fresh_postgres_schema, median};
 
 const ROUNDS: usize = 5;
 const ROLE: &str = "MCP_TASKS_BENCH_ROLE";
@@ -165,7 +165,7 @@ fn measure(dir: &Path) {
         command.env_remove(ROLE);
         command
     };
-    let postgres = fresh_postgres_schema();
+    let postgres = fresh_postgres_schema("mcp_tasks_peers");
 
     let mut subjects = Vec::new();
     for era in [Era::Legacy, Era::Modern] {
@@ -286,33 +286,6 @@ fn spawn_alone_us(n: usize) -> f64 {
             })
             .collect(),
     )
-}
-
-/// A schema of the bench's own in the PostgreSQL that `MCP_TASKS_BENCH_POSTGRES` names (default
-/// the local `test`), emptied; `None` (and a note) when there is none.
-fn fresh_postgres_schema() -> Option<String> {
-    let base = std::env::var("MCP_TASKS_BENCH_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let fresh = runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        client
-            .batch_execute(
-                "DROP SCHEMA IF EXISTS mcp_tasks_peers CASCADE; CREATE SCHEMA mcp_tasks_peers",
-            )
-            .await
-    });
-    match fresh {
-        Ok(()) => Some(format!("{base}?options=-csearch_path%3Dmcp_tasks_peers")),
-        Err(e) => {
-            eprintln!("PostgreSQL at {base} not reachable ({e}): skipped");
-            None
-        }
-    }
 }
 
 /// The TypeScript SDK's server over stdio, if `.ci/setup` installed it.

@@ -21,7 +21,7 @@ use mcp_tasks::{Call, ComponentSource, Guest, Machine, MemoryStore, TaskStore};
 use mcp_tasks_guest::model as native;
 
 mod common;
-use common::{StdioServer, binary, median};
+use common::{StdioServer, binary, fresh_postgres_schema, median};
 
 const ROUNDS: usize = 7;
 
@@ -445,22 +445,7 @@ fn main() {
     );
     let _ = std::fs::remove_dir_all(&dir);
     // MCP_TASKS_BENCH_POSTGRES names the database; the tables go in a schema of the bench's own.
-    let base = std::env::var("MCP_TASKS_BENCH_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let fresh_schema = runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        client
-            .batch_execute(
-                "DROP SCHEMA IF EXISTS mcp_tasks_bench CASCADE; CREATE SCHEMA mcp_tasks_bench",
-            )
-            .await
-    });
-    match fresh_schema {
-        Ok(()) => over_stdio(
-            "PostgreSQL",
-            &format!("{base}?options=-csearch_path%3Dmcp_tasks_bench"),
-        ),
-        Err(e) => println!("PostgreSQL at {base} not reachable ({e}): skipped"),
+    if let Some(url) = fresh_postgres_schema("mcp_tasks_bench") {
+        over_stdio("PostgreSQL", &url);
     }
 }

@@ -67,6 +67,17 @@ impl Proxy {
     }
 }
 
+/// The IDs of the tasks `tasks/list` shows.
+fn listed_ids(s: &mut Server) -> Vec<String> {
+    let listed = s.request("tasks/list", json!({})).unwrap();
+    listed["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["taskId"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Copy `from` to `to` until either ends.
 fn pipe(mut from: TcpStream, mut to: TcpStream) {
     std::thread::spawn(move || {
@@ -132,14 +143,7 @@ fn postgres_unreachable_then_back_fails_requests_clearly_and_loses_nothing() {
     };
     assert_eq!(task["status"], "working", "{task}");
     // The acknowledged task is there, alone (the refused call created nothing), and completes.
-    let listed = s.request("tasks/list", json!({})).unwrap();
-    let ids: Vec<&str> = listed["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["taskId"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, [acknowledged.as_str()]);
+    assert_eq!(listed_ids(&mut s), std::slice::from_ref(&acknowledged));
     std::fs::write(&flag, "").unwrap();
     s.poll_task(&acknowledged, "completed", |t| t["status"] == "completed");
 }
@@ -203,14 +207,7 @@ fn a_sqlite_file_locked_past_the_busy_timeout_fails_requests_clearly_and_loses_n
     drop(said);
 
     // The lock is gone: the same server goes on, the acknowledged task alone and intact.
-    let listed = s.request("tasks/list", json!({})).unwrap();
-    let ids: Vec<&str> = listed["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["taskId"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, [acknowledged.as_str()]);
+    assert_eq!(listed_ids(&mut s), std::slice::from_ref(&acknowledged));
     std::fs::write(&flag, "").unwrap();
     s.poll_task(&acknowledged, "completed", |t| t["status"] == "completed");
 }
@@ -284,7 +281,6 @@ fn a_full_disk_fails_new_tasks_clearly_and_loses_nothing() {
     std::fs::write(&flag, "").unwrap();
     s.poll_task(&acknowledged, "completed", |t| t["status"] == "completed");
     s.poll_task(&second, "completed", |t| t["status"] == "completed");
-    let listed = s.request("tasks/list", json!({})).unwrap();
-    assert_eq!(listed["tasks"].as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed_ids(&mut s).len(), 2);
     drop(s);
 }

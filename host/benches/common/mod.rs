@@ -172,3 +172,31 @@ impl Drop for StdioServer {
         let _ = self.child.wait();
     }
 }
+
+/// The PostgreSQL that `MCP_TASKS_BENCH_POSTGRES` names (default the local `test`), with
+/// `schema` in it emptied: the URL that puts a server's tables there, or `None` (and a note)
+/// when there is none.
+pub fn fresh_postgres_schema(schema: &str) -> Option<String> {
+    let base = std::env::var("MCP_TASKS_BENCH_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fresh = runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await?;
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+            ))
+            .await
+    });
+    match fresh {
+        Ok(()) => Some(format!("{base}?options=-csearch_path%3D{schema}")),
+        Err(e) => {
+            println!("PostgreSQL at {base} not reachable ({e}): skipped");
+            None
+        }
+    }
+}
