@@ -177,8 +177,10 @@ impl Server {
         let sweeper = tokio::spawn(hub.clone().sweep_periodically(peer.clone()));
         let mut requests = JoinSet::new();
         let limits = &self.limits;
-        let answering = Arc::new(Semaphore::new(limits.requests_per_owner.max(1)));
-        let waiting = Arc::new(Semaphore::new(limits.requests_per_owner.max(1)));
+        // As many places for requests being answered, and as many again for waiting ones.
+        let places_each = limits.requests_per_owner.max(1);
+        let answering = Arc::new(Semaphore::new(places_each));
+        let waiting = Arc::new(Semaphore::new(places_each));
         let mut lines = transport::stdio::Lines::new(input, limits.max_body_bytes);
         tokio::pin!(stop);
         let read = loop {
@@ -210,7 +212,7 @@ impl Server {
             let places = Places {
                 answering: place,
                 waiting: waiting.clone(),
-                limit: limits.requests_per_owner.max(1),
+                limit: places_each,
             };
             requests.spawn(hub.clone().handle(peer.clone(), line, Some(places)));
             // Reap finished handlers as we go, so a long session does not accumulate them.

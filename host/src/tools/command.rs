@@ -174,11 +174,8 @@ impl Tool for CommandTool {
         // Starting a process forks this one, which holds the calling thread for a millisecond or
         // more: not a runtime worker, where the responses queued behind it would wait.
         let spawned = tokio::task::spawn_blocking(move || command.spawn()).await;
-        let mut child = match spawned {
-            Ok(Ok(child)) => child,
-            Ok(Err(e)) => {
-                return ToolOutcome::tool_error(format!("cannot start '{}': {e}", argv[0]));
-            }
+        let mut child = match spawned.map_err(std::io::Error::other).and_then(|s| s) {
+            Ok(child) => child,
             Err(e) => return ToolOutcome::tool_error(format!("cannot start '{}': {e}", argv[0])),
         };
 
