@@ -149,6 +149,18 @@ struct HostState {
     wasi: Wasi,
     /// What the instance's memory may grow to.
     limits: StoreLimits,
+    /// A store call of the current component call failed as `unavailable`.
+    store_failed: bool,
+}
+
+impl HostState {
+    /// Pass a store's answer on, noting a backend failure.
+    fn noted<T>(&mut self, result: Result<T, store::StoreError>) -> Result<T, store::StoreError> {
+        if let Err(store::StoreError::Unavailable(_)) = &result {
+            self.store_failed = true;
+        }
+        result
+    }
 }
 
 impl WasiView for HostState {
@@ -161,11 +173,13 @@ impl types::Host for HostState {}
 
 impl store::Host for HostState {
     async fn get(&mut self, id: String) -> Result<Option<types::Task>, store::StoreError> {
-        self.store.get(&id).await
+        let result = self.store.get(&id).await;
+        self.noted(result)
     }
 
     async fn create(&mut self, task: types::Task) -> Result<(), store::StoreError> {
-        self.store.create(task).await
+        let result = self.store.create(task).await;
+        self.noted(result)
     }
 
     async fn update(
@@ -173,7 +187,8 @@ impl store::Host for HostState {
         task: types::Task,
         expected_version: u64,
     ) -> Result<(), store::StoreError> {
-        self.store.update(task, expected_version).await
+        let result = self.store.update(task, expected_version).await;
+        self.noted(result)
     }
 
     async fn list(
@@ -183,21 +198,26 @@ impl store::Host for HostState {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<store::Page, store::StoreError> {
-        self.store
+        let result = self
+            .store
             .list(&owner, status, cursor.as_deref(), limit)
-            .await
+            .await;
+        self.noted(result)
     }
 
     async fn delete(&mut self, id: String) -> Result<(), store::StoreError> {
-        self.store.delete(&id).await
+        let result = self.store.delete(&id).await;
+        self.noted(result)
     }
 
     async fn expire(&mut self, now: u64) -> Result<Vec<String>, store::StoreError> {
-        self.store.expire(now).await
+        let result = self.store.expire(now).await;
+        self.noted(result)
     }
 
     async fn abandoned(&mut self, now: u64, limit: u32) -> Result<Vec<String>, store::StoreError> {
-        self.store.abandoned(now, limit).await
+        let result = self.store.abandoned(now, limit).await;
+        self.noted(result)
     }
 }
 
@@ -274,6 +294,18 @@ impl Guest {
 
     /// Make one call on an idle instance (or a new one), returning the router's actions.
     pub async fn call(&self, call: Call, ctx: Context) -> Result<Vec<Action>, GuestError> {
+        self.call_noting_store(call, ctx)
+            .await
+            .map(|(actions, _)| actions)
+    }
+
+    /// [`Guest::call`], and whether a store call it made failed as `unavailable` (what it
+    /// meant to write may not be written: a caller that holds an outcome can give it again).
+    pub async fn call_noting_store(
+        &self,
+        call: Call,
+        ctx: Context,
+    ) -> Result<(Vec<Action>, bool), GuestError> {
         // The semaphore is never closed, so acquiring only ever waits.
         let _permit = self.calls.acquire().await;
         let mut instance = match self.take_idle() {
@@ -281,6 +313,7 @@ impl Guest {
             None => self.instantiate().await?,
         };
         instance.store.set_epoch_deadline(CALL_BUDGET_TICKS);
+        instance.store.data_mut().store_failed = false;
         let router = instance.bindings.mcp_tasks_router();
         let store = &mut instance.store;
         let result = match call {
@@ -329,8 +362,9 @@ impl Guest {
         };
         match result {
             Ok(actions) => {
+                let store_failed = instance.store.data().store_failed;
                 self.put_idle(instance);
-                Ok(actions)
+                Ok((actions, store_failed))
             }
             // The instance may be in any state after a trap: drop it.
             Err(trap) => Err(GuestError::trap(trap)),
@@ -357,6 +391,7 @@ impl Guest {
                 .memory_size(GUEST_MEMORY_BYTES)
                 .trap_on_grow_failure(true)
                 .build(),
+            store_failed: false,
         };
         let mut store = budgeted_store(&self.engine, state);
         store.limiter(|state| &mut state.limits);

@@ -96,6 +96,8 @@
 
 mod cache;
 mod component;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 mod lines;
 mod machine;
 mod server;
@@ -112,7 +114,8 @@ pub use machine::{Machine, TransitionError};
 pub use server::{Server, ServerBuilder, os_user};
 pub use store::{MemoryStore, TaskStore};
 pub use tools::{
-    CommandTool, InputError, Question, Tool, ToolContext, ToolOutcome, ToolsFile, Workflow,
+    CommandTool, InputError, OutputLimits, Question, Tool, ToolContext, ToolOutcome, ToolsFile,
+    Workflow,
 };
 
 /// The WIT package `mcp:tasks@0.5.0` that the component implements.

@@ -62,6 +62,54 @@ where
     }
 }
 
+/// What the property tests and the fuzz target hold `read_line` to: any input reads as the lines
+/// `split` gives, each kept whole within the bound and dropped (its length told) beyond it.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod oracle {
+    use super::*;
+
+    /// What `read_line` must find in `input`: its lines as `split` gives them.
+    pub(crate) fn reference(input: &[u8], max: usize) -> Vec<Result<String, usize>> {
+        let mut pieces: Vec<&[u8]> = input.split(|b| *b == b'\n').collect();
+        let last = pieces.len() - 1;
+        if pieces[last].is_empty() {
+            pieces.pop(); // A final newline ends the last line; it starts none.
+        }
+        pieces
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| match p.len() > max {
+                true => Err(p.len()),
+                // A `\r` ends a line only before its `\n`.
+                false if i < last => {
+                    Ok(String::from_utf8_lossy(p.strip_suffix(b"\r").unwrap_or(p)).into())
+                }
+                false => Ok(String::from_utf8_lossy(p).into()),
+            })
+            .collect()
+    }
+
+    /// The lines `read_line` reads from `input` through a buffer of `chunk` bytes (so that lines
+    /// cross its boundaries), as text.
+    pub(crate) async fn lines_lossy(
+        input: &[u8],
+        max: usize,
+        chunk: usize,
+    ) -> Vec<Result<String, usize>> {
+        let mut reader = tokio::io::BufReader::with_capacity(chunk, input);
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        loop {
+            let line = read_line(&mut reader, &mut buf, max).await;
+            match line.expect("reading a slice never fails") {
+                Line::Complete => out.push(Ok(String::from_utf8_lossy(&buf).into())),
+                Line::TooLong(n) => out.push(Err(n)),
+                Line::End => return out,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,27 +146,6 @@ mod tests {
         }
     }
 
-    /// What `read_line` must find in `input`: its lines as `split` gives them.
-    fn reference(input: &[u8], max: usize) -> Vec<Result<String, usize>> {
-        let mut pieces: Vec<&[u8]> = input.split(|b| *b == b'\n').collect();
-        let last = pieces.len() - 1;
-        if pieces[last].is_empty() {
-            pieces.pop(); // A final newline ends the last line; it starts none.
-        }
-        pieces
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| match p.len() > max {
-                true => Err(p.len()),
-                // A `\r` ends a line only before its `\n`.
-                false if i < last => {
-                    Ok(String::from_utf8_lossy(p.strip_suffix(b"\r").unwrap_or(p)).into())
-                }
-                false => Ok(String::from_utf8_lossy(p).into()),
-            })
-            .collect()
-    }
-
     proptest::proptest! {
         /// Any bytes, any bound, any buffer size: the lines of `split`, each kept whole within
         /// the bound and dropped (its length told) beyond it.
@@ -132,26 +159,14 @@ mod tests {
             chunk in 1usize..32,
         ) {
             let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-            let got = runtime.block_on(lines_lossy(&input, max, chunk));
-            proptest::prop_assert_eq!(got, reference(&input, max));
+            proptest::prop_assert_eq!(
+                runtime.block_on(oracle::lines_lossy(&input, max, chunk)),
+                oracle::reference(&input, max)
+            );
         }
     }
 
     use proptest::strategy::Just;
-
-    async fn lines_lossy(input: &[u8], max: usize, chunk: usize) -> Vec<Result<String, usize>> {
-        let mut reader = tokio::io::BufReader::with_capacity(chunk, input);
-        let mut buf = Vec::new();
-        let mut out = Vec::new();
-        loop {
-            match read_line(&mut reader, &mut buf, max).await.unwrap() {
-                Line::Complete => out.push(Ok(String::from_utf8_lossy(&buf).into())),
-                Line::TooLong(n) => out.push(Err(n)),
-                Line::End => return out,
-            }
-        }
-    }
-
     #[tokio::test]
     async fn a_last_line_that_is_too_long_is_reported_and_the_bound_is_exact() {
         assert_eq!(

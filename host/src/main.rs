@@ -134,26 +134,27 @@ struct HttpArgs {
     #[arg(long, value_name = "FILE|URL", requires = "jwt_issuer")]
     jwks: Option<String>,
     /// The largest message, in bytes: an HTTP request body (413 beyond), a line on stdio
-    /// (answered with -32600 and dropped).
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_body_bytes)]
-    max_body: usize,
+    /// (answered with -32600 and dropped) [default: 4194304, or the tools file's max_body].
+    #[arg(long, value_name = "BYTES")]
+    max_body: Option<usize>,
     /// Requests one owner may have in flight at once. HTTP: waiting ones included (429 beyond).
     /// Stdio: the next line is read once one is answered; as many `tasks/result` may wait
-    /// besides (-32000 beyond).
-    #[arg(long, value_name = "N", default_value_t = Limits::default().requests_per_owner)]
-    max_requests_per_owner: usize,
+    /// besides (-32000 beyond) [default: 64, or the tools file's max_requests_per_owner].
+    #[arg(long, value_name = "N")]
+    max_requests_per_owner: Option<usize>,
     /// With --http: long-lived SSE streams (session streams, subscriptions) one owner may hold
-    /// open (429 beyond).
-    #[arg(long, value_name = "N", default_value_t = Limits::default().streams_per_owner)]
-    max_streams_per_owner: usize,
+    /// open (429 beyond) [default: 16, or the tools file's max_streams_per_owner].
+    #[arg(long, value_name = "N")]
+    max_streams_per_owner: Option<usize>,
     /// Tools that may run at once for one owner's calls (a tools/call beyond is refused: HTTP 429,
-    /// or -32000 on stdio).
-    #[arg(long, value_name = "N", default_value_t = Limits::default().tasks_per_owner)]
-    max_tasks_per_owner: usize,
-    /// On stdio: bytes queued for a client that does not read; beyond them, notifications are
-    /// dropped (logged and counted), responses never.
-    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_queued_bytes)]
-    max_queued_bytes: usize,
+    /// or -32000 on stdio) [default: 256, or the tools file's max_tasks_per_owner].
+    #[arg(long, value_name = "N")]
+    max_tasks_per_owner: Option<usize>,
+    /// Bytes queued for a client that does not read, per stdio connection or HTTP stream; beyond
+    /// them, notifications are dropped (logged and counted), responses never [default: 16777216,
+    /// or the tools file's max_queued_bytes].
+    #[arg(long, value_name = "BYTES")]
+    max_queued_bytes: Option<usize>,
 }
 
 impl HttpArgs {
@@ -174,7 +175,7 @@ impl HttpArgs {
     }
 
     /// The server's options, for the address it is bound to.
-    fn options(&self, addr: SocketAddr) -> HttpOptions {
+    fn options(&self, addr: SocketAddr, limits: Limits) -> HttpOptions {
         let public_url = self
             .public_url
             .clone()
@@ -193,19 +194,31 @@ impl HttpArgs {
                 }),
                 _ => None,
             },
-            limits: self.limits(),
+            limits,
         }
     }
 
-    /// The limits, for HTTP and stdio alike.
-    fn limits(&self) -> Limits {
-        Limits {
-            max_body_bytes: self.max_body,
-            requests_per_owner: self.max_requests_per_owner,
-            streams_per_owner: self.max_streams_per_owner,
-            tasks_per_owner: self.max_tasks_per_owner,
-            max_queued_bytes: self.max_queued_bytes,
+    /// The limits, for HTTP and stdio alike: these flags over the tools file's.
+    fn limits(&self, file: Limits) -> anyhow::Result<Limits> {
+        let flags = [
+            ("--max-body", self.max_body),
+            ("--max-requests-per-owner", self.max_requests_per_owner),
+            ("--max-streams-per-owner", self.max_streams_per_owner),
+            ("--max-tasks-per-owner", self.max_tasks_per_owner),
+            ("--max-queued-bytes", self.max_queued_bytes),
+        ];
+        if let Some((flag, _)) = flags.iter().find(|(_, value)| *value == Some(0)) {
+            anyhow::bail!("{flag} must be at least 1");
         }
+        Ok(Limits {
+            max_body_bytes: self.max_body.unwrap_or(file.max_body_bytes),
+            requests_per_owner: self
+                .max_requests_per_owner
+                .unwrap_or(file.requests_per_owner),
+            streams_per_owner: self.max_streams_per_owner.unwrap_or(file.streams_per_owner),
+            tasks_per_owner: self.max_tasks_per_owner.unwrap_or(file.tasks_per_owner),
+            max_queued_bytes: self.max_queued_bytes.unwrap_or(file.max_queued_bytes),
+        })
     }
 }
 
@@ -347,6 +360,7 @@ fn serve(
         Some(path) => ToolsFile::load(path)?,
         None => ToolsFile::default(),
     };
+    let limits = http.limits(file.limits())?;
     let (runtime, store) = runtime_and_store(store)?;
     let mut settings = file.settings();
     if run == RunMode::Queue {
@@ -358,7 +372,7 @@ fn serve(
         .store(store)
         .settings(settings)
         .tools(file.tools())
-        .limits(http.limits());
+        .limits(limits.clone());
     if let Some(owner) = owner {
         builder = builder.owner(owner);
     }
@@ -377,7 +391,7 @@ fn serve(
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?;
             // The bound address, not the asked one: port 0 picks a free port.
-            let options = http.options(listener.local_addr()?);
+            let options = http.options(listener.local_addr()?, limits);
             server
                 .serve_http(listener, options, async {
                     if let Err(e) = stop_signal().await {

@@ -605,20 +605,49 @@ impl Hub {
             ask.abort();
             let RunName { token, peer, .. } = lock(&name).clone();
             lock(&conn.questions).retain(|(run, _), _| *run != token);
-            let stopped = lock(&conn.runs).remove(&token).is_none() || cancel.is_cancelled();
-            if stopped {
-                return; // Stopped on the component's word: the outcome is not wanted.
-            }
-            let call = Call::Finished {
-                token,
-                outcome: outcome.outcome,
-                message: outcome.message,
-            };
-            match conn.guest.call(call, conn.ctx(&peer)).await {
-                Ok(actions) => {
-                    conn.execute(actions, &peer);
+            // The outcome is given to the component until it is stored: while the store is away
+            // the run stays listed as running, so the sweep renews its lease once the store is
+            // back rather than taking the run for lost, and the tool's result is not thrown away.
+            let mut wait = Duration::from_millis(100);
+            loop {
+                if !lock(&conn.runs).contains_key(&token) || cancel.is_cancelled() {
+                    lock(&conn.runs).remove(&token);
+                    return; // Stopped on the component's word: the outcome is not wanted.
                 }
-                Err(e) => tracing::error!("reporting a finished tool failed: {e}"),
+                let call = Call::Finished {
+                    token: token.clone(),
+                    outcome: outcome.outcome.clone(),
+                    message: outcome.message.clone(),
+                };
+                match conn.guest.call_noting_store(call, conn.ctx(&peer)).await {
+                    // Nothing started from it (a workflow's next step goes on the same token):
+                    // give it again.
+                    Ok((actions, true))
+                        if !actions.iter().any(|a| matches!(a, Action::RunTool(_))) =>
+                    {
+                        conn.execute(actions, &peer);
+                        tracing::warn!(
+                            %token,
+                            retry_in_ms = wait.as_millis() as u64,
+                            "a finished tool's outcome could not be stored"
+                        );
+                        tokio::select! {
+                            () = tokio::time::sleep(wait) => {}
+                            () = cancel.cancelled() => {}
+                        }
+                        wait = (wait * 2).min(Duration::from_secs(5));
+                    }
+                    Ok((actions, _)) => {
+                        lock(&conn.runs).remove(&token);
+                        conn.execute(actions, &peer);
+                        break;
+                    }
+                    Err(e) => {
+                        lock(&conn.runs).remove(&token);
+                        tracing::error!("reporting a finished tool failed: {e}");
+                        break;
+                    }
+                }
             }
             // Room for one more run: where tasks may be waiting for a host, claim at once
             // rather than at the next tick, so a busy worker never idles between sweeps.

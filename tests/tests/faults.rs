@@ -55,6 +55,16 @@ impl Proxy {
         Proxy { port, up, open }
     }
 
+    /// A proxy to the test's own schema, and the URL that reaches it through the proxy.
+    fn to_fresh_schema() -> (Proxy, String) {
+        let url = postgres_url();
+        let (scheme_user, rest) = url.split_once('@').unwrap();
+        let (authority, path) = rest.split_once('/').unwrap();
+        let proxy = Proxy::start(authority.to_string());
+        let through_proxy = format!("{scheme_user}@127.0.0.1:{}/{path}", proxy.port);
+        (proxy, through_proxy)
+    }
+
     fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);
         for stream in self.open.lock().unwrap().drain(..) {
@@ -99,12 +109,7 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
 
 #[test]
 fn postgres_unreachable_then_back_fails_requests_clearly_and_loses_nothing() {
-    // The test's own schema, reached through the proxy.
-    let url = postgres_url();
-    let (scheme_user, rest) = url.split_once('@').unwrap();
-    let (authority, path) = rest.split_once('/').unwrap();
-    let proxy = Proxy::start(authority.to_string());
-    let through_proxy = format!("{scheme_user}@127.0.0.1:{}/{path}", proxy.port);
+    let (proxy, through_proxy) = Proxy::to_fresh_schema();
 
     let mut s = Server::start(TOOLS, &["--store", &through_proxy]);
     s.initialize();
@@ -146,6 +151,108 @@ fn postgres_unreachable_then_back_fails_requests_clearly_and_loses_nothing() {
     assert_eq!(listed_ids(&mut s), std::slice::from_ref(&acknowledged));
     std::fs::write(&flag, "").unwrap();
     s.poll_task(&acknowledged, "completed", |t| t["status"] == "completed");
+}
+
+#[test]
+fn postgres_cut_mid_load_fails_in_flight_requests_clearly_and_loses_no_acknowledged_task() {
+    let (proxy, through_proxy) = Proxy::to_fresh_schema();
+    // A short lease: a task whose creation was cut off half-way is failed by the sweep soon.
+    let tools = r#"
+[server]
+lease_ms = 1000
+page_size = 1000
+
+[[tools]]
+name = "quick"
+command = ["echo", "done"]
+task_support = "optional"
+"#;
+    let mut s = Server::start(tools, &["--store", &through_proxy]);
+    s.initialize();
+    let mut acknowledged = Vec::new();
+    let mut failed = 0;
+    for round in 0..3 {
+        // 200 creations in flight, and the database cut off under them.
+        let ids: Vec<u64> = (0..200)
+            .map(|_| {
+                s.send(
+                    "tools/call",
+                    json!({ "name": "quick", "arguments": {}, "task": { "ttl": 600000 } }),
+                )
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50 + 40 * round));
+        proxy.cut();
+        for id in ids {
+            match s.response(id) {
+                Ok(created) => {
+                    acknowledged.push(created["task"]["taskId"].as_str().unwrap().to_string())
+                }
+                Err(e) => {
+                    // Each refusal says the store is what failed.
+                    assert_eq!(e["code"], -32603, "{e}");
+                    assert!(e["message"].as_str().unwrap().contains("store"), "{e}");
+                    failed += 1;
+                }
+            }
+        }
+        assert_eq!(s.request("ping", json!({})), Ok(json!({})));
+        proxy.restore();
+    }
+    assert!(
+        !acknowledged.is_empty() && failed > 0,
+        "the cut fell outside the load: {} acknowledged, {failed} failed",
+        acknowledged.len()
+    );
+    // Once the store is back: every acknowledged task is there and completes, those whose tool
+    // finished while the store was away too (the server gives the outcome again until it is
+    // stored); any other task (a creation cut off after its row was written) ends as well,
+    // failed by the sweep; none is stuck.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed = loop {
+            match s.request("tasks/list", json!({})) {
+                Ok(listed) => break listed,
+                Err(e) if Instant::now() < deadline => {
+                    assert_eq!(e["code"], -32603, "{e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("the store did not come back: {e}"),
+            }
+        };
+        let tasks = listed["tasks"].as_array().unwrap();
+        let status = |id: &str| {
+            tasks
+                .iter()
+                .find(|t| t["taskId"] == id)
+                .map(|t| t["status"].as_str().unwrap().to_string())
+        };
+        for id in &acknowledged {
+            assert!(status(id).is_some(), "acknowledged task {id} lost");
+        }
+        let open = tasks
+            .iter()
+            .filter(|t| t["status"] == "working" || t["status"] == "input_required")
+            .count();
+        if open == 0 {
+            let completed = acknowledged
+                .iter()
+                .filter(|id| status(id).as_deref() == Some("completed"))
+                .count();
+            eprintln!(
+                "{} acknowledged ({completed} completed), {failed} refused, {} in the store",
+                acknowledged.len(),
+                tasks.len()
+            );
+            assert_eq!(completed, acknowledged.len(), "{listed}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} tasks never ended: {listed}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Takes a SQLite file's exclusive lock (retrying while the server writes), says so, holds it

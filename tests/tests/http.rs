@@ -301,14 +301,14 @@ fn foreign_origins_and_hosts_are_refused() {
     );
 }
 
-#[test]
-fn a_2025_11_25_session_carries_a_tasks_question_and_its_status() {
-    let server = HttpServer::start(TOOLS, &["--owner", "sessions"]);
+/// Open a 2025-11-25 session with these client capabilities (`initialize`, then
+/// `notifications/initialized`); its ID.
+fn open_session(server: &HttpServer, capabilities: Value) -> String {
     let init = server.post(
         &[],
         &json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25",
-            "capabilities": { "elicitation": { "form": {} } },
+            "capabilities": capabilities,
             "clientInfo": { "name": "http-test", "version": "1" }
         }}),
     );
@@ -318,15 +318,26 @@ fn a_2025_11_25_session_carries_a_tasks_question_and_its_status() {
         .header("mcp-session-id")
         .expect("a session id")
         .to_string();
+    let initialized = server.post(
+        &[
+            ("mcp-session-id", session.as_str()),
+            ("mcp-protocol-version", "2025-11-25"),
+        ],
+        &json!({ "jsonrpc": "2.0", "method": "notifications/initialized" }),
+    );
+    assert_eq!(initialized.status, 202);
+    session
+}
+
+#[test]
+fn a_2025_11_25_session_carries_a_tasks_question_and_its_status() {
+    let server = HttpServer::start(TOOLS, &["--owner", "sessions"]);
+    let session = open_session(&server, json!({ "elicitation": { "form": {} } }));
     let headers = [
         ("mcp-session-id", session.as_str()),
         ("mcp-protocol-version", "2025-11-25"),
     ];
     let post = |body: Value| server.post(&headers, &body);
-    assert_eq!(
-        post(json!({ "jsonrpc": "2.0", "method": "notifications/initialized" })).status,
-        202
-    );
 
     // Without the session header, or with one that does not exist: 400 and 404.
     let list = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/list" });
@@ -519,6 +530,55 @@ fn limits_refuse_with_clear_errors() {
 }
 
 const MODERN_VERSION: &str = mcp_tasks_e2e::http::MODERN;
+
+#[test]
+fn a_client_that_does_not_read_its_stream_loses_notifications_never_the_answer() {
+    // A tool that reports progress as fast as it can, each report passed on, until told to stop.
+    let chatty = r#"
+[server]
+progress_interval_ms = 0
+
+[[tools]]
+name = "chatty"
+command = ["sh", "-c", "i=1; while [ ! -e $DIR/stop ]; do echo \"{\\\"progress\\\": $i}\" >&2; i=$((i+1)); done; echo done"]
+task_support = "forbidden"
+"#;
+    let server = HttpServer::start(chatty, &["--max-queued-bytes", "20000"]);
+    let session = open_session(&server, json!({}));
+    let headers = [
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    // The call's stream is opened and not read until notifications are dropped.
+    let mut stream = server.post_stream(
+        &headers,
+        &json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "chatty", "arguments": {}, "_meta": { "progressToken": "p" }
+        }}),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !server.stderr().contains("notifications dropped") {
+        assert!(std::time::Instant::now() < deadline, "nothing dropped");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::fs::write(server.dir.path().join("stop"), "").unwrap();
+    let answer = stream
+        .find(|m| {
+            assert!(
+                m.get("id").is_some() || m["method"] == "notifications/progress",
+                "{m}"
+            );
+            m.get("id").is_some()
+        })
+        .expect("the answer");
+    // The answer is there, whole, and the server serves on.
+    assert_eq!(answer["result"]["content"][0]["text"], "done\n", "{answer}");
+    let list = server.post(
+        &headers,
+        &json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/list" }),
+    );
+    assert_eq!(list.status, 200, "{list:?}");
+}
 
 #[test]
 fn a_stateless_call_whose_client_goes_away_stops_its_tool() {

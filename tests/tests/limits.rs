@@ -21,6 +21,13 @@ command = ["sh", "-c", "head -c 3145728 /dev/zero | tr '\\0' x >&2; echo >&2; ec
 task_support = "optional"
 
 [[tools]]
+name = "flood"
+description = "Write this many bytes of output, then exit well"
+command = ["sh", "-c", "head -c \"$0\" /dev/zero | tr '\\0' y", "{bytes}"]
+task_support = "optional"
+input_schema = { type = "object", properties = { bytes = { type = "integer" } }, required = ["bytes"] }
+
+[[tools]]
 name = "ask_at_length"
 description = "Ask a question 2 MiB long, then print the answer it gets"
 command = ["sh", "-c", "read args; head -c 2097152 /dev/zero | tr '\\0' x >&3; echo >&3; read answer; echo \"answer: $answer\""]
@@ -34,7 +41,8 @@ fn path(server: &Server, name: &str) -> String {
 
 #[test]
 fn a_line_longer_than_the_limit_is_refused_and_the_server_serves_on() {
-    let mut s = Server::start(TOOLS, &["--max-body", "1000"]);
+    // Set in the tools file this time; the other tests set their bound by flag.
+    let mut s = Server::start(&format!("[server]\nmax_body = 1000\n{TOOLS}"), &[]);
     s.initialize();
     let flag = path(&s, "go");
     let task = s.create_task("wait", json!({ "path": flag }));
@@ -48,7 +56,7 @@ fn a_line_longer_than_the_limit_is_refused_and_the_server_serves_on() {
     let message = refusal["error"]["message"].as_str().unwrap();
     assert!(
         message.contains(&format!("is {} bytes", long.len()))
-            && message.contains("(1000, set by --max-body)"),
+            && message.contains("(1000, set by --max-body or max_body)"),
         "{message}"
     );
     // The next request, and the task created before, are as they were.
@@ -60,7 +68,11 @@ fn a_line_longer_than_the_limit_is_refused_and_the_server_serves_on() {
 
 #[test]
 fn tools_beyond_the_callers_limit_are_refused_until_one_ends() {
-    let mut s = Server::start(TOOLS, &["--max-tasks-per-owner", "1"]);
+    // The flag overrides the tools file.
+    let mut s = Server::start(
+        &format!("[server]\nmax_tasks_per_owner = 5\n{TOOLS}"),
+        &["--max-tasks-per-owner", "1"],
+    );
     s.initialize();
     let flag = path(&s, "go");
     let first = s.create_task("wait", json!({ "path": flag }));
@@ -155,6 +167,34 @@ fn a_tools_endless_stderr_line_is_dropped_and_said_so() {
             && message.len() < 2000,
         "{message}"
     );
+}
+
+#[test]
+fn a_tools_output_beyond_the_limit_fails_its_run_and_is_not_held() {
+    let mut s = Server::start(
+        &format!("[server]\nmax_tool_output_bytes = 100000\n{TOOLS}"),
+        &[],
+    );
+    s.initialize();
+    // Within the bound: the output is the result.
+    let within = s.create_task("flood", json!({ "bytes": 100000 }));
+    s.poll_task(&within, "completed", |t| t["status"] == "completed");
+    let result = s.request("tasks/result", json!({ "taskId": within }));
+    assert_eq!(
+        result.unwrap()["content"][0]["text"].as_str().map(str::len),
+        Some(100000)
+    );
+    // 50 MB beyond it: read to the end (the program is not stopped by a full pipe), then the
+    // run fails saying how much it wrote.
+    let beyond = s.create_task("flood", json!({ "bytes": 50_000_000 }));
+    let failed = s.poll_task(&beyond, "failed", |t| t["status"] == "failed");
+    let message = failed["statusMessage"].as_str().unwrap();
+    assert!(
+        message
+            .contains("'sh' wrote 50000000 bytes on stdout, more than a result may hold (100000"),
+        "{message}"
+    );
+    assert_eq!(s.request("ping", json!({})), Ok(json!({})));
 }
 
 #[test]

@@ -45,11 +45,26 @@ use crate::types::{Report, ToolInfo};
 const STDERR_TAIL_LINES: usize = 5;
 /// The longest status message taken from stderr, in bytes.
 const STDERR_TAIL_BYTES: usize = 1000;
-/// The longest line read from a tool's stderr or its questions descriptor; a longer one is
-/// dropped (and said so), so that a tool cannot make the server hold an endless line.
-const MAX_LINE: usize = 1024 * 1024;
-/// The most stdout read into a result; the rest is discarded and the result says so.
-const MAX_STDOUT: u64 = 16 * 1024 * 1024;
+/// How much of a tool's output the server holds, so that no tool can make it hold without end
+/// (`max_tool_output_bytes` and `max_tool_line_bytes` in the tools file).
+#[derive(Debug, Clone, Copy)]
+pub struct OutputLimits {
+    /// The most stdout a run may write: the rest is read and discarded, and the run fails
+    /// saying how much it wrote (a cut result would be a wrong one).
+    pub stdout_bytes: u64,
+    /// The longest line read from stderr or the questions descriptor; a longer one is dropped
+    /// and said so (a question: answered to the tool with -32600).
+    pub line_bytes: usize,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        Self {
+            stdout_bytes: 16 * 1024 * 1024,
+            line_bytes: 1024 * 1024,
+        }
+    }
+}
 /// The descriptor on which a tool with questions writes them.
 const QUESTIONS_FD: RawFd = 3;
 
@@ -62,6 +77,7 @@ pub struct CommandTool {
     grace: Duration,
     cwd: Option<PathBuf>,
     questions: bool,
+    limits: OutputLimits,
 }
 
 impl CommandTool {
@@ -75,6 +91,7 @@ impl CommandTool {
             grace: Duration::from_secs(2),
             cwd: None,
             questions: false,
+            limits: OutputLimits::default(),
         }
     }
 
@@ -99,6 +116,12 @@ impl CommandTool {
     /// Let the program ask the client questions on file descriptor 3 (see the module docs).
     pub fn with_questions(mut self) -> Self {
         self.questions = true;
+        self
+    }
+
+    /// Hold at most this much of the program's output.
+    pub fn with_output_limits(mut self, limits: OutputLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -183,7 +206,12 @@ impl Tool for CommandTool {
         let (answers, mut answers_rx) = mpsc::unbounded_channel::<Value>();
         let questions = questions_pipe.map(|(read, write)| {
             drop(write); // The program holds the only write end now: EOF when it exits.
-            tokio::spawn(ask_questions(read, answers, cx.clone()))
+            tokio::spawn(ask_questions(
+                read,
+                answers,
+                cx.clone(),
+                self.limits.line_bytes,
+            ))
         });
         // The arguments as one JSON line, then the answers; a program that never reads stdin
         // just closes it. Without questions the answer channel is closed at once, and so stdin.
@@ -203,13 +231,23 @@ impl Tool for CommandTool {
                 }
             });
         }
-        let stdout = child.stdout.take().map(|out| {
+        let max_stdout = self.limits.stdout_bytes;
+        let stdout = child.stdout.take().map(|mut out| {
             tokio::spawn(async move {
                 let mut buf = Vec::new();
-                let _ = out.take(MAX_STDOUT).read_to_end(&mut buf).await;
-                buf
+                let _ = (&mut out).take(max_stdout).read_to_end(&mut buf).await;
+                // Beyond the bound the pipe is still read, so the program is not stopped by a
+                // full pipe or a broken one: the run ends as it would, and fails for its size.
+                let beyond = tokio::io::copy(&mut out, &mut tokio::io::sink())
+                    .await
+                    .unwrap_or(0);
+                Stdout {
+                    total: buf.len() as u64 + beyond,
+                    bytes: buf,
+                }
             })
         });
+        let max_line = self.limits.line_bytes;
         let stderr = child.stderr.take().map(|err| {
             let cx = cx.clone();
             tokio::spawn(async move {
@@ -217,10 +255,10 @@ impl Tool for CommandTool {
                 let mut err = BufReader::new(err);
                 let mut buf = Vec::new();
                 loop {
-                    let line = match lines::read_line(&mut err, &mut buf, MAX_LINE).await {
+                    let line = match lines::read_line(&mut err, &mut buf, max_line).await {
                         Ok(Line::Complete) => String::from_utf8_lossy(&buf).trim_end().to_string(),
                         Ok(Line::TooLong(length)) => {
-                            format!("(a line of {length} bytes on stderr, longer than {MAX_LINE}, was dropped)")
+                            format!("(a line of {length} bytes on stderr, longer than {max_line}, was dropped)")
                         }
                         Ok(Line::End) | Err(_) => break,
                     };
@@ -264,14 +302,32 @@ impl Tool for CommandTool {
         let within = Duration::from_secs(5).max(self.grace);
         let stdout = collect(stdout, within).await;
         let tail = collect(stderr, within).await;
+        // A cancel or a timeout says more than the size of what was cut short.
+        if matches!(ended, Ended::Exited(_)) && stdout.total > max_stdout {
+            return failure(
+                format!(
+                    "'{}' wrote {} bytes on stdout, more than a result may hold ({max_stdout}, \
+                     max_tool_output_bytes)",
+                    argv[0], stdout.total
+                ),
+                &tail,
+            );
+        }
         outcome(
             &argv[0],
             ended,
-            &stdout,
+            &stdout.bytes,
             &tail,
             self.info.output_schema.is_some(),
         )
     }
+}
+
+/// What a program wrote on stdout: the bytes kept, and how many it wrote in all.
+#[derive(Default)]
+struct Stdout {
+    bytes: Vec<u8>,
+    total: u64,
 }
 
 /// What a reader task gathered, if it finishes within `within`; empty otherwise.
@@ -288,7 +344,12 @@ async fn collect<T: Default>(task: Option<tokio::task::JoinHandle<T>>, within: D
 
 /// Read the program's questions, one JSON line each, ask the client, and queue each answer (or
 /// `{"error": ...}`) for its stdin.
-async fn ask_questions(read: OwnedFd, answers: mpsc::UnboundedSender<Value>, cx: ToolContext) {
+async fn ask_questions(
+    read: OwnedFd,
+    answers: mpsc::UnboundedSender<Value>,
+    cx: ToolContext,
+    max_line: usize,
+) {
     let Ok(read) = tokio::net::unix::pipe::Receiver::from_owned_fd(read) else {
         return;
     };
@@ -297,10 +358,10 @@ async fn ask_questions(read: OwnedFd, answers: mpsc::UnboundedSender<Value>, cx:
     let mut read = BufReader::new(read);
     let mut buf = Vec::new();
     loop {
-        let line = match lines::read_line(&mut read, &mut buf, MAX_LINE).await {
+        let line = match lines::read_line(&mut read, &mut buf, max_line).await {
             Ok(Line::Complete) => String::from_utf8_lossy(&buf).into_owned(),
             Ok(Line::TooLong(length)) => {
-                let why = format!("the question is {length} bytes, more than {MAX_LINE}");
+                let why = format!("the question is {length} bytes, more than {max_line}");
                 if answers.send(error(-32600, why)).is_err() {
                     return;
                 }

@@ -9,6 +9,14 @@
 //! page_size = 50                 # tasks per tasks/list page
 //! lease_ms = 15000               # a dead server's running tasks fail this long after
 //! progress_interval_ms = 100     # least time between two notifications/progress of a request
+//! # Bounds (a command-line flag of the same name, e.g. --max-body, overrides each):
+//! max_body = 4194304             # bytes of one message: an HTTP body, a stdio line
+//! max_requests_per_owner = 64    # requests of one caller in flight (and as many waiting)
+//! max_streams_per_owner = 16     # HTTP: SSE streams one caller holds open
+//! max_tasks_per_owner = 256      # tools running at once for one caller's calls
+//! max_queued_bytes = 16777216    # bytes queued for a client that does not read (per stream)
+//! max_tool_output_bytes = 16777216  # a tool's stdout; a run that writes more fails
+//! max_tool_line_bytes = 1048576  # a line of a tool's stderr or questions; longer are dropped
 //!
 //! [[tools]]
 //! name = "build"
@@ -37,8 +45,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{CommandTool, Tool, default_settings};
+use super::{CommandTool, OutputLimits, Tool, default_settings};
 use crate::server::SWEEP_EVERY_MS;
+use crate::transport::Limits;
 use crate::types::{Settings, TaskSupport, ToolInfo};
 
 /// Why a tools file was refused.
@@ -106,6 +115,13 @@ struct ServerSection {
     page_size: Option<u32>,
     lease_ms: Option<u64>,
     progress_interval_ms: Option<u64>,
+    max_body: Option<usize>,
+    max_requests_per_owner: Option<usize>,
+    max_streams_per_owner: Option<usize>,
+    max_tasks_per_owner: Option<usize>,
+    max_queued_bytes: Option<usize>,
+    max_tool_output_bytes: Option<u64>,
+    max_tool_line_bytes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -241,6 +257,19 @@ impl ToolsFile {
                 "page_size and poll_interval_ms must be at least 1".into(),
             ));
         }
+        let size = |n: Option<usize>| n.map(|n| n as u64);
+        let bounds = [
+            ("max_body", size(s.max_body)),
+            ("max_requests_per_owner", size(s.max_requests_per_owner)),
+            ("max_streams_per_owner", size(s.max_streams_per_owner)),
+            ("max_tasks_per_owner", size(s.max_tasks_per_owner)),
+            ("max_queued_bytes", size(s.max_queued_bytes)),
+            ("max_tool_output_bytes", s.max_tool_output_bytes),
+            ("max_tool_line_bytes", size(s.max_tool_line_bytes)),
+        ];
+        if let Some((key, _)) = bounds.iter().find(|(_, value)| *value == Some(0)) {
+            return Err(invalid(format!("{key} must be at least 1")));
+        }
         // The lease is renewed every sweep (half a second) once half of it is used up.
         if s.lease_ms.is_some_and(|ms| ms < 2 * SWEEP_EVERY_MS) {
             return Err(invalid(format!(
@@ -268,6 +297,19 @@ impl ToolsFile {
             progress_interval: s.progress_interval_ms.unwrap_or(d.progress_interval),
             queue: d.queue,
             claim_limit: d.claim_limit,
+        }
+    }
+
+    /// The bounds this file sets (defaults where it is silent; flags may override them).
+    pub fn limits(&self) -> Limits {
+        let d = Limits::default();
+        let s = &self.server;
+        Limits {
+            max_body_bytes: s.max_body.unwrap_or(d.max_body_bytes),
+            requests_per_owner: s.max_requests_per_owner.unwrap_or(d.requests_per_owner),
+            streams_per_owner: s.max_streams_per_owner.unwrap_or(d.streams_per_owner),
+            tasks_per_owner: s.max_tasks_per_owner.unwrap_or(d.tasks_per_owner),
+            max_queued_bytes: s.max_queued_bytes.unwrap_or(d.max_queued_bytes),
         }
     }
 
@@ -332,6 +374,14 @@ impl ToolsFile {
                 if t.questions {
                     tool = tool.with_questions();
                 }
+                let output = OutputLimits::default();
+                tool = tool.with_output_limits(OutputLimits {
+                    stdout_bytes: self
+                        .server
+                        .max_tool_output_bytes
+                        .unwrap_or(output.stdout_bytes),
+                    line_bytes: self.server.max_tool_line_bytes.unwrap_or(output.line_bytes),
+                });
                 Arc::new(tool) as Arc<dyn Tool>
             })
             .collect()
@@ -388,6 +438,28 @@ fn check_workflow(tool: &ToolEntry, all: &[ToolEntry]) -> Result<(), String> {
     Ok(())
 }
 
+/// What the property tests and the fuzz target hold the parser to, for any text: a file whose
+/// settings, bounds and tools can be made within their rules, or an error that names the file.
+/// Panics otherwise.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn check_any_text(text: &str) {
+    match ToolsFile::parse(text, Path::new("tools.toml")) {
+        Ok(file) => {
+            let settings = file.settings();
+            assert!(settings.page_size >= 1 && settings.poll_interval >= 1);
+            assert!(settings.lease >= 2 * SWEEP_EVERY_MS);
+            let limits = file.limits();
+            assert!(limits.max_body_bytes >= 1 && limits.requests_per_owner >= 1);
+            assert!(limits.streams_per_owner >= 1 && limits.tasks_per_owner >= 1);
+            assert!(limits.max_queued_bytes >= 1);
+            for tool in file.tools() {
+                assert!(!tool.info().name.is_empty());
+            }
+        }
+        Err(e) => assert!(e.to_string().contains("tools.toml"), "{e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -428,6 +500,13 @@ mod tests {
             "page_size",
             "lease_ms",
             "progress_interval_ms",
+            "max_body",
+            "max_requests_per_owner",
+            "max_streams_per_owner",
+            "max_tasks_per_owner",
+            "max_queued_bytes",
+            "max_tool_output_bytes",
+            "max_tool_line_bytes",
             "bogus",
         ]);
         let tool_key = prop::sample::select(vec![
@@ -482,25 +561,23 @@ mod tests {
         /// or an error that names the file.
         #[test]
         fn any_text_parses_or_is_refused_with_a_message(text in tools_file()) {
-            match parse(&text) {
-                Ok(file) => {
-                    let settings = file.settings();
-                    prop_assert!(settings.page_size >= 1 && settings.poll_interval >= 1);
-                    prop_assert!(settings.lease >= 2 * SWEEP_EVERY_MS);
-                    for tool in file.tools() {
-                        prop_assert!(!tool.info().name.is_empty());
-                    }
-                }
-                Err(e) => prop_assert!(e.to_string().contains("tools.toml"), "{e}"),
-            }
+            check_any_text(&text);
         }
 
         #[test]
         fn any_bytes_are_refused_or_parsed(text in ".{0,200}") {
-            if let Err(e) = parse(&text) {
-                prop_assert!(e.to_string().contains("tools.toml"), "{e}");
-            }
+            check_any_text(&text);
         }
+    }
+
+    #[test]
+    fn bounds_come_from_the_server_section_else_the_defaults() {
+        let file = parse("[server]\nmax_body = 1000\nmax_tasks_per_owner = 3").unwrap();
+        let limits = file.limits();
+        assert_eq!((limits.max_body_bytes, limits.tasks_per_owner), (1000, 3));
+        let d = Limits::default();
+        assert_eq!(limits.requests_per_owner, d.requests_per_owner);
+        assert_eq!(limits.max_queued_bytes, d.max_queued_bytes);
     }
 
     #[test]
@@ -617,6 +694,10 @@ mod tests {
         );
         assert!(err("[[tools]]\nname='a'\ncommand=['x']\ncolour='red'").contains("unknown field"));
         assert!(err("[server]\ndefault_ttl_ms=10\nmax_ttl_ms=5").contains("above max_ttl_ms"));
+        assert!(
+            err("[server]\nmax_queued_bytes=0").contains("max_queued_bytes must be at least 1")
+        );
+        assert!(err("[server]\nmax_body=-1").contains("invalid value"));
         assert!(
             err("[[tools]]\nname='a'\ncommand=['x']\ninput_schema={type='string'}")
                 .contains("type = \"object\"")

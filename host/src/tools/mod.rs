@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-pub use command::CommandTool;
+pub use command::{CommandTool, OutputLimits};
+#[cfg(feature = "fuzzing")]
+pub(crate) use config::check_any_text;
 pub use config::{ConfigError, ToolsFile};
 
 use crate::types::{Outcome, Report, RpcError, Settings, ToolInfo};

@@ -7,6 +7,7 @@ pub(crate) mod stdio;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use tokio::sync::mpsc;
 
@@ -28,9 +29,9 @@ pub struct Limits {
     /// Tools running here for one caller's calls, tasks and plain calls alike (HTTP 429, or a
     /// -32000 error on stdio, beyond).
     pub tasks_per_owner: usize,
-    /// Bytes queued for a stdio client that does not read. Beyond them, notifications are
-    /// dropped (logged and counted); responses and the server's requests are always queued,
-    /// and they are bounded by the requests in flight.
+    /// Bytes queued for a client that does not read, per stdio connection or HTTP stream.
+    /// Beyond them, notifications are dropped (logged and counted); responses and the server's
+    /// requests are always queued, and they are bounded by the requests in flight.
     pub max_queued_bytes: usize,
 }
 
@@ -47,99 +48,158 @@ impl Default for Limits {
 }
 
 /// A stream a message can be written to later, if one is open (an HTTP session's GET stream).
-pub(crate) type Standby = Arc<Mutex<Option<mpsc::UnboundedSender<String>>>>;
+pub(crate) type Standby = Arc<Mutex<Option<Sink>>>;
+
+/// The sending end of one client stream's queue: a stdio connection's, or one HTTP stream's.
+/// Beyond `limit` bytes not yet taken by the stream's writer (a client that does not read),
+/// notifications are dropped, logged and counted; responses and the server's requests are always
+/// queued, and they are bounded by the requests in flight.
+#[derive(Clone)]
+pub(crate) struct Sink {
+    tx: mpsc::UnboundedSender<String>,
+    queue: Arc<Queue>,
+}
+
+/// The receiving end of a [`Sink`]: what it yields no longer counts against the bound.
+pub(crate) struct Receiver {
+    rx: mpsc::UnboundedReceiver<String>,
+    queue: Arc<Queue>,
+}
+
+/// What a stream's writer has yet to take, and the bound beyond which notifications are dropped.
+struct Queue {
+    bytes: AtomicUsize,
+    limit: usize,
+    dropped: AtomicU64,
+}
+
+/// A queue of at most `limit` bytes of notifications (see [`Sink`]).
+pub(crate) fn channel(limit: usize) -> (Sink, Receiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queue = Arc::new(Queue {
+        bytes: AtomicUsize::new(0),
+        limit,
+        dropped: AtomicU64::new(0),
+    });
+    (
+        Sink {
+            tx,
+            queue: queue.clone(),
+        },
+        Receiver { rx, queue },
+    )
+}
+
+/// Why a [`Sink`] did not take a message.
+enum Refused {
+    /// Its receiver is gone: the message is handed back.
+    Closed(String),
+    /// A notification beyond the bound: dropped.
+    Dropped,
+}
+
+impl Sink {
+    /// A sink whose receiver is gone: what is pushed to it is handed back.
+    pub(crate) fn closed() -> Self {
+        channel(usize::MAX).0
+    }
+
+    /// Queue one message, unless it is a notification beyond the bound or the stream is gone.
+    fn push(&self, message: String) -> Result<(), Refused> {
+        let queue = &self.queue;
+        let queued = queue.bytes.load(Ordering::Relaxed);
+        // Every notification the component and the host write starts so (serde_json puts
+        // `jsonrpc` first, and `id` after `method` never comes: notifications have none).
+        let notification = message.starts_with(r#"{"jsonrpc":"2.0","method":"#);
+        if notification && queued.saturating_add(message.len()) > queue.limit {
+            let dropped = queue.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            // Said once, then at every power of two, so a flood does not flood the log too.
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    dropped,
+                    queued,
+                    limit = queue.limit,
+                    "the client is not reading: notifications dropped"
+                );
+            }
+            return Err(Refused::Dropped);
+        }
+        let len = message.len();
+        queue.bytes.fetch_add(len, Ordering::Relaxed);
+        self.tx
+            .send(message)
+            .map_err(|mpsc::error::SendError(message)| {
+                queue.bytes.fetch_sub(len, Ordering::Relaxed);
+                Refused::Closed(message)
+            })
+    }
+
+    /// Whether the receiver is gone.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+}
+
+impl Receiver {
+    fn taken(&self, message: Option<String>) -> Option<String> {
+        if let Some(message) = &message {
+            self.queue.bytes.fetch_sub(message.len(), Ordering::Relaxed);
+        }
+        message
+    }
+
+    /// The next message, or `None` once every sink is dropped and the queue is empty.
+    pub(crate) async fn recv(&mut self) -> Option<String> {
+        let message = self.rx.recv().await;
+        self.taken(message)
+    }
+
+    /// The next message if one is queued now.
+    pub(crate) fn try_recv(&mut self) -> Option<String> {
+        let message = self.rx.try_recv().ok();
+        self.taken(message)
+    }
+
+    /// [`Receiver::recv`] for a hand-written stream.
+    pub(crate) fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<String>> {
+        self.rx.poll_recv(cx).map(|message| self.taken(message))
+    }
+}
 
 /// Where one client's messages go. Every message goes through one channel to one writer, so
 /// messages never interleave whichever task produced them. When that channel has closed (an
 /// HTTP response that is complete), messages go to the standby stream, if one is open.
 #[derive(Clone)]
 pub(crate) struct Outbox {
-    to: mpsc::UnboundedSender<String>,
+    to: Sink,
     standby: Option<Standby>,
-    queue: Option<Arc<Queue>>,
-}
-
-/// What an outbox's writer has yet to write, and the bound beyond which notifications are
-/// dropped.
-pub(crate) struct Queue {
-    bytes: AtomicUsize,
-    limit: usize,
-    dropped: AtomicU64,
-}
-
-impl Queue {
-    pub(crate) fn new(limit: usize) -> Arc<Self> {
-        Arc::new(Self {
-            bytes: AtomicUsize::new(0),
-            limit,
-            dropped: AtomicU64::new(0),
-        })
-    }
-
-    /// The writer has written a message of `len` bytes.
-    pub(crate) fn written(&self, len: usize) {
-        self.bytes.fetch_sub(len, Ordering::Relaxed);
-    }
 }
 
 impl Outbox {
     /// Messages go to `to`, and nowhere once it has closed.
-    pub(crate) fn new(to: mpsc::UnboundedSender<String>) -> Self {
-        Self {
-            to,
-            standby: None,
-            queue: None,
-        }
-    }
-
-    /// Messages go to `to`, whose writer reports to `queue` what it has written.
-    pub(crate) fn bounded(to: mpsc::UnboundedSender<String>, queue: Arc<Queue>) -> Self {
-        Self {
-            to,
-            standby: None,
-            queue: Some(queue),
-        }
+    pub(crate) fn new(to: Sink) -> Self {
+        Self { to, standby: None }
     }
 
     /// Messages go to `to`, and to whatever `standby` holds once `to` has closed.
-    pub(crate) fn with_standby(to: mpsc::UnboundedSender<String>, standby: Standby) -> Self {
+    pub(crate) fn with_standby(to: Sink, standby: Standby) -> Self {
         Self {
             to,
             standby: Some(standby),
-            queue: None,
         }
     }
 
     /// An outbox whose messages go nowhere: for work that answers no client (the sweep of a
     /// server with many clients).
     pub(crate) fn nowhere() -> Self {
-        Self::new(mpsc::unbounded_channel().0)
+        Self::new(Sink::closed())
     }
 
     /// Queue one message (one JSON text without a newline).
     pub(crate) fn send(&self, message: String) {
-        if let Some(queue) = &self.queue {
-            let queued = queue.bytes.load(Ordering::Relaxed);
-            // Every notification the component and the host write starts so (serde_json puts
-            // `jsonrpc` first, and `id` after `method` never comes: notifications have none).
-            let notification = message.starts_with(r#"{"jsonrpc":"2.0","method":"#);
-            if notification && queued + message.len() > queue.limit {
-                let dropped = queue.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                // Said once, then at every power of two, so a flood does not flood the log too.
-                if dropped.is_power_of_two() {
-                    tracing::warn!(
-                        dropped,
-                        queued,
-                        limit = queue.limit,
-                        "the client is not reading: notifications dropped"
-                    );
-                }
-                return;
-            }
-            queue.bytes.fetch_add(message.len(), Ordering::Relaxed);
-        }
-        let Err(mpsc::error::SendError(message)) = self.to.send(message) else {
-            return;
+        let message = match self.to.push(message) {
+            Ok(()) | Err(Refused::Dropped) => return,
+            Err(Refused::Closed(message)) => message,
         };
         let standby = self
             .standby
@@ -147,8 +207,8 @@ impl Outbox {
             .and_then(|s| crate::server::lock(s).clone());
         // No stream open: a notification nobody can receive. Requests of the component that
         // wait for an answer are sent again when the client asks (tasks/result).
-        match standby {
-            Some(tx) if tx.send(message).is_ok() => {}
+        match standby.map(|sink| sink.push(message)) {
+            Some(Ok(()) | Err(Refused::Dropped)) => {}
             _ => tracing::debug!("no stream is open for a message; dropped"),
         }
     }

@@ -2,10 +2,9 @@
 
 use serde_json::json;
 use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Outbox, Queue};
+use super::Outbox;
 use crate::lines::{self, Line};
 
 /// Start the writer task. It writes each message as one line, flushing whenever the queue is
@@ -15,26 +14,22 @@ pub(crate) fn writer<W>(output: W, max_queued: usize) -> (Outbox, JoinHandle<std
 where
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-    let queue = Queue::new(max_queued);
-    let written = queue.clone();
+    let (sink, mut rx) = super::channel(max_queued);
     let task = tokio::spawn(async move {
         let mut out = BufWriter::with_capacity(64 * 1024, output);
         while let Some(message) = rx.recv().await {
             out.write_all(message.as_bytes()).await?;
             out.write_all(b"\n").await?;
-            written.written(message.len());
             // Batch what is already queued into one flush.
-            while let Ok(message) = rx.try_recv() {
+            while let Some(message) = rx.try_recv() {
                 out.write_all(message.as_bytes()).await?;
                 out.write_all(b"\n").await?;
-                written.written(message.len());
             }
             out.flush().await?;
         }
         out.flush().await
     });
-    (Outbox::bounded(tx, queue), task)
+    (Outbox::new(sink), task)
 }
 
 /// The incoming messages of a byte stream, one per line, at most `max_line` bytes each.
@@ -70,7 +65,7 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
                                 "code": -32600,
                                 "message": format!(
                                     "Invalid Request: the message is {length} bytes, more than \
-                                     this server takes ({max_line}, set by --max-body)"
+                                     this server takes ({max_line}, set by --max-body or max_body)"
                                 ),
                             },
                         })

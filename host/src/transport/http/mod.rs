@@ -33,7 +33,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 use tokio_stream::Stream;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tokio_util::task::AbortOnDropHandle;
@@ -41,7 +40,7 @@ use tokio_util::task::AbortOnDropHandle;
 use auth::Authenticator;
 pub use auth::{AuthError, JwksSource, JwtConfig, token_hash};
 
-use super::{Outbox, Standby};
+use super::{Outbox, Receiver, Sink, Standby, channel};
 use crate::server::{Hub, Peer, Server, lock};
 
 /// The protocol versions of the session era (`initialize`), which a session's
@@ -612,7 +611,7 @@ async fn answer_post(
     if !incoming.is_request() {
         // A notification, or the client's answer to a question: nothing to answer.
         let outbox = match &session {
-            Some(s) => Outbox::with_standby(mpsc::unbounded_channel().0, s.stream.clone()),
+            Some(s) => Outbox::with_standby(Sink::closed(), s.stream.clone()),
             None => Outbox::nowhere(),
         };
         let peer = http.peer(owner, session.as_deref(), outbox);
@@ -629,7 +628,7 @@ async fn answer_post(
     } = incoming;
     let id = id.unwrap_or(Value::Null);
 
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = channel(http.options.limits.max_queued_bytes);
     let outbox = match &session {
         Some(s) => Outbox::with_standby(tx, s.stream.clone()),
         None => Outbox::new(tx),
@@ -673,7 +672,7 @@ async fn answer_post(
     // What the component sent in the same step is queued already: it all goes out, and the
     // answer last, as the answer ends the stream (a question sent with a tasks/get's answer).
     let mut queued = std::collections::VecDeque::from([first]);
-    while let Ok(message) = rx.try_recv() {
+    while let Some(message) = rx.try_recv() {
         queued.push_back(message);
     }
     if let Some(at) = queued.iter().position(|m| answers(m, &id).is_some()) {
@@ -743,7 +742,7 @@ async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap) -> Respon
     else {
         return too_many(&Value::Null, "this caller has too many streams open");
     };
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = channel(http.options.limits.max_queued_bytes);
     {
         let mut stream = lock(&session.stream);
         if stream.as_ref().is_some_and(|s| !s.is_closed()) {
@@ -823,7 +822,7 @@ async fn metadata(State(http): State<Arc<Http>>) -> Response {
 /// the request's handler and runs `on_close`.
 struct Events {
     queued: std::collections::VecDeque<String>,
-    rx: mpsc::UnboundedReceiver<String>,
+    rx: Receiver,
     until: Option<Value>,
     /// The answer to `until` went out.
     done: bool,
