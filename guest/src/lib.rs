@@ -30,5 +30,8 @@ pub mod protocol;
 pub mod request_state;
 pub mod router;
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
+
 #[cfg(target_arch = "wasm32")]
 mod component;

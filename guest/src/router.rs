@@ -1039,5 +1039,7 @@ fn reply_error(token: &str, key: &str, code: i32, message: &str) -> Action {
     })
 }
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;

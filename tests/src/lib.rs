@@ -33,12 +33,14 @@ pub fn binary() -> &'static Path {
         if let Some(bin) = std::env::var_os("MCP_TASKS_BIN") {
             return PathBuf::from(bin);
         }
-        // This test runs from <target>/<profile>/deps/.
+        // A test runs from <target>/<profile>/deps/, a binary of this crate (the chaos soak)
+        // from <target>/<profile>/.
         let exe = std::env::current_exe().expect("current exe");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("<target>/<profile>");
+        let dir = exe.parent().expect("<target>/<profile>");
+        let profile_dir = match dir.file_name() {
+            Some(name) if name == "deps" => dir.parent().expect("<target>/<profile>"),
+            _ => dir,
+        };
         let profile = profile_dir
             .file_name()
             .and_then(|p| p.to_str())
