@@ -135,25 +135,25 @@ struct HttpArgs {
     jwks: Option<String>,
     /// The largest message, in bytes: an HTTP request body (413 beyond), a line on stdio
     /// (answered with -32600 and dropped) [default: 4194304, or the tools file's max_body].
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", value_parser = at_least_one())]
     max_body: Option<usize>,
     /// Requests one owner may have in flight at once. HTTP: waiting ones included (429 beyond).
     /// Stdio: the next line is read once one is answered; as many `tasks/result` may wait
     /// besides (-32000 beyond) [default: 64, or the tools file's max_requests_per_owner].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one())]
     max_requests_per_owner: Option<usize>,
     /// With --http: long-lived SSE streams (session streams, subscriptions) one owner may hold
     /// open (429 beyond) [default: 16, or the tools file's max_streams_per_owner].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one())]
     max_streams_per_owner: Option<usize>,
     /// Tools that may run at once for one owner's calls (a tools/call beyond is refused: HTTP 429,
     /// or -32000 on stdio) [default: 256, or the tools file's max_tasks_per_owner].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one())]
     max_tasks_per_owner: Option<usize>,
     /// Bytes queued for a client that does not read, per stdio connection or HTTP stream; beyond
     /// them, notifications are dropped (logged and counted), responses never [default: 16777216,
     /// or the tools file's max_queued_bytes].
-    #[arg(long, value_name = "BYTES")]
+    #[arg(long, value_name = "BYTES", value_parser = at_least_one())]
     max_queued_bytes: Option<usize>,
 }
 
@@ -199,18 +199,8 @@ impl HttpArgs {
     }
 
     /// The limits, for HTTP and stdio alike: these flags over the tools file's.
-    fn limits(&self, file: Limits) -> anyhow::Result<Limits> {
-        let flags = [
-            ("--max-body", self.max_body),
-            ("--max-requests-per-owner", self.max_requests_per_owner),
-            ("--max-streams-per-owner", self.max_streams_per_owner),
-            ("--max-tasks-per-owner", self.max_tasks_per_owner),
-            ("--max-queued-bytes", self.max_queued_bytes),
-        ];
-        if let Some((flag, _)) = flags.iter().find(|(_, value)| *value == Some(0)) {
-            anyhow::bail!("{flag} must be at least 1");
-        }
-        Ok(Limits {
+    fn limits(&self, file: Limits) -> Limits {
+        Limits {
             max_body_bytes: self.max_body.unwrap_or(file.max_body_bytes),
             requests_per_owner: self
                 .max_requests_per_owner
@@ -218,8 +208,13 @@ impl HttpArgs {
             streams_per_owner: self.max_streams_per_owner.unwrap_or(file.streams_per_owner),
             tasks_per_owner: self.max_tasks_per_owner.unwrap_or(file.tasks_per_owner),
             max_queued_bytes: self.max_queued_bytes.unwrap_or(file.max_queued_bytes),
-        })
+        }
     }
+}
+
+/// A bound given on the command line: a count or a size of at least 1.
+fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..)
 }
 
 /// How logs look.
@@ -360,7 +355,7 @@ fn serve(
         Some(path) => ToolsFile::load(path)?,
         None => ToolsFile::default(),
     };
-    let limits = http.limits(file.limits())?;
+    let limits = http.limits(file.limits());
     let (runtime, store) = runtime_and_store(store)?;
     let mut settings = file.settings();
     if run == RunMode::Queue {
