@@ -12,17 +12,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncWrite};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::CompileCache;
 use crate::component::bindings::exports::mcp::tasks::router::{
-    Action, Context, Report, Run, ToolQuestion, Wait,
+    Action, Context, Run, ToolQuestion, Wait,
 };
 use crate::component::{Call, ComponentSource, Guest, GuestError};
 use crate::store::{MemoryStore, TaskStore};
-use crate::tools::{Catalog, FromTool, Tool, ToolContext, ToolOutcome, default_settings};
+use crate::tools::{Catalog, FromTool, Tool, ToolContext, ToolOutcome, default_settings, reports};
 use crate::transport::{self, Limits, Outbox};
 use crate::types::Settings;
 use crate::types::{Outcome, RpcError};
@@ -554,55 +554,59 @@ impl Hub {
         // each may replace the run's state, which the next must see.
         let turn = Arc::new(tokio::sync::Mutex::new(()));
         self.tool_tasks.spawn(async move {
-            let (progress_tx, mut progress_rx) = watch::channel(None::<Report>);
-            let forward = {
-                let conn = conn.clone();
-                let name = name.clone();
-                let turn = turn.clone();
-                tokio::spawn(async move {
-                    while progress_rx.changed().await.is_ok() {
-                        let Some(report) = progress_rx.borrow_and_update().clone() else {
-                            continue;
-                        };
-                        let _turn = turn.lock().await;
-                        let RunName { token, state, peer } = lock(&name).clone();
-                        if !lock(&conn.runs).contains_key(&token) {
-                            continue; // Stopped: its request or task has ended.
-                        }
-                        let call = Call::Progress {
-                            token,
-                            run_state: state,
-                            report,
-                        };
-                        if let Ok(actions) = conn.guest.call(call, conn.ctx(&peer)).await {
-                            conn.execute(actions, &peer);
-                        }
-                    }
-                })
-            };
+            let (progress_tx, mut progress_rx) = reports::channel(reports::WAITING);
             let (questions_tx, questions_rx) = mpsc::unbounded_channel();
-            let ask = tokio::spawn(conn.clone().forward_questions(
-                name.clone(),
-                turn,
-                questions_rx,
-            ));
-            let outcome = match conn.catalog.get(&run.tool) {
-                Some(tool) => {
-                    let arguments = serde_json::from_str(&run.arguments).unwrap_or(Value::Null);
-                    let cx = ToolContext::new(
-                        run.task_id.clone(),
-                        progress_tx,
-                        questions_tx,
-                        cancel.clone(),
-                    );
-                    tool.call(arguments, cx).await
+            // The run's parts share this task rather than each spawning its own: the tool; its
+            // reports, forwarded until its context is gone and the last one is in; and its
+            // questions, moot once it has returned.
+            let forward = async {
+                while let Some(report) = progress_rx.recv().await {
+                    let _turn = turn.lock().await;
+                    let RunName { token, state, peer } = lock(&name).clone();
+                    if !lock(&conn.runs).contains_key(&token) {
+                        continue; // Stopped: its request or task has ended.
+                    }
+                    let call = Call::Progress {
+                        token,
+                        run_state: state,
+                        report,
+                    };
+                    if let Ok(actions) = conn.guest.call(call, conn.ctx(&peer)).await {
+                        conn.execute(actions, &peer);
+                    }
                 }
-                None => ToolOutcome::rpc_error(-32602, format!("Unknown tool: {}", run.tool)),
             };
-            // The sender went with the tool's context: the forwarder ends after the last report.
-            let _ = forward.await;
-            // A question still open when the tool returned is moot.
-            ask.abort();
+            let asking = conn
+                .clone()
+                .forward_questions(name.clone(), turn.clone(), questions_rx);
+            let tool = async {
+                match conn.catalog.get(&run.tool) {
+                    Some(tool) => {
+                        let arguments = serde_json::from_str(&run.arguments).unwrap_or(Value::Null);
+                        let cx = ToolContext::new(
+                            run.task_id.clone(),
+                            progress_tx,
+                            questions_tx,
+                            cancel.clone(),
+                        );
+                        tool.call(arguments, cx).await
+                    }
+                    None => {
+                        drop((progress_tx, questions_tx));
+                        ToolOutcome::rpc_error(-32602, format!("Unknown tool: {}", run.tool))
+                    }
+                }
+            };
+            let returned = async {
+                tokio::pin!(tool, asking);
+                tokio::select! {
+                    biased;
+                    outcome = &mut tool => outcome,
+                    // No one can ask any more (every copy of the context is gone).
+                    () = &mut asking => tool.await,
+                }
+            };
+            let (outcome, ()) = tokio::join!(returned, forward);
             let RunName { token, peer, .. } = lock(&name).clone();
             lock(&conn.questions).retain(|(run, _), _| *run != token);
             // The outcome is given to the component until it is stored: while the store is away

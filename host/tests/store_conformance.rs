@@ -244,6 +244,36 @@ async fn abandoned_finds_lapsed_leases_of_unfinished_tasks(store: Arc<dyn TaskSt
     assert_eq!(store.abandoned(100, 1).await.unwrap().len(), 1);
 }
 
+/// 600 reads at once, of stored tasks, of missing ones and of the same task many times (a store
+/// may gather concurrent reads into one round trip): each gets its own answer.
+async fn concurrent_reads_each_get_their_own_task(store: Arc<dyn TaskStore>) {
+    for i in 0..100 {
+        store
+            .create(task(&format!("r{i:03}"), "alice", i))
+            .await
+            .unwrap();
+    }
+    let mut readers = tokio::task::JoinSet::new();
+    for n in 0..600u64 {
+        let store = store.clone();
+        readers.spawn(async move {
+            // 0..100 stored, 100..200 missing; every task is read three times.
+            let id = format!("r{:03}", n % 200);
+            (n % 200, store.get(&id).await.unwrap())
+        });
+    }
+    while let Some(read) = readers.join_next().await {
+        let (i, got) = read.unwrap();
+        match got {
+            Some(t) => {
+                assert!(i < 100, "r{i:03} was never stored, yet read as {t:?}");
+                assert_eq!((t.id, t.created_at), (format!("r{i:03}"), i));
+            }
+            None => assert!(i >= 100, "r{i:03} was stored, yet read as missing"),
+        }
+    }
+}
+
 /// 8 workers cancel and complete the same 1,000 tasks, each through get and compare-and-swap
 /// as the router does: every task ends in exactly one terminal status, written exactly once.
 async fn racing_cancel_and_complete_never_overwrite(store: Arc<dyn TaskStore>) {
@@ -530,6 +560,7 @@ macro_rules! conformance {
                 expire_deletes_exactly_the_expired,
                 abandoned_finds_lapsed_leases_of_unfinished_tasks,
                 racing_cancel_and_complete_never_overwrite,
+                concurrent_reads_each_get_their_own_task,
             );
         }
     )*};

@@ -1,6 +1,7 @@
 //! Where tasks live: the [`TaskStore`] trait behind the component's `store` import, and its
 //! backends, one module each, chosen by a URL-like identifier (see [`open`]).
 
+mod batch;
 mod cursor;
 mod memory;
 mod postgres;

@@ -8,12 +8,16 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
+use super::batch::Reads;
 use super::row::{self, Columns, to_sql};
 use super::{OpenError, TaskStore, cursor};
 use crate::types::{Page, Status, StoreError, Task};
 
 /// Connections kept open per host.
 const POOL_SIZE: usize = 16;
+/// Batches of reads in flight at once (each on a connection of its own); more reads wait and go
+/// together in the next.
+const READ_ROUND_TRIPS: usize = 4;
 /// How long opening the store may take before the server gives up on the database.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A key for `pg_advisory_xact_lock`, so that hosts starting together migrate one at a time.
@@ -40,6 +44,7 @@ const MIGRATIONS: &[&str] = &["
 /// Tasks in a PostgreSQL database.
 pub struct PostgresStore {
     pool: Pool,
+    reads: Reads,
 }
 
 impl PostgresStore {
@@ -63,7 +68,10 @@ impl PostgresStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| failed(e.to_string()))?;
-        let store = Self { pool };
+        let store = Self {
+            pool,
+            reads: Reads::new(READ_ROUND_TRIPS),
+        };
         tokio::time::timeout(CONNECT_TIMEOUT * 2, store.migrate())
             .await
             .map_err(|_| failed("timed out".into()))?
@@ -165,13 +173,19 @@ fn ids(rows: Vec<tokio_postgres::Row>) -> Vec<String> {
 #[async_trait::async_trait]
 impl TaskStore for PostgresStore {
     async fn get(&self, id: &str) -> Result<Option<Task>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached("SELECT body FROM mcp_tasks WHERE id = $1")
+        // Concurrent reads share one statement: the database's work per statement, not per row,
+        // is what bounds pipelined `tasks/get`s.
+        self.reads
+            .get(id, |ids| async move {
+                let client = self.client().await?;
+                let stmt = client
+                    .prepare_cached("SELECT body FROM mcp_tasks WHERE id = ANY($1)")
+                    .await
+                    .map_err(unavailable)?;
+                let rows = client.query(&stmt, &[&ids]).await.map_err(unavailable)?;
+                rows.iter().map(|r| row::decode(r.get(0))).collect()
+            })
             .await
-            .map_err(unavailable)?;
-        let row = client.query_opt(&stmt, &[&id]).await.map_err(unavailable)?;
-        row.map(|r| row::decode(r.get(0))).transpose()
     }
 
     async fn create(&self, task: Task) -> Result<(), StoreError> {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
+use super::batch::Reads;
 use super::row::{self, Columns, to_sql};
 use super::{OpenError, TaskStore, cursor};
 use crate::types::{Page, Status, StoreError, Task};
@@ -43,6 +44,8 @@ const MIGRATIONS: &[&str] = &["
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// One connection: one batch of reads at a time.
+    reads: Reads,
 }
 
 impl SqliteStore {
@@ -80,6 +83,7 @@ impl SqliteStore {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path,
+            reads: Reads::new(1),
         })
     }
 
@@ -169,15 +173,27 @@ fn unavailable(e: rusqlite::Error) -> StoreError {
 #[async_trait::async_trait]
 impl TaskStore for SqliteStore {
     async fn get(&self, id: &str) -> Result<Option<Task>, StoreError> {
-        let id = id.to_string();
-        self.with(move |c| {
-            let body: Option<String> = c
-                .prepare_cached("SELECT body FROM tasks WHERE id = ?1")
-                .and_then(|mut s| s.query_row([&id], |r| r.get(0)).optional())
-                .map_err(unavailable)?;
-            body.as_deref().map(row::decode).transpose()
-        })
-        .await
+        // Concurrent reads share one trip to the blocking thread (and one lock).
+        self.reads
+            .get(id, |ids| {
+                self.with(move |c| {
+                    let mut stmt = c
+                        .prepare_cached("SELECT body FROM tasks WHERE id = ?1")
+                        .map_err(unavailable)?;
+                    let mut tasks = Vec::with_capacity(ids.len());
+                    for id in &ids {
+                        let body: Option<String> = stmt
+                            .query_row([id], |r| r.get(0))
+                            .optional()
+                            .map_err(unavailable)?;
+                        if let Some(body) = body {
+                            tasks.push(row::decode(&body)?);
+                        }
+                    }
+                    Ok(tasks)
+                })
+            })
+            .await
     }
 
     async fn create(&self, task: Task) -> Result<(), StoreError> {

@@ -5,13 +5,14 @@ mod command;
 mod config;
 #[cfg(target_os = "linux")]
 mod guard;
+pub(crate) mod reports;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 pub use command::{CommandTool, OutputLimits};
@@ -84,7 +85,7 @@ impl Tool for Workflow {
 #[derive(Clone)]
 pub struct ToolContext {
     task_id: Option<String>,
-    progress: Arc<watch::Sender<Option<Report>>>,
+    progress: Arc<reports::Sender>,
     questions: mpsc::UnboundedSender<FromTool>,
     next_key: Arc<AtomicU64>,
     cancel: CancellationToken,
@@ -139,7 +140,7 @@ pub enum InputError {
 impl ToolContext {
     pub(crate) fn new(
         task_id: Option<String>,
-        progress: watch::Sender<Option<Report>>,
+        progress: reports::Sender,
         questions: mpsc::UnboundedSender<FromTool>,
         cancel: CancellationToken,
     ) -> Self {
@@ -246,7 +247,8 @@ impl ToolContext {
     /// (100 by default): reports in between are dropped, but one that reaches `total` is
     /// always sent.
     ///
-    /// Reports that arrive faster than the component takes them are coalesced; the latest wins.
+    /// Reports reach the component in order. While more than 64 wait for it (a tool reporting
+    /// faster than the component takes them), the oldest waiting is dropped, never the latest.
     ///
     /// ```
     /// # fn f(cx: mcp_tasks::ToolContext) {
@@ -255,7 +257,7 @@ impl ToolContext {
     /// # }
     /// ```
     pub fn report(&self, report: Report) {
-        self.progress.send_replace(Some(report));
+        self.progress.send(report);
     }
 
     /// Fires when the run must stop (its task was cancelled or expired, or the client went
