@@ -14,9 +14,9 @@
 //!   `interop/typescript/bench-server.mjs stdio`) for 2025-11-25, and rmcp 3.11 with its
 //!   `TaskManager` (`interop/rmcp`, built here on first use) for the 2026-07-28 extension.
 //!
-//! `tasks/get` pipelined (requests per second) and one at a time (median round trip), and task
-//! creation likewise. Rounds alternate between the servers so that the machine's noise falls on
-//! all alike; each figure is the median of the rounds.
+//! `tasks/get` pipelined (requests per second; of one task, and of 100 tasks in turn) and one at a
+//! time (median round trip), and task creation likewise. Rounds alternate between the servers so
+//! that the machine's noise falls on all alike; each figure is the median of the rounds.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
@@ -34,6 +34,9 @@ mod common;
 use common::{StdioServer, binary, fresh_postgres_schema, median};
 
 const ROUNDS: usize = 5;
+/// How many tasks the second pipelined `tasks/get` measure takes in turn: a store cannot answer
+/// a batch of polls of many tasks with one read.
+const SPREAD: usize = 100;
 const ROLE: &str = "MCP_TASKS_BENCH_ROLE";
 const MODERN_META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{"io.modelcontextprotocol/tasks":{}}}}"#;
 
@@ -70,8 +73,11 @@ struct Subject {
     era: Era,
     server: StdioServer,
     get: String,
+    /// `tasks/get` of each of [`SPREAD`] tasks.
+    get_spread: Vec<String>,
     create: String,
     get_pipelined: Vec<f64>,
+    get_spread_pipelined: Vec<f64>,
     get_one_us: Vec<f64>,
     create_pipelined: Vec<f64>,
     create_one_us: Vec<f64>,
@@ -111,6 +117,20 @@ impl Subject {
             .as_str()
             .unwrap_or_else(|| panic!("{name}: no task created: {created}"));
         let get = get_of(id);
+        let get_spread = (0..SPREAD)
+            .map(|_| {
+                let created = server.call(&create);
+                let task = match era {
+                    Era::Legacy => &created["result"]["task"],
+                    Era::Modern => &created["result"],
+                };
+                get_of(
+                    task["taskId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{name}: no task created: {created}")),
+                )
+            })
+            .collect();
         // Every subject answers the same question about a task that has completed.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -126,8 +146,10 @@ impl Subject {
             era,
             server,
             get,
+            get_spread,
             create,
             get_pipelined: Vec::new(),
+            get_spread_pipelined: Vec::new(),
             get_one_us: Vec::new(),
             create_pipelined: Vec::new(),
             create_one_us: Vec::new(),
@@ -138,6 +160,9 @@ impl Subject {
         eprintln!("  {}", self.name);
         let s = &mut self.server;
         self.get_pipelined.push(s.rate(&self.get, 20_000, true));
+        let spread: Vec<&str> = self.get_spread.iter().map(String::as_str).collect();
+        self.get_spread_pipelined
+            .push(s.rate_cycling(&spread, 20_000, true));
         self.get_one_us.push(s.round_trip_us(&self.get, 2_000));
         self.create_pipelined
             .push(s.rate(&self.create, 1_000, true));
@@ -165,58 +190,57 @@ fn measure(dir: &Path) {
         command.env_remove(ROLE);
         command
     };
-    let postgres = fresh_postgres_schema("mcp_tasks_peers");
-
+    // MCP_TASKS_BENCH_ONLY=<text>: only the subjects whose name holds it (and the native limit);
+    // the others are not even started (rmcp's peer is built on first use).
+    let only = std::env::var("MCP_TASKS_BENCH_ONLY").ok();
+    let wanted = |name: &str| {
+        name.starts_with("native")
+            || only
+                .as_ref()
+                .is_none_or(|only| name.contains(only.as_str()))
+    };
     let mut subjects = Vec::new();
+    let mut add = |name: &'static str, era: Era, command: &dyn Fn() -> Option<Command>| {
+        if wanted(name)
+            && let Some(command) = command()
+        {
+            subjects.push(Subject::new(name, era, StdioServer::spawn(command)));
+        }
+    };
     for era in [Era::Legacy, Era::Modern] {
-        let mut native = this();
-        native.env(ROLE, "native");
-        subjects.push(Subject::new(
-            "native Rust, one thread",
-            era,
-            StdioServer::spawn(native),
-        ));
-        let mut library = this();
-        library.env(ROLE, "library");
-        subjects.push(Subject::new(
-            "mcp-tasks library, in-process tool",
-            era,
-            StdioServer::spawn(library),
-        ));
-        subjects.push(Subject::new(
-            "mcp-tasks binary, memory",
-            era,
-            StdioServer::spawn(serve("memory".into())),
-        ));
+        add("native Rust, one thread", era, &|| {
+            let mut native = this();
+            native.env(ROLE, "native");
+            Some(native)
+        });
+        add("mcp-tasks library, in-process tool", era, &|| {
+            let mut library = this();
+            library.env(ROLE, "library");
+            Some(library)
+        });
+        add("mcp-tasks binary, memory", era, &|| {
+            Some(serve("memory".into()))
+        });
         let file = dir.join(match era {
             Era::Legacy => "legacy.db",
             Era::Modern => "modern.db",
         });
-        subjects.push(Subject::new(
-            "mcp-tasks binary, SQLite file",
-            era,
-            StdioServer::spawn(serve(format!("file:{}", file.display()))),
-        ));
-        if let Some(url) = &postgres {
-            subjects.push(Subject::new(
-                "mcp-tasks binary, PostgreSQL",
-                era,
-                StdioServer::spawn(serve(url.clone())),
-            ));
-        }
-        let peer = match era {
-            Era::Legacy => typescript_sdk(&root).map(|c| ("TypeScript SDK 1.32", c)),
-            Era::Modern => rmcp(&root).map(|c| ("rmcp 3.11", c)),
-        };
-        if let Some((name, command)) = peer {
-            subjects.push(Subject::new(name, era, StdioServer::spawn(command)));
+        add("mcp-tasks binary, SQLite file", era, &|| {
+            Some(serve(format!("file:{}", file.display())))
+        });
+        add("mcp-tasks binary, PostgreSQL", era, &|| {
+            fresh_postgres_schema(match era {
+                Era::Legacy => "mcp_tasks_peers_legacy",
+                Era::Modern => "mcp_tasks_peers_modern",
+            })
+            .map(serve)
+        });
+        match era {
+            Era::Legacy => add("TypeScript SDK 1.32", era, &|| typescript_sdk(&root)),
+            Era::Modern => add("rmcp 3.11", era, &|| rmcp(&root)),
         }
     }
 
-    // MCP_TASKS_BENCH_ONLY=<text>: only the subjects whose name holds it (and the native limit).
-    if let Ok(only) = std::env::var("MCP_TASKS_BENCH_ONLY") {
-        subjects.retain(|s| s.name.starts_with("native") || s.name.contains(&only));
-    }
     let mut spawn_us = Vec::new();
     for round in 0..ROUNDS {
         eprintln!("round {} of {ROUNDS}", round + 1);
@@ -237,34 +261,29 @@ fn measure(dir: &Path) {
                 Era::Modern => "2026-07-28 (tasks extension)",
             }
         );
-        let of = |s: &Subject| {
-            (
-                median(s.get_pipelined.clone()),
-                median(s.get_one_us.clone()),
-                median(s.create_pipelined.clone()),
-                median(s.create_one_us.clone()),
-            )
-        };
+        // Each column: its title, its samples, the decimals shown.
+        type Samples = fn(&Subject) -> &Vec<f64>;
+        let columns: [(&str, Samples, usize); 5] = [
+            ("get pipelined /s", |s| &s.get_pipelined, 0),
+            ("get, 100 tasks /s", |s| &s.get_spread_pipelined, 0),
+            ("get one, µs", |s| &s.get_one_us, 1),
+            ("create pipelined /s", |s| &s.create_pipelined, 0),
+            ("create one, µs", |s| &s.create_one_us, 1),
+        ];
         let group: Vec<&Subject> = subjects.iter().filter(|s| s.era == era).collect();
-        let (n_get, n_get_us, n_create, n_create_us) = of(group[0]);
-        println!(
-            "  {:36} {:>20} {:>20} {:>20} {:>20}",
-            "", "get pipelined /s", "get one, µs", "create pipelined /s", "create one, µs"
-        );
-        for s in group {
-            let (get, get_us, create, create_us) = of(s);
-            println!(
-                "  {:36} {:>11.0} ({:.2}×) {:>11.1} ({:.2}×) {:>11.0} ({:.2}×) {:>11.1} ({:.2}×)",
-                s.name,
-                get,
-                get / n_get,
-                get_us,
-                get_us / n_get_us,
-                create,
-                create / n_create,
-                create_us,
-                create_us / n_create_us,
-            );
+        let mut header = format!("  {:36}", "");
+        for (title, _, _) in &columns {
+            header += &format!(" {title:>20}");
+        }
+        println!("{header}");
+        for s in &group {
+            let mut line = format!("  {:36}", s.name);
+            for (_, samples, decimals) in &columns {
+                let value = median(samples(s).clone());
+                let ratio = value / median(samples(group[0]).clone());
+                line += &format!(" {:>11.*} ({ratio:.2}×)", decimals, value);
+            }
+            println!("{line}");
         }
     }
     println!(
@@ -369,10 +388,10 @@ fn library_server() {
         .build()
         .unwrap();
     runtime
-        .block_on(server.serve(
-            tokio::io::BufReader::new(tokio::io::stdin()),
-            tokio::io::stdout(),
-        ))
+        .block_on(
+            runtime.spawn(async move { server.serve_stdio_until(std::future::pending()).await }),
+        )
+        .unwrap()
         .unwrap();
 }
 

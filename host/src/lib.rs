@@ -7,7 +7,8 @@
 //! method of both eras, ownership and expiry — lives in the component
 //! built from `guest/` (its interface is [`WIT`]). This crate hosts it with wasmtime: it provides
 //! the component's imports (a [`TaskStore`] and the server's tools), runs [`Tool`]s, and serves
-//! newline-delimited JSON-RPC ([`Server::serve`]) or MCP's Streamable HTTP, where each
+//! newline-delimited JSON-RPC ([`Server::serve`]; on this process's stdin and stdout,
+//! [`Server::serve_stdio_until`]) or MCP's Streamable HTTP, where each
 //! authenticated caller owns its tasks ([`Server::serve_http`], [`transport::http`]). It never
 //! decides a status itself.
 //!

@@ -400,13 +400,14 @@ fn serve(
         runtime.shutdown_background();
         return Ok(());
     }
-    runtime.block_on(async move {
-        let input = tokio::io::BufReader::with_capacity(64 * 1024, tokio::io::stdin());
-        server
-            .serve_until(input, tokio::io::stdout(), stop_signal())
-            .await
-    })?;
-    // Stdin is read by a blocking thread that may still sit in read(2); do not wait for it.
+    // On a worker of the runtime, not this thread: the requests it spawns then start on the
+    // same worker, instead of each waking one from outside.
+    let serve = runtime.spawn(async move { server.serve_stdio_until(stop_signal()).await });
+    runtime
+        .block_on(serve)
+        .context("the stdio server stopped abnormally")??;
+    // Stdin, where it is not a pipe, is read by a blocking thread that may still sit in read(2);
+    // do not wait for it.
     runtime.shutdown_background();
     Ok(())
 }

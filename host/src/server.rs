@@ -232,6 +232,21 @@ impl Server {
         read.and(written)
     }
 
+    /// [`serve_until`](Self::serve_until) this process's standard input and output: what an MCP
+    /// client that starts the server as a command speaks to. Where they are pipes, they are read
+    /// and written without a blocking thread in between.
+    ///
+    /// Spawn it on a multi-threaded runtime (`tokio::spawn`) rather than `block_on` it: the
+    /// requests it spawns then start on the runtime's workers instead of each waking one from
+    /// outside.
+    pub async fn serve_stdio_until(
+        &self,
+        stop: impl Future<Output = std::io::Result<()>>,
+    ) -> std::io::Result<()> {
+        let (input, output) = transport::stdio::process_streams();
+        self.serve_until(input, output, stop).await
+    }
+
     /// Work as a worker until `stop` completes: take no calls, but claim tasks waiting for a run
     /// in the store (queued by servers running with `queue` set, waiting for their next
     /// attempt, or lost with a host that died) and run their tools, as many at once as the

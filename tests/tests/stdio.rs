@@ -422,6 +422,51 @@ fn expired_tasks_read_as_not_found() {
     );
 }
 
+/// An MCP client gives the server pipes, which it reads and writes without blocking threads;
+/// anything else (here regular files, as with `mcp-tasks serve < requests > responses`) goes
+/// through tokio's blocking stdio and is served alike.
+#[test]
+fn input_and_output_that_are_files_not_pipes_are_served() {
+    let dir = mcp_tasks_e2e::tempdir::Dir::new();
+    let tools = dir.path().join("tools.toml");
+    std::fs::write(
+        &tools,
+        TOOLS.replace("$DIR", &dir.path().display().to_string()),
+    )
+    .unwrap();
+    let requests = dir.path().join("requests.jsonl");
+    let mut lines = vec![
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "files", "version": "1"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    ];
+    lines.extend((2..=200).map(|id| json!({"jsonrpc": "2.0", "id": id, "method": "ping"})));
+    lines.push(json!({"jsonrpc": "2.0", "id": 201, "method": "tools/list"}));
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&requests, text).unwrap();
+    let responses = dir.path().join("responses.jsonl");
+    let status = std::process::Command::new(binary())
+        .args(["serve", "--tools"])
+        .arg(&tools)
+        .stdin(std::fs::File::open(&requests).unwrap())
+        .stdout(std::fs::File::create(&responses).unwrap())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let answered: Vec<Value> = std::fs::read_to_string(&responses)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut ids: Vec<i64> = answered.iter().filter_map(|m| m["id"].as_i64()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=201).collect::<Vec<_>>());
+    let tools = answered.iter().find(|m| m["id"] == 201).unwrap();
+    assert_eq!(tools["result"]["tools"][0]["name"], "echo", "{tools}");
+}
+
 #[test]
 fn end_of_input_stops_running_tools_and_exits_cleanly() {
     let mut s = start();

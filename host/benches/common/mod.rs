@@ -123,7 +123,17 @@ impl StdioServer {
     /// Requests per second for `n` requests of the template `request` (see [`ID`]): all written
     /// at once (pipelined) or one after the other's response.
     pub fn rate(&mut self, request: &str, n: usize, pipelined: bool) -> f64 {
-        let lines: Vec<String> = (0..n).map(|_| self.line(request)).collect();
+        self.rate_cycling(&[request], n, pipelined)
+    }
+
+    /// [`rate`](Self::rate), the requests taking the templates `requests` in turn.
+    pub fn rate_cycling(&mut self, requests: &[&str], n: usize, pipelined: bool) -> f64 {
+        let lines: Vec<String> = requests
+            .iter()
+            .cycle()
+            .take(n)
+            .map(|request| self.line(request))
+            .collect();
         let start = Instant::now();
         if pipelined {
             // Write from another thread so neither pipe fills while the other waits.

@@ -40,7 +40,7 @@ impl Reads {
     }
 
     /// The task `id`, read in a batch by `fetch`, which returns the tasks it found among the IDs
-    /// it is given (in any order; the missing ones are absent).
+    /// it is given (each once; in any order; the missing ones are absent).
     pub(crate) async fn get<F, Fut>(&self, id: &str, fetch: F) -> Answer
     where
         F: Fn(Vec<String>) -> Fut,
@@ -67,7 +67,10 @@ impl Reads {
                             Err(StoreError::Unavailable("a batched read was abandoned".into()))
                         });
                     }
-                    let ids = batch.iter().map(|w| w.id.clone()).collect();
+                    // Each task once, however many wait for it (pipelined polls of one task).
+                    let mut ids: Vec<String> = batch.iter().map(|w| w.id.clone()).collect();
+                    ids.sort_unstable();
+                    ids.dedup();
                     let fetched = fetch(ids).await;
                     drop(_turn);
                     answer_all(batch, fetched);
@@ -152,12 +155,17 @@ mod tests {
         for n in 0..200 {
             let (reads, trips) = (reads.clone(), trips.clone());
             readers.spawn(async move {
-                let id = format!("t{n}");
+                // Each ID read by two readers at once.
+                let id = format!("t{}", n / 2);
                 let got = reads
                     .get(&id, |ids| {
                         let trips = trips.clone();
                         async move {
                             trips.fetch_add(1, Ordering::Relaxed);
+                            let mut distinct = ids.clone();
+                            distinct.sort();
+                            distinct.dedup();
+                            assert_eq!(distinct.len(), ids.len(), "asked twice: {ids:?}");
                             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                             // Odd IDs are not stored.
                             Ok(ids
@@ -174,7 +182,8 @@ mod tests {
         while let Some(joined) = readers.join_next().await {
             let (n, got) = joined.unwrap();
             let got = got.unwrap();
-            assert_eq!(got.map(|t| t.id), (n % 2 == 0).then(|| format!("t{n}")));
+            let id = n / 2;
+            assert_eq!(got.map(|t| t.id), (id % 2 == 0).then(|| format!("t{id}")));
         }
         let trips = trips.load(Ordering::Relaxed);
         assert!(trips < 200, "{trips} round trips for 200 concurrent reads");

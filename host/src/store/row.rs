@@ -1,7 +1,9 @@
 //! A task as one row of a database table: the columns the queries need, and the whole task as
 //! JSON text, so that a new field of the WIT `task` record needs no schema change.
 
-use serde_json::{Value, json};
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
 
 use super::cursor;
 use crate::types::{Era, InputRequest, InputState, Outcome, RpcError, Status, StoreError, Task};
@@ -85,100 +87,169 @@ pub(super) fn to_sql(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
+/// The `body` column's JSON, field for field. Strings borrow from the text where they can (those
+/// without escapes); every field a later version added is optional, so older rows still read.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    #[serde(borrow, default)]
+    era: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    owner: Cow<'a, str>,
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    #[serde(borrow, default)]
+    status_message: Option<Cow<'a, str>>,
+    created_at: u64,
+    last_updated_at: u64,
+    #[serde(default)]
+    ttl: Option<u64>,
+    #[serde(default)]
+    poll_interval: Option<u64>,
+    version: u64,
+    #[serde(borrow)]
+    request: Cow<'a, str>,
+    #[serde(borrow, default)]
+    outcome: Option<OutcomeBody<'a>>,
+    // Rows written before questions had keys hold none.
+    #[serde(borrow, default)]
+    input_requests: Option<Vec<QuestionBody<'a>>>,
+    #[serde(borrow, default)]
+    executor: Option<Cow<'a, str>>,
+    #[serde(default)]
+    lease_until: Option<u64>,
+    // Rows written before retries hold the first attempt.
+    #[serde(default)]
+    attempt: Option<u64>,
+    #[serde(borrow, default)]
+    variables: Option<Cow<'a, str>>,
+}
+
+/// An outcome: `{"result": <text>}` or `{"error": {code, message, data}}`.
+#[derive(Serialize, Deserialize)]
+struct OutcomeBody<'a> {
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    result: Option<Cow<'a, str>>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorBody<'a>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ErrorBody<'a> {
+    code: i64,
+    #[serde(borrow, default)]
+    message: Cow<'a, str>,
+    #[serde(borrow, default)]
+    data: Option<Cow<'a, str>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct QuestionBody<'a> {
+    #[serde(borrow)]
+    key: Cow<'a, str>,
+    #[serde(borrow)]
+    method: Cow<'a, str>,
+    #[serde(borrow)]
+    params: Cow<'a, str>,
+    #[serde(borrow)]
+    state: Cow<'a, str>,
+    #[serde(borrow, default)]
+    response: Option<Cow<'a, str>>,
+}
+
 /// The task as the JSON text of the `body` column.
 pub(super) fn encode(task: &Task) -> String {
-    let outcome = task.outcome.as_ref().map(|o| match o {
-        Outcome::Success(result) => json!({ "result": result }),
-        Outcome::Error(e) => {
-            json!({ "error": { "code": e.code, "message": e.message, "data": e.data } })
-        }
-    });
-    let input_requests: Vec<Value> = task
-        .input_requests
-        .iter()
-        .map(|q| {
-            json!({
-                "key": q.key,
-                "method": q.method,
-                "params": q.params,
-                "state": input_state_name(q.state),
-                "response": q.response,
-            })
-        })
-        .collect();
-    json!({
-        "era": match task.era {
+    fn text(s: &str) -> Cow<'_, str> {
+        Cow::Borrowed(s)
+    }
+    let body = Body {
+        era: Some(text(match task.era {
             Era::Legacy => "legacy",
             Era::Modern => "modern",
-        },
-        "id": task.id,
-        "owner": task.owner,
-        "status": status_name(task.status),
-        "statusMessage": task.status_message,
-        "createdAt": task.created_at,
-        "lastUpdatedAt": task.last_updated_at,
-        "ttl": task.ttl,
-        "pollInterval": task.poll_interval,
-        "version": task.version,
-        "request": task.request,
-        "outcome": outcome,
-        "inputRequests": input_requests,
-        "executor": task.executor,
-        "leaseUntil": task.lease_until,
-        "attempt": task.attempt,
-        "variables": task.variables,
-    })
-    .to_string()
+        })),
+        id: text(&task.id),
+        owner: text(&task.owner),
+        status: text(status_name(task.status)),
+        status_message: task.status_message.as_deref().map(text),
+        created_at: task.created_at,
+        last_updated_at: task.last_updated_at,
+        ttl: task.ttl,
+        poll_interval: task.poll_interval,
+        version: task.version,
+        request: text(&task.request),
+        outcome: task.outcome.as_ref().map(|o| match o {
+            Outcome::Success(result) => OutcomeBody {
+                result: Some(text(result)),
+                error: None,
+            },
+            Outcome::Error(e) => OutcomeBody {
+                result: None,
+                error: Some(ErrorBody {
+                    code: e.code.into(),
+                    message: text(&e.message),
+                    data: e.data.as_deref().map(text),
+                }),
+            },
+        }),
+        input_requests: Some(
+            task.input_requests
+                .iter()
+                .map(|q| QuestionBody {
+                    key: text(&q.key),
+                    method: text(&q.method),
+                    params: text(&q.params),
+                    state: text(input_state_name(q.state)),
+                    response: q.response.as_deref().map(text),
+                })
+                .collect(),
+        ),
+        executor: task.executor.as_deref().map(text),
+        lease_until: task.lease_until,
+        attempt: Some(task.attempt.into()),
+        variables: task.variables.as_deref().map(text),
+    };
+    // Serializing strings and integers into a String cannot fail.
+    serde_json::to_string(&body).unwrap_or_default()
 }
 
 /// The task a `body` column holds; `Unavailable` if it is not one (a damaged row).
 pub(super) fn decode(body: &str) -> Result<Task, StoreError> {
     let damaged = |why: &str| StoreError::Unavailable(format!("a stored task is damaged: {why}"));
-    let v: Value = serde_json::from_str(body).map_err(|e| damaged(&e.to_string()))?;
-    let text = |key: &str| v[key].as_str().map(String::from);
-    let number = |key: &str| v[key].as_u64();
-    let outcome = match &v["outcome"] {
-        Value::Null => None,
-        o => Some(match (o.get("result"), o.get("error")) {
-            (Some(Value::String(result)), _) => Outcome::Success(result.clone()),
-            (_, Some(e)) => Outcome::Error(RpcError {
-                code: e["code"]
-                    .as_i64()
-                    .and_then(|c| i32::try_from(c).ok())
-                    .ok_or_else(|| damaged("outcome.error.code"))?,
-                message: e["message"].as_str().unwrap_or_default().to_string(),
-                data: e["data"].as_str().map(String::from),
-            }),
-            _ => return Err(damaged("outcome")),
-        }),
+    let b: Body<'_> = serde_json::from_str(body).map_err(|e| damaged(&e.to_string()))?;
+    let outcome = match b.outcome {
+        None => None,
+        Some(OutcomeBody {
+            result: Some(result),
+            ..
+        }) => Some(Outcome::Success(result.into_owned())),
+        Some(OutcomeBody {
+            error: Some(e),
+            result: None,
+        }) => Some(Outcome::Error(RpcError {
+            code: i32::try_from(e.code).map_err(|_| damaged("outcome.error.code"))?,
+            message: e.message.into_owned(),
+            data: e.data.map(Cow::into_owned),
+        })),
+        Some(_) => return Err(damaged("outcome")),
     };
-    let input_requests = match &v["inputRequests"] {
-        // Rows written before questions had keys hold none.
-        Value::Null => Vec::new(),
-        Value::Array(questions) => questions
-            .iter()
-            .map(|q| {
-                let field = |key: &str| {
-                    q[key]
-                        .as_str()
-                        .map(String::from)
-                        .ok_or_else(|| damaged(&format!("inputRequests[].{key}")))
-                };
-                Ok(InputRequest {
-                    key: field("key")?,
-                    method: field("method")?,
-                    params: field("params")?,
-                    state: q["state"]
-                        .as_str()
-                        .and_then(input_state_from)
-                        .ok_or_else(|| damaged("inputRequests[].state"))?,
-                    response: q["response"].as_str().map(String::from),
-                })
+    let input_requests = b
+        .input_requests
+        .unwrap_or_default()
+        .into_iter()
+        .map(|q| {
+            Ok(InputRequest {
+                state: input_state_from(&q.state)
+                    .ok_or_else(|| damaged("inputRequests[].state"))?,
+                key: q.key.into_owned(),
+                method: q.method.into_owned(),
+                params: q.params.into_owned(),
+                response: q.response.map(Cow::into_owned),
             })
-            .collect::<Result<_, StoreError>>()?,
-        _ => return Err(damaged("inputRequests")),
-    };
-    let era = match v["era"].as_str() {
+        })
+        .collect::<Result<_, StoreError>>()?;
+    let era = match b.era.as_deref() {
         // Rows written before the modern era are legacy tasks.
         None | Some("legacy") => Era::Legacy,
         Some("modern") => Era::Modern,
@@ -186,28 +257,25 @@ pub(super) fn decode(body: &str) -> Result<Task, StoreError> {
     };
     Ok(Task {
         era,
-        id: text("id").ok_or_else(|| damaged("id"))?,
-        owner: text("owner").ok_or_else(|| damaged("owner"))?,
-        status: v["status"]
-            .as_str()
-            .and_then(status_from)
-            .ok_or_else(|| damaged("status"))?,
-        status_message: text("statusMessage"),
-        created_at: number("createdAt").ok_or_else(|| damaged("createdAt"))?,
-        last_updated_at: number("lastUpdatedAt").ok_or_else(|| damaged("lastUpdatedAt"))?,
-        ttl: number("ttl"),
-        poll_interval: number("pollInterval"),
-        version: number("version").ok_or_else(|| damaged("version"))?,
-        request: text("request").ok_or_else(|| damaged("request"))?,
+        id: b.id.into_owned(),
+        owner: b.owner.into_owned(),
+        status: status_from(&b.status).ok_or_else(|| damaged("status"))?,
+        status_message: b.status_message.map(Cow::into_owned),
+        created_at: b.created_at,
+        last_updated_at: b.last_updated_at,
+        ttl: b.ttl,
+        poll_interval: b.poll_interval,
+        version: b.version,
+        request: b.request.into_owned(),
         outcome,
         input_requests,
-        executor: text("executor"),
-        lease_until: number("leaseUntil"),
-        // Rows written before retries hold the first attempt.
-        attempt: number("attempt")
+        executor: b.executor.map(Cow::into_owned),
+        lease_until: b.lease_until,
+        attempt: b
+            .attempt
             .map_or(Ok(1), u32::try_from)
             .map_err(|_| damaged("attempt"))?,
-        variables: text("variables"),
+        variables: b.variables.map(Cow::into_owned),
     })
 }
 
@@ -274,5 +342,32 @@ mod tests {
         task.era = Era::Legacy;
         assert_eq!(decode(&encode(&task)).unwrap(), task);
         assert!(decode("{}").is_err());
+    }
+
+    #[test]
+    fn rows_of_earlier_versions_still_read() {
+        // Written before eras, keyed questions, retries and workflows; nulls as `json!` wrote them.
+        let old = r#"{"id":"t","owner":"o","status":"completed","statusMessage":null,
+            "createdAt":1,"lastUpdatedAt":2,"ttl":null,"pollInterval":5000,"version":3,
+            "request":"{\"method\":\"tools/call\"}","outcome":{"result":"{}"},
+            "executor":null,"leaseUntil":null}"#;
+        let task = decode(old).unwrap();
+        assert_eq!(task.era, Era::Legacy);
+        assert_eq!(task.request, r#"{"method":"tools/call"}"#);
+        assert_eq!(task.outcome, Some(Outcome::Success("{}".into())));
+        assert!(task.input_requests.is_empty());
+        assert_eq!(task.attempt, 1);
+        assert_eq!(task.poll_interval, Some(5000));
+        for (damage, why) in [
+            (r#""status":"completed""#, r#""status":"done""#),
+            (r#""outcome":{"result":"{}"}"#, r#""outcome":{}"#),
+            (r#""version":3"#, r#""version":"3""#),
+        ] {
+            let err = decode(&old.replace(damage, why)).unwrap_err();
+            assert!(
+                matches!(&err, StoreError::Unavailable(m) if m.starts_with("a stored task is damaged")),
+                "{why}: {err:?}"
+            );
+        }
     }
 }

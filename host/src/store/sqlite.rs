@@ -177,7 +177,10 @@ impl TaskStore for SqliteStore {
         self.reads
             .get(id, |ids| {
                 self.with(move |c| {
-                    let mut stmt = c
+                    // One read transaction for the batch: one snapshot, and one file lock taken
+                    // rather than one per query. Dropped, it rolls back: it wrote nothing.
+                    let read = c.unchecked_transaction().map_err(unavailable)?;
+                    let mut stmt = read
                         .prepare_cached("SELECT body FROM tasks WHERE id = ?1")
                         .map_err(unavailable)?;
                     let mut tasks = Vec::with_capacity(ids.len());

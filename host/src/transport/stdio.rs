@@ -1,11 +1,43 @@
 //! Newline-delimited JSON-RPC over a byte stream (stdio): one reader, one writer.
 
+use std::os::fd::AsFd;
+
 use serde_json::json;
-use tokio::io::{AsyncBufRead, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::unix::pipe;
 use tokio::task::JoinHandle;
 
 use super::Outbox;
 use crate::lines::{self, Line};
+
+/// This process's standard input, buffered, and its standard output.
+///
+/// Where they are pipes (as an MCP client starts a stdio server) they are read and written
+/// without blocking, on the runtime's own threads: `tokio::io::stdin` and `stdout` hand every read
+/// and write to a blocking thread and back, two thread wake-ups that cost a request more than its
+/// whole handling. Anything else (a terminal, a file) goes through those.
+pub(crate) fn process_streams() -> (
+    BufReader<Box<dyn AsyncRead + Unpin + Send>>,
+    Box<dyn AsyncWrite + Unpin + Send>,
+) {
+    let input: Box<dyn AsyncRead + Unpin + Send> = match std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(pipe::Receiver::from_owned_fd)
+    {
+        Ok(pipe) => Box::new(pipe),
+        Err(_) => Box::new(tokio::io::stdin()),
+    };
+    let output: Box<dyn AsyncWrite + Unpin + Send> = match std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(pipe::Sender::from_owned_fd)
+    {
+        Ok(pipe) => Box::new(pipe),
+        Err(_) => Box::new(tokio::io::stdout()),
+    };
+    (BufReader::with_capacity(64 * 1024, input), output)
+}
 
 /// Start the writer task. It writes each message as one line, flushing whenever the queue is
 /// empty, and ends once every [`Outbox`] is dropped and the queue is drained. Beyond
