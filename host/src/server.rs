@@ -243,7 +243,7 @@ impl Server {
         &self,
         stop: impl Future<Output = std::io::Result<()>>,
     ) -> std::io::Result<()> {
-        let (input, output) = transport::stdio::process_streams();
+        let (input, output, _restore) = transport::stdio::process_streams();
         self.serve_until(input, output, stop).await
     }
 

@@ -467,6 +467,51 @@ fn input_and_output_that_are_files_not_pipes_are_served() {
     assert_eq!(tools["result"]["tools"][0]["name"], "echo", "{tools}");
 }
 
+/// The server reads and writes its stdio pipes without blocking, and gives the pipes back as it
+/// found them: the flag belongs to the pipe, which the client (or a shell's next command) uses
+/// after the server has gone.
+#[test]
+fn stdio_pipes_are_non_blocking_while_served_and_blocking_after() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // Close-on-exec: the server must not inherit the test's ends too.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+    let non_blocking =
+        |fd: &OwnedFd| unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) } & libc::O_NONBLOCK != 0;
+    let (stdin_read, stdin_write) = pipe();
+    let (stdout_read, stdout_write) = pipe();
+    // The server's ends, shared with this test (the same open pipe, flags and all).
+    let (server_in, server_out) = (
+        stdin_read.try_clone().unwrap(),
+        stdout_write.try_clone().unwrap(),
+    );
+    let mut child = std::process::Command::new(binary())
+        .arg("serve")
+        .stdin(std::process::Stdio::from(stdin_read))
+        .stdout(std::process::Stdio::from(stdout_write))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = std::fs::File::from(stdin_write);
+    let mut output = BufReader::new(std::fs::File::from(stdout_read));
+    input
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n")
+        .unwrap();
+    let mut line = String::new();
+    output.read_line(&mut line).unwrap();
+    assert!(line.contains(r#""id":1"#), "{line}");
+    assert!(non_blocking(&server_in) && non_blocking(&server_out));
+    drop(input);
+    assert!(child.wait().unwrap().success());
+    assert!(!non_blocking(&server_in), "stdin left non-blocking");
+    assert!(!non_blocking(&server_out), "stdout left non-blocking");
+}
+
 #[test]
 fn end_of_input_stops_running_tools_and_exits_cleanly() {
     let mut s = start();

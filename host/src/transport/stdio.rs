@@ -1,6 +1,6 @@
 //! Newline-delimited JSON-RPC over a byte stream (stdio): one reader, one writer.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use serde_json::json;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
@@ -10,7 +10,8 @@ use tokio::task::JoinHandle;
 use super::Outbox;
 use crate::lines::{self, Line};
 
-/// This process's standard input, buffered, and its standard output.
+/// This process's standard input, buffered, and its standard output, and what gives them back
+/// their blocking mode once dropped.
 ///
 /// Where they are pipes (as an MCP client starts a stdio server) they are read and written
 /// without blocking, on the runtime's own threads: `tokio::io::stdin` and `stdout` hand every read
@@ -19,24 +20,52 @@ use crate::lines::{self, Line};
 pub(crate) fn process_streams() -> (
     BufReader<Box<dyn AsyncRead + Unpin + Send>>,
     Box<dyn AsyncWrite + Unpin + Send>,
+    RestoreBlocking,
 ) {
-    let input: Box<dyn AsyncRead + Unpin + Send> = match std::io::stdin()
-        .as_fd()
-        .try_clone_to_owned()
-        .and_then(pipe::Receiver::from_owned_fd)
-    {
-        Ok(pipe) => Box::new(pipe),
-        Err(_) => Box::new(tokio::io::stdin()),
-    };
-    let output: Box<dyn AsyncWrite + Unpin + Send> = match std::io::stdout()
-        .as_fd()
-        .try_clone_to_owned()
-        .and_then(pipe::Sender::from_owned_fd)
-    {
-        Ok(pipe) => Box::new(pipe),
-        Err(_) => Box::new(tokio::io::stdout()),
-    };
-    (BufReader::with_capacity(64 * 1024, input), output)
+    let mut restore = RestoreBlocking(Vec::new());
+    let input: Box<dyn AsyncRead + Unpin + Send> =
+        match restore.non_blocking(std::io::stdin().as_fd(), pipe::Receiver::from_owned_fd) {
+            Some(pipe) => Box::new(pipe),
+            None => Box::new(tokio::io::stdin()),
+        };
+    let output: Box<dyn AsyncWrite + Unpin + Send> =
+        match restore.non_blocking(std::io::stdout().as_fd(), pipe::Sender::from_owned_fd) {
+            Some(pipe) => Box::new(pipe),
+            None => Box::new(tokio::io::stdout()),
+        };
+    (BufReader::with_capacity(64 * 1024, input), output, restore)
+}
+
+/// The status flags standard input and output had before they were made non-blocking, put back
+/// when this is dropped: the flag belongs to the pipe, which outlives this process, and whoever
+/// uses it next (a shell's next command) expects it blocking.
+pub(crate) struct RestoreBlocking(Vec<(RawFd, libc::c_int)>);
+
+impl RestoreBlocking {
+    /// `fd` as a non-blocking pipe made by `pipe` (which sets the flag), or `None` if it is
+    /// not a pipe.
+    fn non_blocking<P>(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        pipe: impl FnOnce(OwnedFd) -> std::io::Result<P>,
+    ) -> Option<P> {
+        // SAFETY: F_GETFL on a descriptor this process holds open reads its flags, nothing more.
+        let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+        let made = pipe(fd.try_clone_to_owned().ok()?).ok()?;
+        if flags >= 0 {
+            self.0.push((fd.as_raw_fd(), flags));
+        }
+        Some(made)
+    }
+}
+
+impl Drop for RestoreBlocking {
+    fn drop(&mut self) {
+        for &(fd, flags) in &self.0 {
+            // SAFETY: standard input and output stay open for the life of the process.
+            unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
+        }
+    }
 }
 
 /// Start the writer task. It writes each message as one line, flushing whenever the queue is
