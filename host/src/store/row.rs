@@ -87,8 +87,8 @@ pub(super) fn to_sql(ms: u64) -> i64 {
     i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
-/// The `body` column's JSON, field for field. Strings borrow from the text where they can (those
-/// without escapes); every field a later version added is optional, so older rows still read.
+/// The `body` column's JSON, field for field. The required strings borrow from the text where
+/// they need no unescaping; every field a later version added is optional, so older rows read.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Body<'a> {
