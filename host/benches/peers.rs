@@ -9,7 +9,7 @@
 //! - **mcp-tasks as a library** (`Server::builder().tool(..)`), the same in-process tool;
 //! - **the `mcp-tasks` binary** with a command tool (`true`) on the memory store, a SQLite file and
 //!   PostgreSQL (`MCP_TASKS_BENCH_POSTGRES`, default the local `test`), beside the cost of spawning
-//!   `true` alone;
+//!   `true` alone and of a plain (task-less) `tools/call` of it through the binary;
 //! - **the peers**: the TypeScript SDK 1.32 (`McpServer` with its `InMemoryTaskStore`,
 //!   `interop/typescript/bench-server.mjs stdio`) for 2025-11-25, and rmcp 3.11 with its
 //!   `TaskManager` (`interop/rmcp`, built here on first use) for the 2026-07-28 extension.
@@ -38,6 +38,10 @@ const ROUNDS: usize = 5;
 /// a batch of polls of many tasks with one read.
 const SPREAD: usize = 100;
 const ROLE: &str = "MCP_TASKS_BENCH_ROLE";
+/// The subject whose plain `tools/call` is timed beside spawning the command alone.
+const BINARY_MEMORY: &str = "mcp-tasks binary, memory";
+/// A `tools/call` without a task: answered when the command has ended.
+const PLAIN_CALL: &str = r#"{"jsonrpc":"2.0","id":@ID@,"method":"tools/call","params":{"name":"greet","arguments":{"name":"bench"}}}"#;
 const MODERN_META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"extensions":{"io.modelcontextprotocol/tasks":{}}}}"#;
 
 fn main() {
@@ -218,7 +222,7 @@ fn measure(dir: &Path) {
             library.env(ROLE, "library");
             Some(library)
         });
-        add("mcp-tasks binary, memory", era, &|| {
+        add(BINARY_MEMORY, era, &|| {
             Some(serve("memory".into()))
         });
         let file = dir.join(match era {
@@ -242,12 +246,16 @@ fn measure(dir: &Path) {
     }
 
     let mut spawn_us = Vec::new();
+    let mut plain_us = Vec::new();
     for round in 0..ROUNDS {
         eprintln!("round {} of {ROUNDS}", round + 1);
         for subject in &mut subjects {
             subject.round();
             // Let a round's tools finish before the next server is measured.
             std::thread::sleep(Duration::from_millis(200));
+            if subject.name == BINARY_MEMORY && subject.era == Era::Legacy {
+                plain_us.push(subject.server.round_trip_us(PLAIN_CALL, 300));
+            }
         }
         spawn_us.push(spawn_alone_us(300));
     }
@@ -291,6 +299,13 @@ fn measure(dir: &Path) {
         median(spawn_us.clone()),
         1e6 / median(spawn_us)
     );
+    if !plain_us.is_empty() {
+        println!(
+            "a plain tools/call of that command tool through the binary (2025-11-25, memory), one \
+             at a time: median {:.1} µs",
+            median(plain_us)
+        );
+    }
 }
 
 /// The median µs of starting `true` and waiting for it, `n` times.

@@ -618,6 +618,69 @@ fn a_server_killed_with_sigkill_takes_its_tools_with_it() {
     eprintln!("the tools died {took:?} after their server");
 }
 
+/// The guard a command tool starts under sleeps on a pidfd of its program and one of its server
+/// (it wakes when either ends, not at the next look of a timer): both are in its descriptors.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_tools_guard_waits_on_pidfds_of_the_tool_and_of_the_server() {
+    let mut server = start();
+    initialize(&mut server);
+    let pidfile = server.dir.path().join("guarded.pid");
+    create(&mut server, "long", json!({ "pidfile": pidfile }));
+    let pids = read_pids(&pidfile, 2);
+    let shell = pids[0];
+    let guard = parent_of(shell);
+    assert_ne!(guard, server.pid() as i32, "the tool runs under a guard");
+    assert_eq!(parent_of(guard), server.pid() as i32);
+    // The guard opens them right after the fork: give it a moment.
+    let deadline = Instant::now() + PATIENCE;
+    let mut held = pidfds_of(guard);
+    while held.len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        held = pidfds_of(guard);
+    }
+    held.sort_unstable();
+    let mut expected = vec![shell, server.pid() as i32];
+    expected.sort_unstable();
+    assert_eq!(held, expected, "the guard {guard} holds pidfds of {held:?}");
+}
+
+/// The parent of a running process.
+#[cfg(target_os = "linux")]
+fn parent_of(pid: i32) -> i32 {
+    // The fields after the command name (in parentheses, may hold spaces): state, then parent.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process runs");
+    let (_, rest) = stat.rsplit_once(')').expect("a stat line");
+    rest.split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("a parent in the stat line")
+}
+
+/// The processes whose pidfds `pid` holds open.
+#[cfg(target_os = "linux")]
+fn pidfds_of(pid: i32) -> Vec<i32> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    fds.filter_map(|fd| {
+        let fd = fd.ok()?;
+        let target = std::fs::read_link(fd.path()).ok()?;
+        if !target.to_string_lossy().contains("pidfd") {
+            return None;
+        }
+        let info = std::fs::read_to_string(format!(
+            "/proc/{pid}/fdinfo/{}",
+            fd.file_name().to_string_lossy()
+        ))
+        .ok()?;
+        info.lines()
+            .find_map(|line| line.strip_prefix("Pid:"))
+            .and_then(|p| p.trim().parse().ok())
+    })
+    .collect()
+}
+
 #[test]
 fn a_task_carries_its_tools_immediate_response_for_the_model() {
     let mut server = start();

@@ -103,8 +103,9 @@ impl StdioServer {
         self.stdin.flush().unwrap();
     }
 
-    /// Read lines until `n` responses have arrived; notifications are skipped.
-    fn read_responses(&mut self, n: usize) {
+    /// Read lines until `n` responses have arrived; notifications are skipped. The last
+    /// response's line.
+    fn read_responses(&mut self, n: usize) -> String {
         let mut line = String::new();
         let mut got = 0;
         while got < n {
@@ -118,6 +119,7 @@ impl StdioServer {
                 got += 1;
             }
         }
+        line
     }
 
     /// Requests per second for `n` requests of the template `request` (see [`ID`]): all written
@@ -162,8 +164,18 @@ impl StdioServer {
                 let start = Instant::now();
                 self.stdin.write_all(line.as_bytes()).unwrap();
                 self.stdin.flush().unwrap();
-                self.read_responses(1);
-                start.elapsed().as_secs_f64() * 1e6
+                let response = self.read_responses(1);
+                let took = start.elapsed().as_secs_f64() * 1e6;
+                // A stray response would shift every later one onto the request before it,
+                // already answered: round trips that measure nothing.
+                let id = serde_json::from_str::<serde_json::Value>(&response)
+                    .ok()
+                    .and_then(|r| r.get("id").and_then(serde_json::Value::as_u64));
+                let sent = serde_json::from_str::<serde_json::Value>(line)
+                    .ok()
+                    .and_then(|r| r.get("id").and_then(serde_json::Value::as_u64));
+                assert_eq!(id, sent, "a response to another request: {response}");
+                took
             })
             .collect();
         median(samples)

@@ -6,17 +6,23 @@
 //! tool starts under a guard: the process `spawn` creates forks once more before `exec`; the
 //! copy that execs is the program, and the first one, the group's leader, stays behind and
 //! watches. When the program exits, the guard exits the same way (the server sees the program's
-//! own status). When the server is gone (the guard's parent changes), the guard kills the whole
-//! group with SIGKILL. The program gets SIGKILL if the guard itself dies.
+//! own status). When the server is gone, the guard kills the whole group with SIGKILL. The
+//! program gets SIGKILL if the guard itself dies.
+//!
+//! The guard sleeps in `poll` on a pidfd of the program and one of the server, so it wakes the
+//! moment either ends: a tool that answers in a millisecond is not held to the next look of a
+//! timer. Kernels before 5.3 have no pidfds; there the guard looks every 50 ms instead (a quick
+//! tool's answer then waits up to that long).
 //!
 //! The guard is a forked copy of a multi-threaded process that never execs, so it runs only
-//! async-signal-safe calls (`waitpid`, `getppid`, `kill`, `nanosleep`, `signal`, `close`,
-//! `_exit`) and allocates nothing. It polls rather than waiting on a signal: `PR_SET_PDEATHSIG`
-//! follows the thread that forked, and a server's threads come and go.
+//! async-signal-safe calls and plain system calls (`waitpid`, `getppid`, `kill`, `poll`,
+//! `pidfd_open`, `nanosleep`, `signal`, `close`, `_exit`) and allocates nothing. It does not wait
+//! on a signal for the server's end: `PR_SET_PDEATHSIG` follows the thread that forked, and a
+//! server's threads come and go.
 
 use std::io;
 
-/// How often the guard looks whether its program ended or its server is gone.
+/// Without pidfds: how often the guard looks whether its program ended or its server is gone.
 const LOOK_EVERY_NS: libc::c_long = 50_000_000;
 
 /// Make `command`'s program start under a guard. Register it after every other `pre_exec`
@@ -67,8 +73,77 @@ unsafe fn watch(program: libc::pid_t, server: libc::pid_t) -> ! {
         close_all();
         // A cancel signals the whole group: the program answers it, the guard waits for it.
         libc::signal(libc::SIGTERM, libc::SIG_IGN);
-        // The server's own SIGCHLD handler came with the fork; the guard reaps by polling.
+        // The server's own SIGCHLD handler came with the fork; the guard reaps by itself.
         libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        if let (Some(program_fd), Some(server_fd)) = (pidfd_open(program), pidfd_open(server)) {
+            // The server could have ended before its pidfd was opened (and its number gone to
+            // another process); while it is still the parent, the pidfd is the server's.
+            if libc::getppid() != server {
+                server_gone();
+            }
+            wait_on_pidfds(program, program_fd, server_fd);
+        }
+        look_every_while(program, server)
+    }
+}
+
+/// A pidfd of `pid`, or `None` where the kernel has none (before 5.3) or `pid` is gone.
+fn pidfd_open(pid: libc::pid_t) -> Option<libc::c_int> {
+    // SAFETY: pidfd_open(2) is a plain system call; it takes no pointers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0u32) };
+    libc::c_int::try_from(fd).ok().filter(|fd| *fd >= 0)
+}
+
+/// Sleep until the program or the server ends, and end the same way. Returns only if `poll`
+/// fails, for the caller to go on by looking every while.
+///
+/// # Safety
+///
+/// As [`watch`].
+unsafe fn wait_on_pidfds(program: libc::pid_t, program_fd: libc::c_int, server_fd: libc::c_int) {
+    unsafe {
+        let mut fds = [
+            libc::pollfd {
+                fd: program_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: server_fd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        loop {
+            if libc::poll(fds.as_mut_ptr(), 2, -1) < 0 {
+                // Reading errno this way allocates nothing.
+                if io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return;
+            }
+            // The program first: if both ended, the program's own status is the answer.
+            if fds[0].revents != 0 {
+                let mut status = 0;
+                if libc::waitpid(program, &mut status, 0) == program {
+                    exit_like(status);
+                }
+                libc::_exit(127); // No such child: nothing left to guard.
+            }
+            if fds[1].revents != 0 {
+                server_gone();
+            }
+        }
+    }
+}
+
+/// Without pidfds: look every [`LOOK_EVERY_NS`] whether the program ended or the server is gone.
+///
+/// # Safety
+///
+/// As [`watch`].
+unsafe fn look_every_while(program: libc::pid_t, server: libc::pid_t) -> ! {
+    unsafe {
         let pause = libc::timespec {
             tv_sec: 0,
             tv_nsec: LOOK_EVERY_NS,
@@ -83,12 +158,18 @@ unsafe fn watch(program: libc::pid_t, server: libc::pid_t) -> ! {
                 libc::_exit(127); // No such child: nothing left to guard.
             }
             if libc::getppid() != server {
-                // The server is gone: so is everything it started. This kills the guard too.
-                libc::kill(0, libc::SIGKILL);
-                libc::_exit(137);
+                server_gone();
             }
             libc::nanosleep(&pause, std::ptr::null_mut());
         }
+    }
+}
+
+/// The server is gone: so is everything it started. This kills the guard too.
+unsafe fn server_gone() -> ! {
+    unsafe {
+        libc::kill(0, libc::SIGKILL);
+        libc::_exit(137);
     }
 }
 
