@@ -84,6 +84,19 @@ pub fn transition(
     Ok(task)
 }
 
+/// The task `working` with this status message: a working task keeps its status, one waiting
+/// for input works again; a terminal one stays as it is (the error). Shared by retries and
+/// workflows, which start a task's next run so.
+pub fn working(mut task: Task, message: &str, now: u64) -> Result<Task, TransitionError> {
+    if task.status != Status::Working {
+        return transition(task, Status::Working, Some(message.to_string()), now);
+    }
+    task.status_message = Some(message.to_string());
+    task.last_updated_at = now;
+    task.version += 1;
+    Ok(task)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

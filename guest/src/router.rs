@@ -11,6 +11,7 @@ mod legacy;
 mod modern;
 mod retry;
 mod run_state;
+mod update;
 mod workflow;
 
 use std::borrow::Cow;
@@ -20,16 +21,12 @@ use serde_json::{Map, Value, json};
 
 use crate::machine::{self, TransitionError};
 use crate::model::{
-    Action, Context, Era, InputRequest, InputState, Outcome, Report, RpcError, Server, Status,
-    Store, StoreError, Task, Tool, ToolQuestion, ToolReply,
+    Action, Context, Era, InputRequest, InputState, Outcome, Report, RpcError, Server, Settings,
+    Status, Store, StoreError, Task, Tool, ToolQuestion, ToolReply,
 };
 use crate::protocol::{self, Capabilities, Incoming, Params, Requested, code};
 use run_state::RunState;
-
-/// How often a compare-and-swap is retried before the router gives up with -32603. Conflicts
-/// come only from concurrent writers of the same task, so a handful of rounds always suffices
-/// in practice; the bound keeps a misbehaving store from looping forever.
-const CAS_ROUNDS: usize = 16;
+use update::{Edit, Updated};
 
 /// How many tasks with lapsed leases one sweep fails at most (the rest wait for the next).
 const ABANDONED_PER_SWEEP: u32 = 100;
@@ -93,6 +90,8 @@ pub struct Router<'a> {
     store: &'a dyn Store,
     server: &'a dyn Server,
     ctx: &'a Context,
+    /// The server's settings, read once: they never change while a host runs.
+    settings: Settings,
 }
 
 type Handled = Result<Vec<Action>, RpcError>;
@@ -100,7 +99,12 @@ type Handled = Result<Vec<Action>, RpcError>;
 impl<'a> Router<'a> {
     /// A router over this store and server, for one call in this context.
     pub fn new(store: &'a dyn Store, server: &'a dyn Server, ctx: &'a Context) -> Self {
-        Self { store, server, ctx }
+        Self {
+            store,
+            server,
+            ctx,
+            settings: server.settings(),
+        }
     }
 
     /// Handle one incoming JSON-RPC message, in the era it asks for.
@@ -197,7 +201,7 @@ impl<'a> Router<'a> {
                 dedup::Equal::Free(id) => Some(id),
             },
         };
-        let queued = tool.queue || self.server.settings().queue;
+        let queued = tool.queue || self.settings.queue;
         let task = match self.new_task(era, &tool.steps, params, requested_ttl, id, queued) {
             Ok(task) => task,
             // An equal call through another host took the ID a moment ago: answer with its task.
@@ -244,7 +248,7 @@ impl<'a> Router<'a> {
         id: Option<String>,
         queued: bool,
     ) -> Result<Task, StoreError> {
-        let settings = self.server.settings();
+        let settings = &self.settings;
         let ttl = grant_ttl(requested_ttl, settings.default_ttl, settings.max_ttl);
         let now = self.ctx.now;
         let task = Task {
@@ -294,10 +298,11 @@ impl<'a> Router<'a> {
 
     /// Cancel a task: it becomes `cancelled` and its tool is stopped. The refusal (a terminal
     /// task) is the caller's to word, as the eras answer it differently.
-    fn cancel(&self, task: Task) -> Result<Result<Task, TransitionError>, RpcError> {
+    fn cancel(&self, task: Task) -> Result<Updated, RpcError> {
         let now = self.ctx.now;
         self.update(task, |t| {
-            machine::transition(t, Status::Cancelled, Some(CANCELLED_MESSAGE.into()), now)
+            let t = machine::transition(t, Status::Cancelled, Some(CANCELLED_MESSAGE.into()), now)?;
+            Ok(Edit::Change(t))
         })
     }
 
@@ -332,7 +337,7 @@ impl<'a> Router<'a> {
                 }
             }
             if !any {
-                return Err(TransitionError::NotAllowed(t.status, t.status));
+                return Ok(Edit::Nothing);
             }
             handed = if runs_here {
                 hand_over(&mut t)
@@ -340,15 +345,17 @@ impl<'a> Router<'a> {
                 Vec::new()
             };
             if t.awaits_input() {
-                t.last_updated_at = now;
-                t.version += 1;
-                Ok(t)
+                Ok(Edit::Change(t))
             } else {
-                let moved = machine::transition(t, Status::Working, None, now)?;
-                Ok(moved)
+                Ok(Edit::Change(machine::transition(
+                    t,
+                    Status::Working,
+                    None,
+                    now,
+                )?))
             }
         })?;
-        let Ok(task) = answered else {
+        let Updated::Written(task) = answered else {
             return Ok(None);
         };
         let mut actions = replies(&RunRef::Task(task.id.clone()).token(), handed);
@@ -366,7 +373,7 @@ impl<'a> Router<'a> {
             return Vec::new();
         };
         let mut state = RunState::parse(run_state);
-        let settings = self.server.settings();
+        let settings = &self.settings;
         if let RunRef::Task(task_id) = &run {
             if report.message.is_none() && report.progress.is_none() {
                 return Vec::new();
@@ -409,15 +416,12 @@ impl<'a> Router<'a> {
     /// waiting for input keeps saying what it waits for. No notification follows: the message
     /// reaches the client on `tasks/get`, and in `notifications/progress` when it asked for them.
     fn set_status_message(&self, task: Task, message: &str) {
-        let now = self.ctx.now;
         let _ = self.update(task, |mut t| {
             if t.status != Status::Working || t.status_message.as_deref() == Some(message) {
-                return Err(TransitionError::Terminal(t.status));
+                return Ok(Edit::Nothing);
             }
             t.status_message = Some(message.to_string());
-            t.last_updated_at = now;
-            t.version += 1;
-            Ok(t)
+            Ok(Edit::Change(t))
         });
     }
 
@@ -482,10 +486,10 @@ impl<'a> Router<'a> {
             let mut t = machine::transition(t, to, message.clone(), now)?;
             t.outcome = Some(outcome.clone());
             t.variables = variables;
-            Ok(t)
+            Ok(Edit::Change(t))
         });
         match settled {
-            Ok(Ok(task)) => self.status_changed(&task),
+            Ok(Updated::Written(task)) => self.status_changed(&task),
             // Already terminal (cancelled while the tool ran): it stays as it is, as the spec
             // requires. A store failure leaves the task to its ttl; nothing else can be done.
             _ => Vec::new(),
@@ -588,13 +592,11 @@ impl<'a> Router<'a> {
                 .iter()
                 .any(|(q, _)| t.input_requests.iter().any(|r| r.key == q.key));
             if reused && !machine::is_terminal(t.status) {
-                return Err(TransitionError::NotAllowed(t.status, t.status));
+                return Ok(Edit::Nothing);
             }
             let mut t = if t.status == Status::InputRequired {
                 let mut t = t;
                 t.status_message = Some(message.clone());
-                t.last_updated_at = now;
-                t.version += 1;
                 t
             } else {
                 machine::transition(t, Status::InputRequired, Some(message.clone()), now)?
@@ -610,13 +612,16 @@ impl<'a> Router<'a> {
                     response: None,
                 });
             }
-            Ok(t)
+            Ok(Edit::Change(t))
         });
         match recorded {
-            Ok(Ok(task)) => self.status_changed(&task),
+            Ok(Updated::Written(task)) => self.status_changed(&task),
             // Cancelled (or ended) meanwhile: the tool is being stopped; nothing to ask.
-            Ok(Err(TransitionError::Terminal(_))) => vec![Action::StopTool(token.to_string())],
-            Ok(Err(TransitionError::NotAllowed(..))) => asked
+            Ok(Updated::Refused(TransitionError::Terminal(_))) => {
+                vec![Action::StopTool(token.to_string())]
+            }
+            // A key asked again.
+            Ok(Updated::Unchanged | Updated::Refused(TransitionError::NotAllowed(..))) => asked
                 .iter()
                 .map(|(q, _)| {
                     reply_error(
@@ -675,7 +680,7 @@ impl<'a> Router<'a> {
             }
         }
         // Claims are bounded by what this host may run at once.
-        let limit = self.server.settings().claim_limit as usize;
+        let limit = self.settings.claim_limit as usize;
         let mut room = limit.saturating_sub(running.len());
         if let Ok(abandoned) = self.store.abandoned(self.ctx.now, ABANDONED_PER_SWEEP) {
             for id in abandoned {
@@ -724,7 +729,7 @@ impl<'a> Router<'a> {
             return stop();
         }
         let now = self.ctx.now;
-        let lease = self.server.settings().lease;
+        let lease = self.settings.lease;
         let mine = task.executor.as_deref() == Some(self.ctx.executor.as_str());
         let fresh = mine
             && task
@@ -745,13 +750,12 @@ impl<'a> Router<'a> {
             t.executor = Some(self.ctx.executor.clone());
             t.lease_until = Some(now.saturating_add(lease));
             handed = hand_over(&mut t);
-            t.version += 1;
-            Ok(t)
+            Ok(Edit::Bookkeeping(t))
         });
         match renewed {
             // Handed over exactly once: the compare-and-swap marked them done.
-            Ok(Ok(_)) => replies(token, handed),
-            Ok(Err(TransitionError::Terminal(_))) => stop(),
+            Ok(Updated::Written(_)) => replies(token, handed),
+            Ok(Updated::Refused(TransitionError::Terminal(_))) => stop(),
             _ => Vec::new(),
         }
     }
@@ -784,14 +788,14 @@ impl<'a> Router<'a> {
         let failed = self.update(task, |t| {
             // Renewed, or ended, since the store listed it: not abandoned after all.
             if t.lease_until.is_none_or(|until| until > now) {
-                return Err(TransitionError::NotAllowed(t.status, Status::Failed));
+                return Ok(Edit::Nothing);
             }
             let mut t = machine::transition(t, Status::Failed, Some(message.clone()), now)?;
             t.outcome = Some(outcome.clone());
-            Ok(t)
+            Ok(Edit::Change(t))
         });
         match failed {
-            Ok(Ok(task)) => self.status_changed(&task),
+            Ok(Updated::Written(task)) => self.status_changed(&task),
             _ => Vec::new(),
         }
     }
@@ -835,43 +839,6 @@ impl<'a> Router<'a> {
             ));
         }
         Ok(task)
-    }
-
-    /// Apply `change` to `task` and store it with compare-and-swap, re-reading and re-applying
-    /// on conflict. The outer error is the store's; the inner is `change`'s refusal.
-    fn update(
-        &self,
-        mut task: Task,
-        mut change: impl FnMut(Task) -> Result<Task, TransitionError>,
-    ) -> Result<Result<Task, TransitionError>, RpcError> {
-        for _ in 0..CAS_ROUNDS {
-            let expected = task.version;
-            let changed = match change(task) {
-                Ok(t) => t,
-                Err(refused) => return Ok(Err(refused)),
-            };
-            match self.store.update(&changed, expected) {
-                Ok(()) => return Ok(Ok(changed)),
-                Err(StoreError::Conflict(_)) => {
-                    task = self
-                        .store
-                        .get(&changed.id)
-                        .map_err(store_failure)?
-                        .ok_or_else(|| {
-                            RpcError::invalid_params("Failed to retrieve task: Task not found")
-                        })?;
-                }
-                Err(StoreError::NotFound) => {
-                    return Err(RpcError::invalid_params(
-                        "Failed to retrieve task: Task not found",
-                    ));
-                }
-                Err(other) => return Err(store_failure(other)),
-            }
-        }
-        Err(RpcError::internal(format!(
-            "task kept changing under {CAS_ROUNDS} concurrent updates; try again"
-        )))
     }
 }
 

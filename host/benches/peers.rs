@@ -222,9 +222,7 @@ fn measure(dir: &Path) {
             library.env(ROLE, "library");
             Some(library)
         });
-        add(BINARY_MEMORY, era, &|| {
-            Some(serve("memory".into()))
-        });
+        add(BINARY_MEMORY, era, &|| Some(serve("memory".into())));
         let file = dir.join(match era {
             Era::Legacy => "legacy.db",
             Era::Modern => "modern.db",

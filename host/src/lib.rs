@@ -99,12 +99,14 @@ mod cache;
 mod component;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+mod hub;
 mod lines;
 mod machine;
 mod server;
 pub mod store;
 pub mod tools;
 pub mod transport;
+mod util;
 
 pub use async_trait::async_trait;
 pub use cache::CompileCache;
@@ -112,12 +114,13 @@ pub use component::{
     Call, ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MACHINE_COMPONENT, Guest, GuestError,
 };
 pub use machine::{Machine, TransitionError};
-pub use server::{Server, ServerBuilder, os_user};
+pub use server::{Server, ServerBuilder};
 pub use store::{MemoryStore, TaskStore};
 pub use tools::{
     CommandTool, InputError, OutputLimits, Question, Tool, ToolContext, ToolOutcome, ToolsFile,
     Workflow,
 };
+pub use util::os_user;
 
 /// The WIT package `mcp:tasks@0.5.0` that the component implements.
 pub const WIT: &str = include_str!("../wit/tasks.wit");

@@ -145,21 +145,9 @@ struct ImportedServer;
 
 impl model::Server for ImportedServer {
     fn settings(&self) -> model::Settings {
-        let s = wit_server::get_settings();
-        model::Settings {
-            name: s.name,
-            version: s.version,
-            instructions: s.instructions,
-            default_ttl: s.default_ttl,
-            max_ttl: s.max_ttl,
-            poll_interval: s.poll_interval,
-            page_size: s.page_size,
-            lease: s.lease,
-            state_key: s.state_key,
-            progress_interval: s.progress_interval,
-            queue: s.queue,
-            claim_limit: s.claim_limit,
-        }
+        // Read across the boundary once per instance: the host's settings never change.
+        static SETTINGS: std::sync::OnceLock<model::Settings> = std::sync::OnceLock::new();
+        SETTINGS.get_or_init(imported_settings).clone()
     }
 
     fn tools(&self) -> Vec<model::Tool> {
@@ -170,6 +158,26 @@ impl model::Server for ImportedServer {
         wit_server::find_tool(name).map(Into::into)
     }
 }
+
+/// The host's settings, read across the boundary.
+fn imported_settings() -> model::Settings {
+    let s = wit_server::get_settings();
+    model::Settings {
+        name: s.name,
+        version: s.version,
+        instructions: s.instructions,
+        default_ttl: s.default_ttl,
+        max_ttl: s.max_ttl,
+        poll_interval: s.poll_interval,
+        page_size: s.page_size,
+        lease: s.lease,
+        state_key: s.state_key,
+        progress_interval: s.progress_interval,
+        queue: s.queue,
+        claim_limit: s.claim_limit,
+    }
+}
+
 fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
     actions
         .into_iter()

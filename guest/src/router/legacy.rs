@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
+use super::update::{Edit, Updated};
 use super::{
     CANCELLED_MESSAGE, Capabilities, Handled, Router, RunRef, RunState, missing_capability_message,
     send_error, send_result, store_failure, tool_error_result, workflow,
@@ -67,7 +68,7 @@ impl Router<'_> {
             .find(|v| **v == requested)
             .copied()
             .unwrap_or(protocol::LATEST_PROTOCOL_VERSION);
-        let settings = self.server.settings();
+        let settings = &self.settings;
         let mut result = json!({
             "protocolVersion": version,
             "capabilities": {
@@ -80,8 +81,8 @@ impl Router<'_> {
             },
             "serverInfo": { "name": settings.name, "version": settings.version },
         });
-        if let Some(instructions) = settings.instructions {
-            result["instructions"] = Value::String(instructions);
+        if let Some(instructions) = &settings.instructions {
+            result["instructions"] = Value::String(instructions.clone());
         }
         let session = json!({
             "protocolVersion": version,
@@ -146,7 +147,7 @@ impl Router<'_> {
         }
         let ListParams { cursor } = params.parse("tasks/list")?;
         let cursor = cursor.as_deref();
-        let page_size = self.server.settings().page_size.max(1);
+        let page_size = self.settings.page_size.max(1);
         let page = self
             .store
             .list(&self.ctx.owner, None, cursor, page_size)
@@ -227,13 +228,23 @@ impl Router<'_> {
 
     fn legacy_cancel(&self, id: &Value, params: Params<'_>) -> Handled {
         let task = self.visible_task("tasks/cancel", params)?;
-        let cancelled = self.cancel(task)?.map_err(|e| match e {
-            TransitionError::Terminal(s) => RpcError::invalid_params(format!(
-                "Cannot cancel task: already in terminal status '{}'",
-                s.as_wire()
-            )),
-            other => RpcError::invalid_params(format!("Cannot cancel task: {other}")),
-        })?;
+        let cancelled = match self.cancel(task)? {
+            Updated::Written(task) => task,
+            Updated::Refused(TransitionError::Terminal(s)) => {
+                return Err(RpcError::invalid_params(format!(
+                    "Cannot cancel task: already in terminal status '{}'",
+                    s.as_wire()
+                )));
+            }
+            Updated::Refused(other) => {
+                return Err(RpcError::invalid_params(format!(
+                    "Cannot cancel task: {other}"
+                )));
+            }
+            Updated::Unchanged => {
+                return Err(RpcError::invalid_params("Cannot cancel task"));
+            }
+        };
         let mut actions = vec![send_result(id, protocol::task_json(&cancelled))];
         actions.extend(self.cancelled(&cancelled));
         Ok(actions)
@@ -249,7 +260,6 @@ impl Router<'_> {
         {
             return Ok(Vec::new());
         }
-        let now = self.ctx.now;
         let mut sent = Vec::new();
         let marked = self.update(task, |mut t| {
             sent.clear();
@@ -261,15 +271,13 @@ impl Router<'_> {
             }
             if sent.is_empty() {
                 // Answered, retired or sent by another request meanwhile.
-                return Err(TransitionError::NotAllowed(t.status, t.status));
+                return Ok(Edit::Nothing);
             }
-            t.last_updated_at = now;
-            t.version += 1;
-            Ok(t)
+            Ok(Edit::Change(t))
         })?;
         match marked {
-            Ok(task) => Ok(question_requests(&task, &sent)),
-            Err(_) => Ok(Vec::new()),
+            Updated::Written(task) => Ok(question_requests(&task, &sent)),
+            Updated::Unchanged | Updated::Refused(_) => Ok(Vec::new()),
         }
     }
 

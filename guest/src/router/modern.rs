@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::update::Updated;
 use super::{
     Capabilities, Handled, Router, RunRef, RunState, missing_capability_message, send_result,
     workflow,
@@ -57,7 +58,7 @@ impl Router<'_> {
                 let task = self.visible_task(method, params)?;
                 let mut actions = vec![send_result(id, complete(Map::new()))];
                 // A terminal task stays as it is; the acknowledgement is the same.
-                if let Ok(cancelled) = self.cancel(task)? {
+                if let Updated::Written(cancelled) = self.cancel(task)? {
                     actions.extend(self.cancelled(&cancelled));
                 }
                 Ok(actions)
@@ -88,7 +89,7 @@ impl Router<'_> {
 
     /// `server/discover`: the versions served, the tasks extension, the server's identity.
     pub(super) fn discover_result(&self) -> Value {
-        let settings = self.server.settings();
+        let settings = &self.settings;
         let mut result = json!({
             "resultType": "complete",
             "supportedVersions": protocol::ALL_PROTOCOL_VERSIONS,
@@ -102,8 +103,8 @@ impl Router<'_> {
                 protocol::META_SERVER_INFO: { "name": settings.name, "version": settings.version },
             },
         });
-        if let Some(instructions) = settings.instructions {
-            result["instructions"] = Value::String(instructions);
+        if let Some(instructions) = &settings.instructions {
+            result["instructions"] = Value::String(instructions.clone());
         }
         result
     }
@@ -344,7 +345,7 @@ impl Router<'_> {
         result.insert("inputRequests".into(), Value::Object(requests));
         result.insert(
             "requestState".into(),
-            json!(state.seal(&self.server.settings().state_key)),
+            json!(state.seal(&self.settings.state_key)),
         );
         send_result(id, result)
     }
@@ -362,11 +363,12 @@ impl Router<'_> {
         let text = state
             .as_str()
             .ok_or_else(|| refused("\"requestState\" must be a string"))?;
-        let state = RequestState::open(text, &self.server.settings().state_key, self.ctx.now)
-            .map_err(|e| match e {
+        let state = RequestState::open(text, &self.settings.state_key, self.ctx.now).map_err(
+            |e| match e {
                 StateError::Forged => refused("\"requestState\" is not one this server issued"),
                 StateError::Expired => refused("\"requestState\" has expired; call the tool again"),
-            })?;
+            },
+        )?;
         if state.owner != self.ctx.owner {
             return Err(refused("\"requestState\" belongs to another call"));
         }

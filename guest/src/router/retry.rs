@@ -8,8 +8,9 @@
 //! sees it first claims it (compare-and-swap) and starts the attempt: the same path that picks
 //! up a task whose host died.
 
+use super::update::{Edit, Updated};
 use super::{Router, workflow};
-use crate::machine::{self, TransitionError};
+use crate::machine;
 use crate::model::{Action, Status, Task};
 use crate::protocol;
 
@@ -46,15 +47,15 @@ impl Router<'_> {
         );
         let was = task.status;
         let waiting = self.update(task, |t| {
-            let mut t = working(t, &message, now)?;
+            let mut t = machine::working(t, &message, now)?;
             t.executor = None;
             t.lease_until = Some(at);
             // The questions of the failed attempt are moot; the next one asks afresh.
             t.input_requests.clear();
-            Ok(t)
+            Ok(Edit::Change(t))
         });
         Some(match waiting {
-            Ok(Ok(task)) => self.changed(&task, was),
+            Ok(Updated::Written(task)) => self.changed(&task, was),
             // Cancelled meanwhile (no retry then), or the store failed: the task keeps its
             // lease, which lapses, and a sweep decides again.
             _ => Vec::new(),
@@ -77,7 +78,7 @@ impl Router<'_> {
             }
         };
         let now = self.ctx.now;
-        let lease = self.server.settings().lease;
+        let lease = self.settings.lease;
         let next = task.attempt + 1;
         let message = match &task.executor {
             None => format!("Attempt {next} of {} started.", tool.max_attempts),
@@ -92,16 +93,16 @@ impl Router<'_> {
         let claimed = self.update(task, |t| {
             // Claimed by another host, renewed, or ended since the store listed it.
             if t.lease_until.is_none_or(|until| until > now) {
-                return Err(TransitionError::NotAllowed(t.status, t.status));
+                return Ok(Edit::Nothing);
             }
-            let mut t = working(t, &message, now)?;
+            let mut t = machine::working(t, &message, now)?;
             t.executor = Some(self.ctx.executor.clone());
             t.lease_until = Some(now.saturating_add(lease));
             t.attempt = next;
             t.input_requests.clear();
-            Ok(t)
+            Ok(Edit::Change(t))
         });
-        let Ok(Ok(task)) = claimed else {
+        let Ok(Updated::Written(task)) = claimed else {
             return Some(Vec::new());
         };
         let mut actions = self.changed(&task, was);
@@ -119,18 +120,6 @@ impl Router<'_> {
             self.status_changed(task)
         }
     }
-}
-
-/// The task `working` with this status message: a working task keeps its status, one waiting
-/// for input works again; a terminal one stays as it is (the error).
-pub(super) fn working(mut t: Task, message: &str, now: u64) -> Result<Task, TransitionError> {
-    if t.status != Status::Working {
-        return machine::transition(t, Status::Working, Some(message.to_string()), now);
-    }
-    t.status_message = Some(message.to_string());
-    t.last_updated_at = now;
-    t.version += 1;
-    Ok(t)
 }
 
 /// The wait before the attempt after attempt `failed`: `first`, doubled for each attempt after

@@ -11,8 +11,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::update::{Edit, Updated};
 use super::{Router, RunRef, RunState, check_required_arguments, is_error_result};
-use crate::machine::{self, TransitionError};
+use crate::machine;
 use crate::model::{Action, Era, Outcome, Report, Run, Task, Tool};
 use crate::protocol;
 
@@ -235,24 +236,24 @@ impl Router<'_> {
             }
         };
         let now = self.ctx.now;
-        let lease = self.server.settings().lease;
+        let lease = self.settings.lease;
         let message = format!("{} started.", workflow.label());
         let was = task.status;
         let started = self.update(task.clone(), |t| {
             // The step that finished must still be the one the task runs.
             if Workflow::of(&t).map(|w| w.step) != Some(finished) {
-                return Err(TransitionError::NotAllowed(t.status, t.status));
+                return Ok(Edit::Nothing);
             }
-            let mut t = super::retry::working(t, &message, now)?;
+            let mut t = machine::working(t, &message, now)?;
             t.variables = variables.clone();
             t.attempt = 1;
             t.executor = Some(self.ctx.executor.clone());
             t.lease_until = Some(now.saturating_add(lease));
             // The questions of the step before are moot; the next asks its own.
             t.input_requests.clear();
-            Ok(t)
+            Ok(Edit::Change(t))
         });
-        let Ok(Ok(task)) = started else {
+        let Ok(Updated::Written(task)) = started else {
             return Some(Vec::new()); // Cancelled (or ended) meanwhile: nothing more runs.
         };
         let mut actions = self.changed(&task, was);

@@ -46,7 +46,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{CommandTool, OutputLimits, Tool, default_settings};
-use crate::server::SWEEP_EVERY_MS;
+use crate::hub::SWEEP_EVERY_MS;
 use crate::transport::Limits;
 use crate::types::{Settings, TaskSupport, ToolInfo};
 

@@ -204,7 +204,7 @@ impl Outbox {
         let standby = self
             .standby
             .as_ref()
-            .and_then(|s| crate::server::lock(s).clone());
+            .and_then(|s| crate::util::lock(s).clone());
         // No stream open: a notification nobody can receive. Requests of the component that
         // wait for an answer are sent again when the client asks (tasks/result).
         match standby.map(|sink| sink.push(message)) {

@@ -1,14 +1,112 @@
-//! Newline-delimited JSON-RPC over a byte stream (stdio): one reader, one writer.
+//! Newline-delimited JSON-RPC over a byte stream (stdio): one reader, one writer, one client.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::unix::pipe;
-use tokio::task::JoinHandle;
+use tokio::sync::Semaphore;
+use tokio::task::{JoinHandle, JoinSet};
 
-use super::Outbox;
+use super::{Limits, Outbox};
+use crate::Server;
+use crate::hub::{Hub, Peer, Places, answer_error};
 use crate::lines::{self, Line};
+
+/// Serve one connection of newline-delimited JSON-RPC until `input` ends or `stop` completes
+/// (see [`Server::serve_until`]).
+pub(crate) async fn serve<R, W>(
+    server: &Server,
+    input: R,
+    output: W,
+    stop: impl Future<Output = std::io::Result<()>>,
+) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = server.limits().clone();
+    let (outbox, writer) = writer(output, limits.max_queued_bytes);
+    let peer = Arc::new(Peer {
+        id: 0,
+        owner: server.owner().to_string(),
+        session: Arc::default(),
+        // One stream, one client: a legacy task's question can go out as soon as it is asked.
+        push: true,
+        client: String::new(),
+        outbox,
+    });
+    let read = server
+        .serve_loop(peer.clone(), |hub| read(hub, peer, input, limits, stop))
+        .await;
+    // Every outbox is gone with the hub's runs and the reader: the writer drains and finishes.
+    let written = writer
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    read.and(written)
+}
+
+/// Hand each line of `input` to the hub until the input ends or `stop` completes; then end the
+/// requests that wait and let those already read be answered.
+async fn read<R: AsyncBufRead + Unpin>(
+    hub: Arc<Hub>,
+    peer: Arc<Peer>,
+    input: R,
+    limits: Limits,
+    stop: impl Future<Output = std::io::Result<()>>,
+) -> std::io::Result<()> {
+    let mut requests = JoinSet::new();
+    // As many places for requests being answered, and as many again for waiting ones.
+    let places_each = limits.requests_per_owner.max(1);
+    let answering = Arc::new(Semaphore::new(places_each));
+    let waiting = Arc::new(Semaphore::new(places_each));
+    let mut lines = Lines::new(input, limits.max_body_bytes);
+    tokio::pin!(stop);
+    let read = loop {
+        let line = tokio::select! {
+            line = lines.next(&peer.outbox) => match line {
+                Ok(Some(line)) => line,
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            },
+            stopped = &mut stop => break stopped,
+        };
+        if hub.runs_of(&peer.owner) >= limits.tasks_per_owner && is_tool_call(&line) {
+            let message = format!(
+                "Too many requests: this caller already has {} tools running; retry when one \
+                 has finished",
+                limits.tasks_per_owner
+            );
+            answer_error(&peer, &line, -32000, &message);
+            continue;
+        }
+        // Back-pressure: the next line is read once a place is free.
+        let place = tokio::select! {
+            place = answering.clone().acquire_owned() => match place {
+                Ok(place) => place,
+                Err(_) => break Ok(()), // Never closed.
+            },
+            stopped = &mut stop => break stopped,
+        };
+        let places = Places {
+            answering: place,
+            waiting: waiting.clone(),
+            limit: places_each,
+        };
+        requests.spawn(hub.clone().handle(peer.clone(), line, Some(places)));
+        // Reap finished handlers as we go, so a long session does not accumulate them.
+        while requests.try_join_next().is_some() {}
+    };
+    hub.shutdown.cancel();
+    while requests.join_next().await.is_some() {}
+    read
+}
+
+/// Whether `line` is a `tools/call` request.
+fn is_tool_call(line: &str) -> bool {
+    serde_json::from_str::<Value>(line).is_ok_and(|m| m["method"] == "tools/call")
+}
 
 /// This process's standard input, buffered, and its standard output, and what gives them back
 /// their blocking mode once dropped.

@@ -1,0 +1,145 @@
+//! The hub: what the clients of one transport share, carrying out what the component decides.
+//!
+//! The component decides every status and every reply; the hub only runs tools ([`runs`]), holds
+//! `tasks/result` requests until their task changes and carries out each answer's actions
+//! ([`requests`]), passes tools' questions and the clients' answers between them, keeps
+//! subscriptions and sweeps ([`watch`]), and hands messages to each client's outbox. Transports
+//! feed it; it knows none of them.
+
+mod requests;
+mod runs;
+mod watch;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use tokio::sync::{Notify, broadcast, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::component::Guest;
+use crate::component::bindings::exports::mcp::tasks::router::Context;
+use crate::tools::Catalog;
+use crate::transport::Outbox;
+use crate::util::{lock, now_ms};
+pub(crate) use requests::{Places, answer_error};
+use runs::RunHandle;
+pub(crate) use watch::SWEEP_EVERY_MS;
+use watch::Subscription;
+
+/// How many change events a waiting `tasks/result` may fall behind before it simply re-checks.
+const CHANGED_BACKLOG: usize = 1024;
+
+/// One client as the component sees it: who it is, its session, and where its messages go.
+/// Over stdio there is one for the whole connection; over HTTP, one for each request.
+pub(crate) struct Peer {
+    /// Tells this peer's subscriptions from another's with the same request ID.
+    pub(crate) id: u64,
+    pub(crate) owner: String,
+    /// The component's session state (legacy era), shared by the requests of one session.
+    pub(crate) session: Arc<Mutex<String>>,
+    /// Whether server-to-client requests can be written to this client at any time.
+    pub(crate) push: bool,
+    /// Tells this client's request IDs from another's (see the WIT's `context.client`).
+    pub(crate) client: String,
+    pub(crate) outbox: Outbox,
+}
+
+impl Peer {
+    /// A client nobody hears: for work that answers no client (a worker, the sweep of a server
+    /// with many clients), acting as `owner`.
+    pub(crate) fn nowhere(owner: String) -> Arc<Peer> {
+        Arc::new(Peer {
+            id: 0,
+            owner,
+            session: Arc::default(),
+            push: false,
+            client: String::new(),
+            outbox: Outbox::nowhere(),
+        })
+    }
+}
+
+/// What the clients of one transport share: the component, the running tools, the questions
+/// they wait on, the waiting requests and the subscriptions. It carries out what the component
+/// decides, for whichever [`Peer`] a message came from.
+pub(crate) struct Hub {
+    guest: Arc<Guest>,
+    catalog: Arc<Catalog>,
+    executor: String,
+    /// Task IDs as they change, for the `tasks/result` requests waiting on them.
+    changed: broadcast::Sender<String>,
+    /// Each running tool, by run token.
+    runs: Mutex<HashMap<String, RunHandle>>,
+    /// Where the answer to each pending question goes, by run token and question key.
+    questions: Mutex<HashMap<(String, String), oneshot::Sender<Value>>>,
+    /// The `subscriptions/listen` streams, by peer and subscription name.
+    subscriptions: Mutex<HashMap<(u64, String), Subscription>>,
+    pub(crate) shutdown: CancellationToken,
+    tool_tasks: tokio_util::task::TaskTracker,
+    /// Whether the last sweep may have left tasks waiting for a host (it claimed as many as it
+    /// had room for): then each run that ends here asks for a sweep at once.
+    backlog: AtomicBool,
+    /// Wakes the sweeper before its next tick.
+    sweep_soon: Notify,
+}
+
+impl Hub {
+    /// A hub for one transport's clients, sharing a server's component and tools; the tasks whose
+    /// tools it runs are leased to `executor`.
+    pub(crate) fn new(guest: Arc<Guest>, catalog: Arc<Catalog>, executor: String) -> Arc<Self> {
+        Arc::new(Hub {
+            guest,
+            catalog,
+            executor,
+            changed: broadcast::channel(CHANGED_BACKLOG).0,
+            runs: Mutex::new(HashMap::new()),
+            questions: Mutex::new(HashMap::new()),
+            subscriptions: Mutex::new(HashMap::new()),
+            shutdown: CancellationToken::new(),
+            tool_tasks: tokio_util::task::TaskTracker::new(),
+            backlog: AtomicBool::new(false),
+            sweep_soon: Notify::new(),
+        })
+    }
+
+    fn ctx(&self, peer: &Peer) -> Context {
+        Context {
+            owner: peer.owner.clone(),
+            now: now_ms(),
+            session: lock(&peer.session).clone(),
+            executor: self.executor.clone(),
+            push: peer.push,
+            client: peer.client.clone(),
+        }
+    }
+
+    /// How many tools run here for calls of this owner.
+    pub(crate) fn runs_of(&self, owner: &str) -> usize {
+        lock(&self.runs)
+            .values()
+            .filter(|r| r.owner == owner)
+            .count()
+    }
+
+    /// The input schema of a tool, for transports that check arguments against it.
+    pub(crate) fn input_schema(&self, tool: &str) -> Option<Value> {
+        let tool = self.catalog.get(tool)?;
+        serde_json::from_str(&tool.info().input_schema).ok()
+    }
+
+    /// The peer's stream has closed: its subscriptions end.
+    pub(crate) fn forget(&self, peer_id: u64) {
+        lock(&self.subscriptions).retain(|(id, _), _| *id != peer_id);
+    }
+
+    /// Stop every tool and wait for them to end.
+    pub(crate) async fn finish(&self) {
+        self.shutdown.cancel();
+        self.stop_all_runs();
+        lock(&self.subscriptions).clear();
+        self.tool_tasks.close();
+        self.tool_tasks.wait().await;
+    }
+}

@@ -1,0 +1,255 @@
+//! The endpoint's methods: POST (one JSON-RPC message, answered with JSON or an SSE stream),
+//! GET (a 2025-11-25 session's stream) and DELETE (ending a session).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use tokio_util::task::AbortOnDropHandle;
+
+use super::incoming::Incoming;
+use super::sse::{CancelOnClose, Events, answers, sse};
+use super::{Http, Refused, SESSION_ID, STATELESS_VERSION, refusal, too_many};
+use crate::transport::{Outbox, Sink, channel};
+use crate::util::lock;
+
+/// POST: one JSON-RPC message.
+pub(super) async fn post(
+    State(http): State<Arc<Http>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        // Past --max-body (413), or a body that could not be read: said as JSON-RPC too.
+        Err(rejected) => {
+            return refusal(
+                rejected.status(),
+                None,
+                -32600,
+                &format!("Invalid Request: {}", rejected.body_text()),
+            );
+        }
+    };
+    answer_post(http, headers, body)
+        .await
+        .unwrap_or_else(|refused| *refused)
+}
+
+async fn answer_post(
+    http: Arc<Http>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Refused> {
+    let owner = http.caller(&headers).await?;
+    let incoming = Incoming::read(&body, &headers)?;
+    tracing::debug!(
+        %owner,
+        method = incoming.method.as_deref().unwrap_or("(response)"),
+        id = ?incoming.id,
+        "POST"
+    );
+    let session = match incoming.stateless {
+        true if incoming.is_request() => {
+            http.check_stateless(&headers, &incoming)?;
+            None
+        }
+        true => None,
+        false => Some(http.session_of(&headers, &incoming, &owner)?),
+    };
+
+    if !incoming.is_request() {
+        // A notification, or the client's answer to a question: nothing to answer.
+        let outbox = match &session {
+            Some(s) => Outbox::with_standby(Sink::closed(), s.stream.clone()),
+            None => Outbox::nowhere(),
+        };
+        let peer = http.peer(owner, session.as_deref(), outbox);
+        tokio::spawn(http.hub.clone().handle(peer, incoming.text, None));
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    let (request_slot, stream_slot) = http.admit(&owner, &incoming)?;
+    let Incoming {
+        text,
+        id,
+        method,
+        stateless,
+        ..
+    } = incoming;
+    let id = id.unwrap_or(Value::Null);
+
+    let (tx, mut rx) = channel(http.options.limits.max_queued_bytes);
+    let outbox = match &session {
+        Some(s) => Outbox::with_standby(tx, s.stream.clone()),
+        None => Outbox::new(tx),
+    };
+    let peer = http.peer(owner, session.as_deref(), outbox);
+    let peer_id = peer.id;
+    // 2026-07-28: a client that closes the request's stream before the answer cancels it (the
+    // tool of a plain call is stopped). 2025-11-25 asks the opposite: a disconnect is not a
+    // cancel there, the client sends notifications/cancelled.
+    let cancel = stateless.then(|| CancelOnClose {
+        hub: http.hub.clone(),
+        peer: peer.clone(),
+        id: id.clone(),
+        armed: true,
+    });
+    let handler = AbortOnDropHandle::new(tokio::spawn(http.hub.clone().handle(peer, text, None)));
+
+    let first = tokio::select! {
+        first = rx.recv() => first,
+        () = http.shutdown.cancelled() => None,
+    };
+    let Some(first) = first else {
+        // Shutting down, or nothing holds the request's stream any more (which would be a bug).
+        return Err(Box::new(refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(&id),
+            -32603,
+            "Internal error: the request ended without an answer",
+        )));
+    };
+    let mut extra = HeaderMap::new();
+    if let Some(session) = session.filter(|_| method.as_deref() == Some("initialize")) {
+        // The component keeps state only for a session it agreed to.
+        if !lock(&session.state).is_empty() {
+            if let Ok(value) = HeaderValue::from_str(&session.id) {
+                extra.insert(SESSION_ID, value);
+            }
+            lock(&http.sessions).insert(session.id.clone(), session);
+        }
+    }
+    // What the component sent in the same step is queued already: it all goes out, and the
+    // answer last, as the answer ends the stream (a question sent with a tasks/get's answer).
+    let mut queued = std::collections::VecDeque::from([first]);
+    while let Some(message) = rx.try_recv() {
+        queued.push_back(message);
+    }
+    if let Some(at) = queued.iter().position(|m| answers(m, &id).is_some()) {
+        let answer = queued.remove(at).unwrap_or_default();
+        queued.push_back(answer);
+    }
+    let mut response = match (queued.len(), queued.front().and_then(|m| answers(m, &id))) {
+        (1, Some(status)) => {
+            // Only the answer: plain JSON, and a 2026-07-28 error's own status.
+            let status = if stateless { status } else { StatusCode::OK };
+            if let Some(mut cancel) = cancel {
+                cancel.disarm();
+            }
+            drop((handler, request_slot));
+            let answer = queued.pop_front().unwrap_or_default();
+            (status, [(header::CONTENT_TYPE, "application/json")], answer).into_response()
+        }
+        _ => {
+            let hub = http.hub.clone();
+            sse(Events {
+                queued,
+                rx,
+                until: Some(id),
+                done: false,
+                cancel,
+                shutdown: Box::pin(http.shutdown.clone().cancelled_owned()),
+                _held: Box::new((handler, request_slot, stream_slot)),
+                on_close: Some(Box::new(move || hub.forget(peer_id))),
+            })
+        }
+    };
+    response.headers_mut().extend(extra);
+    Ok(response)
+}
+
+/// GET: a 2025-11-25 session's stream, for messages that belong to no request.
+pub(super) async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap) -> Response {
+    let owner = match http.caller(&headers).await {
+        Ok(owner) => owner,
+        Err(refused) => return *refused,
+    };
+    let stateless = headers
+        .get("mcp-protocol-version")
+        .is_some_and(|v| v == STATELESS_VERSION);
+    if stateless {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let accepts_sse = headers
+        .get(header::ACCEPT)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream") || a.contains("*/*"));
+    if !accepts_sse {
+        return refusal(
+            StatusCode::NOT_ACCEPTABLE,
+            None,
+            -32000,
+            "Not Acceptable: a GET must accept text/event-stream",
+        );
+    }
+    let session = match http.session(&headers, &owner) {
+        Ok(session) => session,
+        Err(refused) => return *refused,
+    };
+    let Some(slot) = http
+        .streams
+        .take(&owner, http.options.limits.streams_per_owner)
+    else {
+        return too_many(&Value::Null, "this caller has too many streams open");
+    };
+    let (tx, rx) = channel(http.options.limits.max_queued_bytes);
+    {
+        let mut stream = lock(&session.stream);
+        if stream.as_ref().is_some_and(|s| !s.is_closed()) {
+            return refusal(
+                StatusCode::CONFLICT,
+                None,
+                -32000,
+                "Conflict: this session's stream is already open",
+            );
+        }
+        *stream = Some(tx);
+    }
+    let standby = session.stream.clone();
+    let events = Events {
+        queued: Default::default(),
+        rx,
+        until: None,
+        done: false,
+        cancel: None,
+        shutdown: Box::pin(http.shutdown.clone().cancelled_owned()),
+        _held: Box::new(slot),
+        on_close: Some(Box::new(move || {
+            let mut stream = lock(&standby);
+            if stream.as_ref().is_some_and(|s| s.is_closed()) {
+                *stream = None;
+            }
+        })),
+    };
+    sse(events)
+}
+
+/// DELETE: end a 2025-11-25 session. Its tasks stay; only the session's state and stream go.
+pub(super) async fn delete(State(http): State<Arc<Http>>, headers: HeaderMap) -> Response {
+    let owner = match http.caller(&headers).await {
+        Ok(owner) => owner,
+        Err(refused) => return *refused,
+    };
+    if headers
+        .get("mcp-protocol-version")
+        .is_some_and(|v| v == STATELESS_VERSION)
+    {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    match http.session(&headers, &owner) {
+        Ok(_) => {
+            if let Some(id) = headers.get(SESSION_ID).and_then(|h| h.to_str().ok())
+                && let Some(session) = lock(&http.sessions).remove(id)
+            {
+                // Its GET stream ends now, though outboxes of its runs still name it.
+                lock(&session.stream).take();
+            }
+            StatusCode::OK.into_response()
+        }
+        Err(refused) => *refused,
+    }
+}
