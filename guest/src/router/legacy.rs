@@ -316,7 +316,7 @@ impl Router<'_> {
             return dropped("the response is not JSON");
         };
         let answers = Map::from_iter([(key, answer)]);
-        match self.answer(task, &answers) {
+        match self.take_answers(task, &answers) {
             Ok(Some((_, actions))) => actions,
             Ok(None) => dropped("its task no longer waits for it (answered, cancelled or ended)"),
             Err(e) => dropped(&e.message),
@@ -337,7 +337,7 @@ impl Router<'_> {
             };
             let message = missing_capability_message(&q.method, Era::Legacy);
             return vec![
-                super::answer(id, &tool_error_result(&message), Era::Legacy),
+                super::call_answer(id, &tool_error_result(&message), Era::Legacy),
                 Action::StopTool(token.to_string()),
             ];
         }

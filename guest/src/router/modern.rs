@@ -178,7 +178,7 @@ impl Router<'_> {
         let task = self.visible_task_by_id(task_id)?;
         let mut actions = vec![send_result(id, complete(Map::new()))];
         if task.status == Status::InputRequired
-            && let Some((_, more)) = self.answer(task, answers)?
+            && let Some((_, more)) = self.take_answers(task, answers)?
         {
             actions.extend(more);
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 
-use super::runs::RunName;
+use super::runs::RunBinding;
 use super::watch::Subscription;
 use super::{Hub, Peer};
 use crate::component::bindings::exports::mcp::tasks::router::{Action, Wait};
@@ -85,7 +85,11 @@ impl Hub {
     }
 
     /// Carry out the component's actions in order; the wait it asked for, if any.
-    pub(super) fn execute(self: &Arc<Self>, actions: Vec<Action>, peer: &Arc<Peer>) -> Option<Wait> {
+    pub(super) fn execute(
+        self: &Arc<Self>,
+        actions: Vec<Action>,
+        peer: &Arc<Peer>,
+    ) -> Option<Wait> {
         let mut wait = None;
         for action in actions {
             match action {
@@ -131,7 +135,7 @@ impl Hub {
                 Action::RenameRun(rename) => self.rename_run(
                     peer,
                     &rename.from,
-                    RunName {
+                    RunBinding {
                         token: rename.to,
                         state: rename.state,
                         peer: peer.clone(),

@@ -22,13 +22,13 @@ pub(super) struct RunHandle {
     pub(super) cancel: CancellationToken,
     /// Whose call it runs, to count each caller's tools in flight.
     pub(super) owner: String,
-    pub(super) name: Arc<Mutex<RunName>>,
+    pub(super) name: Arc<Mutex<RunBinding>>,
 }
 
 /// A run's token, the component's opaque state for it, and the client its messages go to (over
 /// HTTP, the request a modern plain call's retry came in on).
 #[derive(Clone)]
-pub(super) struct RunName {
+pub(super) struct RunBinding {
     pub(super) token: String,
     pub(super) state: String,
     pub(super) peer: Arc<Peer>,
@@ -38,7 +38,7 @@ impl Hub {
     /// Start a tool run; its progress and outcome go back to the component.
     pub(super) fn start(self: &Arc<Self>, run: Run, peer: Arc<Peer>) {
         let cancel = self.shutdown.child_token();
-        let name = Arc::new(Mutex::new(RunName {
+        let name = Arc::new(Mutex::new(RunBinding {
             token: run.token.clone(),
             state: run.state.clone(),
             peer: peer.clone(),
@@ -64,7 +64,7 @@ impl Hub {
             let forward = async {
                 while let Some(report) = progress_rx.recv().await {
                     let _turn = turn.lock().await;
-                    let RunName { token, state, peer } = lock(&name).clone();
+                    let RunBinding { token, state, peer } = lock(&name).clone();
                     if !lock(&conn.runs).contains_key(&token) {
                         continue; // Stopped: its request or task has ended.
                     }
@@ -109,7 +109,7 @@ impl Hub {
                 }
             };
             let (outcome, ()) = tokio::join!(returned, forward);
-            let RunName { token, peer, .. } = lock(&name).clone();
+            let RunBinding { token, peer, .. } = lock(&name).clone();
             lock(&conn.questions).retain(|(run, _), _| *run != token);
             // The outcome is given to the component until it is stored: while the store is away
             // the run stays listed as running, so the sweep renews its lease once the store is
@@ -167,13 +167,13 @@ impl Hub {
     /// (the answers come back as `reply-tool` actions), and its wish to go on as a task.
     async fn forward_questions(
         self: Arc<Self>,
-        name: Arc<Mutex<RunName>>,
+        name: Arc<Mutex<RunBinding>>,
         turn: Arc<tokio::sync::Mutex<()>>,
         mut from_tool: mpsc::UnboundedReceiver<FromTool>,
     ) {
         while let Some(sent) = from_tool.recv().await {
             let _turn = turn.lock().await;
-            let RunName { token, state, peer } = lock(&name).clone();
+            let RunBinding { token, state, peer } = lock(&name).clone();
             let batch = match sent {
                 FromTool::Ask(batch) => batch,
                 FromTool::ContinueAsTask => {
@@ -227,7 +227,7 @@ impl Hub {
 
     /// A run that now answers another request goes by `to`. If it has ended, the request that
     /// meant to resume it is answered through the component, with an error that says so.
-    pub(super) fn rename_run(self: &Arc<Self>, peer: &Arc<Peer>, from: &str, renamed: RunName) {
+    pub(super) fn rename_run(self: &Arc<Self>, peer: &Arc<Peer>, from: &str, renamed: RunBinding) {
         let to = renamed.token.clone();
         let moved = {
             let mut runs = lock(&self.runs);

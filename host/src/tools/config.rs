@@ -82,7 +82,7 @@ pub enum ConfigError {
 /// Where a tool's tasks run (`run` in the tools file).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-enum RunName {
+enum RunMode {
     /// Where the call arrives (or, with `serve --run queue`, on a worker).
     #[default]
     Local,
@@ -147,7 +147,7 @@ struct ToolEntry {
     retry_backoff_ms: Option<u64>,
     dedup_window_ms: Option<u64>,
     #[serde(default)]
-    run: RunName,
+    run: RunMode,
     input_schema: Option<Value>,
     output_schema: Option<Value>,
 }
@@ -355,7 +355,7 @@ impl ToolsFile {
                     max_attempts: t.max_attempts.unwrap_or(1),
                     retry_backoff: t.retry_backoff_ms.unwrap_or(DEFAULT_RETRY_BACKOFF_MS),
                     dedup_window: t.dedup_window_ms,
-                    queue: t.run == RunName::Queue,
+                    queue: t.run == RunMode::Queue,
                     steps: t.steps.clone(),
                 };
                 if !t.steps.is_empty() {
