@@ -2,7 +2,7 @@
 // store (store.js) and the tool written in JavaScript. This file is the host: it feeds
 // JSON-RPC messages to the router and carries out the actions it returns.
 //
-// Usage: node lifecycle.mjs   (after `npm run transpile`; see README.md)
+// Usage: node lifecycle.mjs   (after `npm run transpile`; see docs/wit.md)
 import assert from "node:assert/strict";
 import { router } from "./gen/tasks.js";
 import { machine } from "./gen-machine/machine.js";

@@ -1,5 +1,5 @@
 //! Entry points for coverage-guided fuzzing (the feature `fuzzing`; the targets that call them
-//! are in `fuzz/`, run with `cargo fuzz` on stable Rust, see the README's Reliability section).
+//! are in `fuzz/`, run with `cargo fuzz` on stable Rust, see docs/reliability.md).
 //! Each panics at the first broken invariant, which the fuzzer reports as a crash.
 
 use arbitrary::{Result, Unstructured};

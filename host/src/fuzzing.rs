@@ -1,5 +1,5 @@
 //! Entry points for coverage-guided fuzzing (the feature `fuzzing`; the targets that call them are
-//! in `fuzz/`, run with `cargo fuzz` on stable Rust, see the README's Reliability section). Each
+//! in `fuzz/`, run with `cargo fuzz` on stable Rust, see docs/reliability.md). Each
 //! holds its input to what the property tests hold theirs to, and panics where it falls short.
 
 /// The bounded line reader: the first byte of `data` is the bound (0–255), the second the size

@@ -29,7 +29,7 @@ enum Command {
     /// Serve MCP JSON-RPC on stdin/stdout, one message per line, or over Streamable HTTP with
     /// --http; logs go to stderr (RUST_LOG sets the level, e.g. RUST_LOG=debug).
     Serve {
-        /// A TOML file with the server's settings and command tools (see the README).
+        /// A TOML file with the server's settings and command tools (see docs/tools.md).
         #[arg(long, value_name = "FILE")]
         tools: Option<PathBuf>,
         /// Where tasks live: `memory` (lost when the process exits), `file:PATH` (a SQLite file

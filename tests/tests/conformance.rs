@@ -2,7 +2,7 @@
 //! against the real binary over Streamable HTTP: every server scenario that applies to a
 //! tools-and-tasks server, with the suite's fixture tools as command tools
 //! (`tests/conformance/tools.toml`). `.ci/setup` installs the suite and the Node 22 it needs into
-//! `tests/conformance/`. The README lists each scenario with its result, and why the others do
+//! `tests/conformance/`. `docs/http.md` lists each scenario with its result, and why the others do
 //! not apply.
 
 use std::path::PathBuf;

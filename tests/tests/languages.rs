@@ -3,7 +3,7 @@
 //! - Node: `examples/js` transpiles both embedded components with jco 1.35.0;
 //! - Python: `examples/python` loads them with PyPI `wasmtime` 50.0.1;
 //! - the `wasmtime` CLI: `wasmtime run --invoke` calls the state-machine component, exactly as
-//!   the README shows.
+//!   `docs/wit.md` shows.
 //!
 //! Each store also passes the shared store cases, `conformance/store.json`.
 //!
@@ -129,9 +129,9 @@ fn the_wasmtime_cli_invokes_the_state_machine_as_the_readme_shows() {
     let dir = tempdir::Dir::new();
     write_components(dir.path());
 
-    // Every `$ wasmtime run --invoke '…' machine.wasm` line of the README, with the line the
-    // README says it prints.
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    // Every `$ wasmtime run --invoke '…' machine.wasm` line of docs/wit.md, with the line it
+    // says it prints.
+    let readme = std::fs::read_to_string(root().join("docs/wit.md")).unwrap();
     let lines: Vec<&str> = readme.lines().collect();
     let mut shown = 0;
     for (i, line) in lines.iter().enumerate() {
@@ -140,7 +140,7 @@ fn the_wasmtime_cli_invokes_the_state_machine_as_the_readme_shows() {
         };
         let invoke = rest
             .strip_suffix("' machine.wasm")
-            .unwrap_or_else(|| panic!("README line {}: unexpected form: {line}", i + 1));
+            .unwrap_or_else(|| panic!("docs/wit.md line {}: unexpected form: {line}", i + 1));
         let expected = lines[i + 1];
         let printed = run(
             &wasmtime,
@@ -154,7 +154,7 @@ fn the_wasmtime_cli_invokes_the_state_machine_as_the_readme_shows() {
         );
         shown += 1;
     }
-    assert!(shown >= 5, "the README shows {shown} invocations");
+    assert!(shown >= 5, "docs/wit.md shows {shown} invocations");
 
     // The tasks component imports a store, which the CLI does not provide.
     let refused = Command::new(&wasmtime)

@@ -174,9 +174,9 @@ fn a_queued_workflow_runs_on_a_worker_sharing_the_store() {
 }
 
 #[test]
-fn the_readme_workflow_runs_as_written() {
-    let readme = std::fs::read_to_string(mcp_tasks_e2e::root().join("README.md")).unwrap();
-    let section = &readme[readme.find("### Workflows").expect("a Workflows section")..];
+fn the_documented_workflow_runs_as_written() {
+    let doc = std::fs::read_to_string(mcp_tasks_e2e::root().join("docs/tools.md")).unwrap();
+    let section = &doc[doc.find("## Workflows").expect("a Workflows section")..];
     let start = section.find("```toml\n").expect("a toml example") + "```toml\n".len();
     let example = &section[start..start + section[start..].find("```").unwrap()];
     let mut s = Server::start(example, &[]);

@@ -1,0 +1,131 @@
+//! The docs keep their promises about each other: every relative link in the project's Markdown
+//! files (the README, CONTRIBUTING, `docs/`, the examples' and interop's READMEs) resolves to a
+//! file or directory, and a link that names a heading (`page.md#heading`, or `#heading` on the
+//! same page) names one that page has.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use mcp_tasks_e2e::root;
+
+/// The Markdown files of the project, outside build output and installed packages.
+fn markdown_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if !name.starts_with('.') && !["target", "node_modules", "build"].contains(&&*name) {
+                markdown_files(&path, found);
+            }
+        } else if name.ends_with(".md") {
+            found.push(path);
+        }
+    }
+}
+
+/// The targets of the `[text](target)` links of a Markdown text, outside code blocks and code
+/// spans.
+fn links(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        // Code spans hold no links: drop them.
+        let line: String = line
+            .split('`')
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 0)
+            .map(|(_, part)| part)
+            .collect();
+        let mut rest = line.as_str();
+        while let Some(at) = rest.find("](") {
+            rest = &rest[at + 2..];
+            let Some(end) = rest.find(')') else { break };
+            let target = rest[..end].split_whitespace().next().unwrap_or("");
+            found.push(target.to_string());
+            rest = &rest[end..];
+        }
+    }
+    found
+}
+
+/// The anchors GitHub makes of a page's headings: lower case, punctuation dropped, spaces as
+/// hyphens.
+fn anchors(text: &str) -> HashSet<String> {
+    let mut fenced = false;
+    let mut found = HashSet::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        }
+        if fenced || !line.starts_with('#') {
+            continue;
+        }
+        let heading = line.trim_start_matches('#').trim();
+        let slug: String = heading
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        found.insert(slug);
+    }
+    found
+}
+
+#[test]
+fn every_relative_link_in_the_docs_resolves() {
+    let mut files = Vec::new();
+    markdown_files(&root(), &mut files);
+    assert!(
+        files.iter().any(|f| f.ends_with("docs/architecture.md")),
+        "{files:?}"
+    );
+    let mut broken = Vec::new();
+    let mut checked = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for link in links(&text) {
+            if link.contains("://") || link.starts_with("mailto:") || link.is_empty() {
+                continue;
+            }
+            checked += 1;
+            let (path, anchor) = match link.split_once('#') {
+                Some((path, anchor)) => (path, Some(anchor)),
+                None => (link.as_str(), None),
+            };
+            let target = if path.is_empty() {
+                file.clone()
+            } else {
+                file.parent().unwrap().join(path)
+            };
+            let shown = file.strip_prefix(root()).unwrap().display();
+            if !target.exists() {
+                broken.push(format!("{shown}: {link}: no such file"));
+                continue;
+            }
+            if let Some(anchor) = anchor
+                && target.extension().is_some_and(|e| e == "md")
+                && !anchors(&std::fs::read_to_string(&target).unwrap()).contains(anchor)
+            {
+                broken.push(format!("{shown}: {link}: no such heading"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+    assert!(checked >= 20, "only {checked} relative links were found");
+}
+
+#[test]
+fn the_link_reader_finds_links_and_headings() {
+    let text =
+        "See [a](docs/a.md#the-b) and `[not](a link)`.\n```\n[nor](this)\n```\n# The `B`, too!\n";
+    assert_eq!(links(text), ["docs/a.md#the-b"]);
+    assert!(anchors(text).contains("the-b-too"), "{:?}", anchors(text));
+}
