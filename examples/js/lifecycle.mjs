@@ -16,7 +16,7 @@ const runs = []; // Tools the router asked this host to start.
 function carryOut(actions) {
   for (const action of actions) {
     switch (action.tag) {
-      case "send": sent.push(JSON.parse(action.val)); break;
+      case "send": sent.push(JSON.parse(action.val.message)); break;
       case "set-session": session = action.val; break;
       case "run-tool": runs.push(action.val); break;
       case "log": console.error(`router: ${action.val}`); break;

@@ -35,7 +35,7 @@ next_id = 0
 def carry_out(actions):
     for a in actions:
         if a.tag == "send":
-            sent.append(json.loads(a.value))
+            sent.append(json.loads(a.value["message"]))
         elif a.tag == "set-session":
             ctx.session = a.value
         elif a.tag == "run-tool":

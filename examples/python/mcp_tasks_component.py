@@ -23,7 +23,7 @@ from typing import Any, Optional
 from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker, Record, Variant
 
-PACKAGE = "mcp:tasks/{}@0.5.0"
+PACKAGE = "mcp:tasks/{}@0.6.0"
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
@@ -234,7 +234,7 @@ class Context:
 @dataclass
 class Action:
     """One thing the host must do: `tag` as in the WIT's `action` variant, `value` its payload
-    (a string, or a dict for run-tool, wait, reply-tool, update-run, rename-run and listen)."""
+    (a string, or a dict for send, run-tool, wait, reply-tool, update-run, rename-run and listen)."""
 
     tag: str
     value: Any

@@ -350,11 +350,68 @@ pub struct Wait {
     pub recheck_after: u64,
 }
 
+/// What an outgoing message is (see the WIT's `message-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// The answer to a request of the client's.
+    Response,
+    /// A notification.
+    Notification,
+    /// A request of the server's to the client.
+    Request,
+}
+
+/// One message for the client, with what a host needs to route it (see the WIT's `outgoing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The JSON text of the message.
+    pub message: String,
+    /// Its kind.
+    pub kind: MessageKind,
+    /// For a response: the id of the request it answers, as JSON text.
+    pub answers: Option<String>,
+    /// For a response: the HTTP status it goes with when it answers a 2026-07-28 request.
+    pub http_status: u16,
+}
+
+impl Outgoing {
+    /// A response to the request `id` (null: an id that could not be read), with the HTTP status
+    /// it goes with in the 2026-07-28 era.
+    pub fn response(id: &serde_json::Value, message: String, http_status: u16) -> Self {
+        Self {
+            message,
+            kind: MessageKind::Response,
+            answers: (!id.is_null()).then(|| id.to_string()),
+            http_status,
+        }
+    }
+
+    /// A notification.
+    pub fn notification(message: String) -> Self {
+        Self {
+            message,
+            kind: MessageKind::Notification,
+            answers: None,
+            http_status: 200,
+        }
+    }
+
+    /// A request of the server's.
+    pub fn request(message: String) -> Self {
+        Self {
+            message,
+            kind: MessageKind::Request,
+            answers: None,
+            http_status: 200,
+        }
+    }
+}
+
 /// One thing the host must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Write this JSON-RPC message to the client.
-    Send(String),
+    Send(Outgoing),
     /// Keep this session state.
     SetSession(String),
     /// Start a tool.

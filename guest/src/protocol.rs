@@ -64,6 +64,8 @@ pub mod code {
     pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i32 = -32021;
     /// Modern: the request's protocol version is not one this server serves.
     pub const UNSUPPORTED_PROTOCOL_VERSION: i32 = -32022;
+    /// Modern, over HTTP: a header does not match the body (the transport checks headers).
+    pub const HEADER_MISMATCH: i32 = -32020;
 }
 
 /// Which era a request is to be served in, from its `_meta`.

@@ -25,8 +25,8 @@ use serde_json::{Map, Value, json};
 
 use crate::machine::{self, TransitionError};
 use crate::model::{
-    Action, Context, Era, InputRequest, InputState, Outcome, Report, RpcError, Server, Settings,
-    Status, Store, StoreError, Task, Tool, ToolQuestion, ToolReply,
+    Action, Context, Era, InputRequest, InputState, Outcome, Outgoing, Report, RpcError, Server,
+    Settings, Status, Store, StoreError, Task, Tool, ToolQuestion, ToolReply,
 };
 use crate::protocol::{self, Capabilities, Incoming, Params, Requested, code};
 use run_ref::RunRef;
@@ -73,11 +73,16 @@ impl<'a> Router<'a> {
                         self.modern_request(&id, &method, params, capabilities)
                     }
                     Requested::Unsupported(version) => Err(modern::unsupported_version(&version)),
-                    Requested::MissingCapabilities => Err(RpcError::invalid_params(format!(
-                        "a {} request carries {} in params._meta",
-                        protocol::MODERN_PROTOCOL_VERSION,
-                        protocol::META_CLIENT_CAPABILITIES
-                    ))),
+                    Requested::MissingCapabilities => {
+                        let error = RpcError::invalid_params(format!(
+                            "a {} request carries {} in params._meta",
+                            protocol::MODERN_PROTOCOL_VERSION,
+                            protocol::META_CLIENT_CAPABILITIES
+                        ));
+                        // The version's envelope is broken: over HTTP, a 400.
+                        let message = protocol::error_response(&id, &error);
+                        return vec![Action::Send(Outgoing::response(&id, message, 400))];
+                    }
                 };
                 handled.unwrap_or_else(|error| vec![send_error(&id, &error)])
             }

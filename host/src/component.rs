@@ -26,7 +26,9 @@ pub(crate) mod bindings {
     });
 }
 
-use bindings::exports::mcp::tasks::router::{Action, Context, Report, ToolQuestion};
+use bindings::exports::mcp::tasks::router::{
+    Action, Context, ProtocolVersion, Report, ToolQuestion,
+};
 use bindings::mcp::tasks::types::Outcome;
 use bindings::mcp::tasks::{server, store, types};
 
@@ -306,13 +308,7 @@ impl Guest {
         call: Call,
         ctx: Context,
     ) -> Result<(Vec<Action>, bool), GuestError> {
-        // The semaphore is never closed, so acquiring only ever waits.
-        let _permit = self.calls.acquire().await;
-        let mut instance = match self.take_idle() {
-            Some(i) => i,
-            None => self.instantiate().await?,
-        };
-        instance.store.set_epoch_deadline(CALL_BUDGET_TICKS);
+        let (_permit, mut instance) = self.checkout().await?;
         instance.store.data_mut().store_failed = false;
         let router = instance.bindings.mcp_tasks_router();
         let store = &mut instance.store;
@@ -369,6 +365,36 @@ impl Guest {
             // The instance may be in any state after a trap: drop it.
             Err(trap) => Err(GuestError::trap(trap)),
         }
+    }
+
+    /// Every protocol revision the component's router speaks (`router.versions`), newest first.
+    pub async fn versions(&self) -> Result<Vec<ProtocolVersion>, GuestError> {
+        let (_permit, mut instance) = self.checkout().await?;
+        let router = instance.bindings.mcp_tasks_router();
+        match router.call_versions(&mut instance.store).await {
+            Ok(versions) => {
+                self.put_idle(instance);
+                Ok(versions)
+            }
+            Err(trap) => Err(GuestError::trap(trap)),
+        }
+    }
+
+    /// A turn in the component and an instance to take it on (an idle one, or a new one), with
+    /// a fresh time budget. Give the instance back with `put_idle` unless its call trapped.
+    async fn checkout(&self) -> Result<(tokio::sync::SemaphorePermit<'_>, Instance), GuestError> {
+        // The semaphore is never closed, so acquiring only ever waits.
+        let permit = self
+            .calls
+            .acquire()
+            .await
+            .map_err(|e| GuestError::Load(e.to_string()))?;
+        let mut instance = match self.take_idle() {
+            Some(i) => i,
+            None => self.instantiate().await?,
+        };
+        instance.store.set_epoch_deadline(CALL_BUDGET_TICKS);
+        Ok((permit, instance))
     }
 
     fn take_idle(&self) -> Option<Instance> {

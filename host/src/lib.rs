@@ -122,13 +122,14 @@ pub use tools::{
 };
 pub use util::os_user;
 
-/// The WIT package `mcp:tasks@0.5.0` that the component implements.
+/// The WIT package `mcp:tasks@0.6.0` that the component implements.
 pub const WIT: &str = include_str!("../wit/tasks.wit");
 
 /// The types of the WIT package, as the host sees them.
 pub mod types {
     pub use crate::component::bindings::exports::mcp::tasks::router::{
-        Action, Context, Listen, Rename, Report, Run, RunUpdate, ToolQuestion, ToolReply, Wait,
+        Action, Context, Listen, MessageKind, Outgoing, ProtocolVersion, Rename, Report, Run,
+        RunUpdate, ToolQuestion, ToolReply, Wait,
     };
     pub use crate::component::bindings::mcp::tasks::server::{
         Settings, TaskSupport, Tool as ToolInfo,

@@ -83,7 +83,7 @@ enum Command {
     },
     /// Print the hex SHA-256 of a bearer token (read from stdin), as a tokens file lists it.
     TokenHash,
-    /// Print the WIT package mcp:tasks@0.5.0 that the component implements.
+    /// Print the WIT package mcp:tasks@0.6.0 that the component implements.
     Wit,
     /// Write an embedded component (a wasm32-wasip2 component) to a file.
     Component {

@@ -195,6 +195,11 @@ impl Server {
         served
     }
 
+    /// The component this server runs.
+    pub(crate) fn guest(&self) -> &Guest {
+        &self.guest
+    }
+
     /// What this server refuses beyond, per caller.
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits

@@ -7,6 +7,20 @@ use crate::model::{self, Action, Context, Page, Status, StoreError, Task};
 use crate::router::Router;
 
 impl wit_router::Guest for Component {
+    fn versions() -> Vec<wit_router::ProtocolVersion> {
+        crate::protocol::ALL_PROTOCOL_VERSIONS
+            .iter()
+            .map(|&version| wit_router::ProtocolVersion {
+                version: version.to_string(),
+                era: if version == crate::protocol::MODERN_PROTOCOL_VERSION {
+                    wit::Era::Modern
+                } else {
+                    wit::Era::Legacy
+                },
+            })
+            .collect()
+    }
+
     fn handle(message: String, ctx: wit_router::Context) -> Vec<wit_router::Action> {
         let ctx = ctx.into();
         convert(Router::new(&ImportedStore, &ImportedServer, &ctx).handle(&message))
@@ -182,7 +196,16 @@ fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
     actions
         .into_iter()
         .map(|a| match a {
-            Action::Send(m) => wit_router::Action::Send(m),
+            Action::Send(o) => wit_router::Action::Send(wit_router::Outgoing {
+                message: o.message,
+                kind: match o.kind {
+                    model::MessageKind::Response => wit_router::MessageKind::Response,
+                    model::MessageKind::Notification => wit_router::MessageKind::Notification,
+                    model::MessageKind::Request => wit_router::MessageKind::Request,
+                },
+                answers: o.answers,
+                http_status: o.http_status,
+            }),
             Action::SetSession(s) => wit_router::Action::SetSession(s),
             Action::RunTool(r) => wit_router::Action::RunTool(wit_router::Run {
                 token: r.token,

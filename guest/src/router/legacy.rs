@@ -13,7 +13,7 @@ use super::{
 };
 use crate::machine::{self, TransitionError};
 use crate::model::{
-    Action, Era, InputRequest, InputState, Outcome, RpcError, Status, StoreError, Task,
+    Action, Era, InputRequest, InputState, Outcome, Outgoing, RpcError, Status, StoreError, Task,
     TaskSupport, ToolQuestion, ToolReply, Wait,
 };
 use crate::protocol::{self, Params, code};
@@ -362,15 +362,15 @@ fn question_requests(task: &Task, questions: &[InputRequest]) -> Vec<Action> {
 
 fn request_action(id: &str, method: &str, params: &str) -> Action {
     match serde_json::from_str::<&RawValue>(params) {
-        Ok(params) => Action::Send(protocol::request(id, method, params)),
+        Ok(params) => Action::Send(Outgoing::request(protocol::request(id, method, params))),
         Err(e) => Action::Log(format!("a stored question is not JSON ({e}); not sent")),
     }
 }
 
 /// `notifications/tasks/status` with the task as the legacy wire shows it.
 pub(super) fn status_notification(task: &Task) -> Action {
-    Action::Send(protocol::notification(
+    Action::Send(Outgoing::notification(protocol::notification(
         "notifications/tasks/status",
         &protocol::task_json(task),
-    ))
+    )))
 }

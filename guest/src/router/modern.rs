@@ -11,7 +11,9 @@ use super::{
     Capabilities, Handled, Router, RunRef, RunState, missing_capability_message, send_result,
     workflow,
 };
-use crate::model::{Action, Era, Outcome, RpcError, Status, Task, TaskSupport, ToolQuestion};
+use crate::model::{
+    Action, Era, Outcome, Outgoing, RpcError, Status, Task, TaskSupport, ToolQuestion,
+};
 use crate::protocol::{self, Params, code};
 use crate::request_state::{self, RequestState, StateError};
 
@@ -223,13 +225,13 @@ impl Router<'_> {
         // The host sends each task's state right after the acknowledgement, through
         // `task-changed`, as it does for every later change.
         Ok(vec![
-            Action::Send(protocol::notification(
+            Action::Send(Outgoing::notification(protocol::notification(
                 "notifications/subscriptions/acknowledged",
                 &json!({
                     "_meta": { protocol::META_SUBSCRIPTION_ID: id },
                     "notifications": notifications,
                 }),
-            )),
+            ))),
             Action::Listen {
                 subscription: id.to_string(),
                 task_ids: ids.iter().map(|s| s.to_string()).collect(),
@@ -485,9 +487,8 @@ fn task_notification(subscription: &Value, task: &Task) -> Result<Action, RpcErr
         "_meta",
         json!({ protocol::META_SUBSCRIPTION_ID: subscription }),
     );
-    Ok(Action::Send(protocol::notification(
-        "notifications/tasks",
-        &params,
+    Ok(Action::Send(Outgoing::notification(
+        protocol::notification("notifications/tasks", &params),
     )))
 }
 

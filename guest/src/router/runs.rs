@@ -48,7 +48,10 @@ impl Router<'_> {
             return Vec::new();
         };
         vec![
-            Action::Send(protocol::notification("notifications/progress", &params)),
+            Action::Send(Outgoing::notification(protocol::notification(
+                "notifications/progress",
+                &params,
+            ))),
             Action::UpdateRun {
                 token: token.to_string(),
                 state: state.encode(),

@@ -414,7 +414,7 @@ pub(crate) fn sent(actions: &[Action]) -> Vec<Value> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Send(m) => Some(serde_json::from_str(m).unwrap()),
+            Action::Send(m) => Some(serde_json::from_str(&m.message).unwrap()),
             _ => None,
         })
         .collect()

@@ -85,11 +85,22 @@ pub(super) fn store_failure(e: StoreError) -> RpcError {
 }
 
 pub(super) fn send_result(id: &Value, result: impl Serialize) -> Action {
-    Action::Send(protocol::response(id, &result))
+    Action::Send(Outgoing::response(id, protocol::response(id, &result), 200))
 }
 
 pub(super) fn send_error(id: &Value, error: &RpcError) -> Action {
-    Action::Send(protocol::error_response(id, error))
+    let message = protocol::error_response(id, error);
+    Action::Send(Outgoing::response(id, message, http_status(error.code)))
+}
+
+/// The HTTP status an error answer goes with in the 2026-07-28 era: 400 for an envelope the
+/// version rejects, 404 for a method it does not have, else 200.
+pub(super) fn http_status(code: i32) -> u16 {
+    match code {
+        code::UNSUPPORTED_PROTOCOL_VERSION..=code::HEADER_MISMATCH => 400,
+        code::METHOD_NOT_FOUND => 404,
+        _ => 200,
+    }
 }
 
 /// Hand these answers (key, response) to the run `token`.

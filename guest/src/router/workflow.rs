@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::update::{Edit, Updated};
 use super::{Router, RunRef, RunState, check_required_arguments, is_error_result};
 use crate::machine;
-use crate::model::{Action, Era, Outcome, Report, Run, Task, Tool};
+use crate::model::{Action, Era, Outcome, Outgoing, Report, Run, Task, Tool};
 use crate::protocol;
 
 /// The `_meta` key under which `tasks/get` shows a workflow's steps.
@@ -265,9 +265,8 @@ impl Router<'_> {
             message: Some(message),
         };
         if let Some(params) = state.progress_due(&done, now, 0) {
-            actions.push(Action::Send(protocol::notification(
-                "notifications/progress",
-                &params,
+            actions.push(Action::Send(Outgoing::notification(
+                protocol::notification("notifications/progress", &params),
             )));
         }
         actions.push(self.run_action(&task, &tool.name, &arguments, state));

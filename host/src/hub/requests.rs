@@ -13,6 +13,7 @@ use super::watch::Subscription;
 use super::{Hub, Peer};
 use crate::component::bindings::exports::mcp::tasks::router::{Action, Wait};
 use crate::component::{Call, GuestError};
+use crate::types::Outgoing;
 use crate::util::lock;
 
 impl Hub {
@@ -184,8 +185,8 @@ pub(crate) fn answer_error(peer: &Peer, line: &str, code: i64, message: &str) {
     }
     if let Some(id @ (Value::String(_) | Value::Number(_))) = request.get("id") {
         let error = json!({ "code": code, "message": message });
-        peer.outbox
-            .send(json!({ "jsonrpc": "2.0", "id": id, "error": error }).to_string());
+        let message = json!({ "jsonrpc": "2.0", "id": id, "error": error }).to_string();
+        peer.outbox.send(Outgoing::host_response(Some(id), message));
     }
 }
 

@@ -48,10 +48,11 @@ impl Hub {
             let Some(sub) = subscriptions.get_mut(&key) else {
                 return;
             };
-            if sub.last_sent.get(&task_id) == Some(&message) {
+            if sub.last_sent.get(&task_id) == Some(&message.message) {
                 continue;
             }
-            sub.last_sent.insert(task_id.clone(), message.clone());
+            sub.last_sent
+                .insert(task_id.clone(), message.message.clone());
             sub.peer.outbox.send(message);
         }
     }

@@ -9,7 +9,28 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
+use serde_json::Value;
 use tokio::sync::mpsc;
+
+use crate::types::{MessageKind, Outgoing};
+
+impl Outgoing {
+    /// A response the host writes itself (a refusal, a line it could not read), to the request
+    /// `id`, or to none where the id could not be read.
+    pub(crate) fn host_response(id: Option<&Value>, message: String) -> Self {
+        Self {
+            message,
+            kind: MessageKind::Response,
+            answers: id.map(Value::to_string),
+            http_status: 200,
+        }
+    }
+
+    /// Whether this is the answer to the request whose id is `id` (as JSON text).
+    pub(crate) fn answers(&self, id: &str) -> bool {
+        self.kind == MessageKind::Response && self.answers.as_deref() == Some(id)
+    }
+}
 
 /// What a server refuses beyond, per caller: an HTTP owner, or the one client of a stdio
 /// connection. Each refusal is a JSON-RPC error that says which limit was reached.
@@ -56,13 +77,13 @@ pub(crate) type Standby = Arc<Mutex<Option<Sink>>>;
 /// queued, and they are bounded by the requests in flight.
 #[derive(Clone)]
 pub(crate) struct Sink {
-    tx: mpsc::UnboundedSender<String>,
+    tx: mpsc::UnboundedSender<Outgoing>,
     queue: Arc<Queue>,
 }
 
 /// The receiving end of a [`Sink`]: what it yields no longer counts against the bound.
 pub(crate) struct Receiver {
-    rx: mpsc::UnboundedReceiver<String>,
+    rx: mpsc::UnboundedReceiver<Outgoing>,
     queue: Arc<Queue>,
 }
 
@@ -93,7 +114,7 @@ pub(crate) fn channel(limit: usize) -> (Sink, Receiver) {
 /// Why a [`Sink`] did not take a message.
 enum Refused {
     /// Its receiver is gone: the message is handed back.
-    Closed(String),
+    Closed(Outgoing),
     /// A notification beyond the bound: dropped.
     Dropped,
 }
@@ -105,13 +126,11 @@ impl Sink {
     }
 
     /// Queue one message, unless it is a notification beyond the bound or the stream is gone.
-    fn push(&self, message: String) -> Result<(), Refused> {
+    fn push(&self, message: Outgoing) -> Result<(), Refused> {
         let queue = &self.queue;
         let queued = queue.bytes.load(Ordering::Relaxed);
-        // Every notification the component and the host write starts so (serde_json puts
-        // `jsonrpc` first, and `id` after `method` never comes: notifications have none).
-        let notification = message.starts_with(r#"{"jsonrpc":"2.0","method":"#);
-        if notification && queued.saturating_add(message.len()) > queue.limit {
+        let notification = message.kind == MessageKind::Notification;
+        if notification && queued.saturating_add(message.message.len()) > queue.limit {
             let dropped = queue.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             // Said once, then at every power of two, so a flood does not flood the log too.
             if dropped.is_power_of_two() {
@@ -124,7 +143,7 @@ impl Sink {
             }
             return Err(Refused::Dropped);
         }
-        let len = message.len();
+        let len = message.message.len();
         queue.bytes.fetch_add(len, Ordering::Relaxed);
         self.tx
             .send(message)
@@ -141,27 +160,29 @@ impl Sink {
 }
 
 impl Receiver {
-    fn taken(&self, message: Option<String>) -> Option<String> {
+    fn taken(&self, message: Option<Outgoing>) -> Option<Outgoing> {
         if let Some(message) = &message {
-            self.queue.bytes.fetch_sub(message.len(), Ordering::Relaxed);
+            self.queue
+                .bytes
+                .fetch_sub(message.message.len(), Ordering::Relaxed);
         }
         message
     }
 
     /// The next message, or `None` once every sink is dropped and the queue is empty.
-    pub(crate) async fn recv(&mut self) -> Option<String> {
+    pub(crate) async fn recv(&mut self) -> Option<Outgoing> {
         let message = self.rx.recv().await;
         self.taken(message)
     }
 
     /// The next message if one is queued now.
-    pub(crate) fn try_recv(&mut self) -> Option<String> {
+    pub(crate) fn try_recv(&mut self) -> Option<Outgoing> {
         let message = self.rx.try_recv().ok();
         self.taken(message)
     }
 
     /// [`Receiver::recv`] for a hand-written stream.
-    pub(crate) fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<String>> {
+    pub(crate) fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<Outgoing>> {
         self.rx.poll_recv(cx).map(|message| self.taken(message))
     }
 }
@@ -195,8 +216,8 @@ impl Outbox {
         Self::new(Sink::closed())
     }
 
-    /// Queue one message (one JSON text without a newline).
-    pub(crate) fn send(&self, message: String) {
+    /// Queue one message.
+    pub(crate) fn send(&self, message: Outgoing) {
         let message = match self.to.push(message) {
             Ok(()) | Err(Refused::Dropped) => return,
             Err(Refused::Closed(message)) => message,

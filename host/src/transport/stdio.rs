@@ -13,6 +13,7 @@ use super::{Limits, Outbox};
 use crate::Server;
 use crate::hub::{Hub, Peer, Places, answer_error};
 use crate::lines::{self, Line};
+use crate::types::Outgoing;
 
 /// Serve one connection of newline-delimited JSON-RPC until `input` ends or `stop` completes
 /// (see [`Server::serve_until`]).
@@ -177,11 +178,11 @@ where
     let task = tokio::spawn(async move {
         let mut out = BufWriter::with_capacity(64 * 1024, output);
         while let Some(message) = rx.recv().await {
-            out.write_all(message.as_bytes()).await?;
+            out.write_all(message.message.as_bytes()).await?;
             out.write_all(b"\n").await?;
             // Batch what is already queued into one flush.
             while let Some(message) = rx.try_recv() {
-                out.write_all(message.as_bytes()).await?;
+                out.write_all(message.message.as_bytes()).await?;
                 out.write_all(b"\n").await?;
             }
             out.flush().await?;
@@ -217,7 +218,8 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
                 Line::TooLong(length) => {
                     let max_line = self.max_line;
                     tracing::warn!(length, max_line, "a message longer than the limit was dropped");
-                    outbox.send(
+                    outbox.send(Outgoing::host_response(
+                        None,
                         json!({
                             "jsonrpc": "2.0",
                             "error": {
@@ -229,15 +231,16 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
                             },
                         })
                         .to_string(),
-                    );
+                    ));
                 }
                 Line::Complete if self.buf.iter().all(u8::is_ascii_whitespace) => {}
                 Line::Complete => match String::from_utf8(std::mem::take(&mut self.buf)) {
                     Ok(line) => return Ok(Some(line)),
-                    Err(_) => outbox.send(
+                    Err(_) => outbox.send(Outgoing::host_response(
+                        None,
                         r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error: the line is not valid UTF-8"}}"#
                             .to_string(),
-                    ),
+                    )),
                 },
             }
         }

@@ -341,10 +341,12 @@ impl World {
                     }
                 }
                 Action::StopTool(token) => self.runs.retain(|(t, _)| t != token),
-                Action::Send(message) => {
+                Action::Send(outgoing) => {
+                    let message = &outgoing.message;
                     let Ok(sent) = serde_json::from_str::<Value>(message) else {
                         panic!("not JSON: {message}");
                     };
+                    check_outgoing(outgoing, &sent);
                     if sent.get("method").is_some()
                         && let Some(id) = sent.get("id")
                     {
@@ -364,6 +366,37 @@ impl World {
             }
         }
     }
+}
+
+/// What the router says of a message is what the message is: its kind, the request it answers,
+/// and the HTTP status of an error.
+fn check_outgoing(outgoing: &crate::model::Outgoing, sent: &Value) {
+    use crate::model::MessageKind;
+    let (id, method) = (sent.get("id"), sent.get("method"));
+    let kind = match (id, method) {
+        (Some(_), Some(_)) => MessageKind::Request,
+        (None, Some(_)) => MessageKind::Notification,
+        (_, None) => MessageKind::Response,
+    };
+    assert_eq!(outgoing.kind, kind, "{outgoing:?}");
+    let answers = id
+        .filter(|_| kind == MessageKind::Response)
+        .map(Value::to_string);
+    assert_eq!(outgoing.answers, answers, "{outgoing:?}");
+    let status = match sent.pointer("/error/code").and_then(Value::as_i64) {
+        Some(-32022..=-32020) => 400,
+        Some(-32601) => 404,
+        // A modern request without its capabilities: an envelope the version cannot read.
+        Some(-32602)
+            if outgoing
+                .message
+                .contains("request carries io.modelcontextprotocol/clientCapabilities") =>
+        {
+            400
+        }
+        _ => 200,
+    };
+    assert_eq!(outgoing.http_status, status, "{outgoing:?}");
 }
 
 /// Run `ops` from a fresh harness; panics at the first broken invariant. However the sequence

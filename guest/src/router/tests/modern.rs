@@ -537,3 +537,60 @@ fn a_deferred_call_becomes_a_task_when_its_tool_says_so() {
     );
     assert_eq!(legacy.unwrap()["task"]["status"], "working");
 }
+
+/// Each outgoing message says what it is, which request it answers and the HTTP status its
+/// answer goes with, so a host routes it without reading it.
+#[test]
+fn outgoing_messages_say_their_kind_request_and_http_status() {
+    use crate::model::{MessageKind, Outgoing};
+    let h = Harness::new();
+    let outgoing = |actions: Vec<Action>| -> Vec<Outgoing> {
+        actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Send(o) => Some(o),
+                _ => None,
+            })
+            .collect()
+    };
+    // A modern method the extension lacks: -32601, 404.
+    let sent = outgoing(h.with_tasks("tasks/list", json!({})));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (
+            sent[0].kind,
+            sent[0].answers.as_deref(),
+            sent[0].http_status
+        ),
+        (MessageKind::Response, Some("1"), 404)
+    );
+    // A modern request without its capabilities in _meta: 400, answering its string id.
+    let sent = outgoing(h.handle(json!({
+        "jsonrpc": "2.0", "id": "x", "method": "tasks/get",
+        "params": { "taskId": "t", "_meta": { protocol::META_PROTOCOL_VERSION: "2026-07-28" } }
+    })));
+    assert_eq!(
+        (
+            sent[0].kind,
+            sent[0].answers.as_deref(),
+            sent[0].http_status
+        ),
+        (MessageKind::Response, Some(r#""x""#), 400)
+    );
+    // A result: 200. A notification answers nothing.
+    let (id, _token) = h.create_modern();
+    let sent = outgoing(h.with_tasks("tasks/get", json!({ "taskId": id })));
+    assert_eq!(
+        (sent[0].kind, sent[0].http_status),
+        (MessageKind::Response, 200)
+    );
+    h.initialize(json!({}));
+    let (legacy, _) = h.create(None);
+    let sent = outgoing(h.request("tasks/cancel", json!({ "taskId": legacy })));
+    let notification = sent
+        .iter()
+        .find(|o| o.kind == MessageKind::Notification)
+        .expect("a status notification");
+    assert_eq!(notification.answers, None);
+    assert!(notification.message.contains("notifications/tasks/status"));
+}

@@ -66,7 +66,7 @@ fn a_workflow_runs_its_steps_in_order_each_given_the_output_before() {
     let progress = reported
         .iter()
         .find_map(|a| match a {
-            Action::Send(m) => Some(serde_json::from_str::<Value>(m).unwrap()),
+            Action::Send(m) => Some(serde_json::from_str::<Value>(&m.message).unwrap()),
             _ => None,
         })
         .unwrap();
@@ -88,7 +88,7 @@ fn a_workflow_runs_its_steps_in_order_each_given_the_output_before() {
     let sent: Vec<Value> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::Send(m) => serde_json::from_str(m).ok(),
+            Action::Send(m) => serde_json::from_str(&m.message).ok(),
             _ => None,
         })
         .collect();

@@ -12,8 +12,8 @@ use serde_json::Value;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::incoming::Incoming;
-use super::sse::{CancelOnClose, Events, answers, sse};
-use super::{Http, Refused, SESSION_ID, STATELESS_VERSION, refusal, too_many};
+use super::sse::{CancelOnClose, Events, sse};
+use super::{Http, Refused, SESSION_ID, refusal, too_many};
 use crate::transport::{Outbox, Sink, channel};
 use crate::util::lock;
 
@@ -46,7 +46,7 @@ async fn answer_post(
     body: Bytes,
 ) -> Result<Response, Refused> {
     let owner = http.caller(&headers).await?;
-    let incoming = Incoming::read(&body, &headers)?;
+    let incoming = Incoming::read(&body, &headers, &http.versions.stateless)?;
     tracing::debug!(
         %owner,
         method = incoming.method.as_deref().unwrap_or("(response)"),
@@ -129,22 +129,31 @@ async fn answer_post(
     while let Some(message) = rx.try_recv() {
         queued.push_back(message);
     }
-    if let Some(at) = queued.iter().position(|m| answers(m, &id).is_some()) {
-        let answer = queued.remove(at).unwrap_or_default();
+    let id = id.to_string();
+    if let Some(at) = queued.iter().position(|m| m.answers(&id))
+        && let Some(answer) = queued.remove(at)
+    {
         queued.push_back(answer);
     }
-    let mut response = match (queued.len(), queued.front().and_then(|m| answers(m, &id))) {
-        (1, Some(status)) => {
-            // Only the answer: plain JSON, and a 2026-07-28 error's own status.
-            let status = if stateless { status } else { StatusCode::OK };
+    let only_the_answer = queued.len() == 1 && queued.front().is_some_and(|m| m.answers(&id));
+    let mut response = match queued.pop_front() {
+        Some(answer) if only_the_answer => {
+            // Only the answer: plain JSON, and (2026-07-28) the status the component gave it.
+            let status = match stateless {
+                true => StatusCode::from_u16(answer.http_status).unwrap_or(StatusCode::OK),
+                false => StatusCode::OK,
+            };
             if let Some(mut cancel) = cancel {
                 cancel.disarm();
             }
             drop((handler, request_slot));
-            let answer = queued.pop_front().unwrap_or_default();
-            (status, [(header::CONTENT_TYPE, "application/json")], answer).into_response()
+            let body = answer.message;
+            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
         }
-        _ => {
+        first => {
+            if let Some(first) = first {
+                queued.push_front(first);
+            }
             let hub = http.hub.clone();
             sse(Events {
                 queued,
@@ -170,7 +179,7 @@ pub(super) async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap
     };
     let stateless = headers
         .get("mcp-protocol-version")
-        .is_some_and(|v| v == STATELESS_VERSION);
+        .is_some_and(|v| v == http.versions.stateless.as_str());
     if stateless {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
@@ -236,7 +245,7 @@ pub(super) async fn delete(State(http): State<Arc<Http>>, headers: HeaderMap) ->
     };
     if headers
         .get("mcp-protocol-version")
-        .is_some_and(|v| v == STATELESS_VERSION)
+        .is_some_and(|v| v == http.versions.stateless.as_str())
     {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }

@@ -4,7 +4,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-use super::{Http, META_CAPABILITIES, META_VERSION, Refused, STATELESS_VERSION, headers, refusal};
+use super::{Http, META_VERSION, Refused, headers, refusal};
 
 /// One POSTed message, read and placed in its era.
 pub(super) struct Incoming {
@@ -18,7 +18,8 @@ pub(super) struct Incoming {
 }
 
 impl Incoming {
-    pub(super) fn read(body: &[u8], headers: &HeaderMap) -> Result<Self, Refused> {
+    /// Read one POSTed body; `stateless` is the version whose requests are stateless.
+    pub(super) fn read(body: &[u8], headers: &HeaderMap, stateless: &str) -> Result<Self, Refused> {
         let refused =
             |code, message: &str| Box::new(refusal(StatusCode::BAD_REQUEST, None, code, message));
         let text = String::from_utf8(body.to_vec())
@@ -37,7 +38,7 @@ impl Incoming {
             .and_then(Value::as_str)
             .map(str::to_string);
         let stateless =
-            header_version(headers) == Some(STATELESS_VERSION) || body_version(&message).is_some();
+            header_version(headers) == Some(stateless) || body_version(&message).is_some();
         Ok(Self {
             text,
             message,
@@ -79,18 +80,17 @@ impl Http {
         let id = incoming.id.as_ref();
         let refused =
             |code, message: String| Box::new(refusal(StatusCode::BAD_REQUEST, id, code, &message));
-        // Without its `_meta` the body cannot be read as a request of that version: 400, as
-        // the spec asks of envelope errors.
-        let meta = incoming.message.pointer("/params/_meta");
-        for field in [META_VERSION, META_CAPABILITIES] {
-            if meta.and_then(|m| m.get(field)).is_none() {
-                return Err(refused(
-                    -32602,
-                    format!(
-                        "Invalid params: a {STATELESS_VERSION} request carries {field} in params._meta"
-                    ),
-                ));
-            }
+        // A request the header puts in the stateless era must say so in its body too: 400, as
+        // the spec asks of envelope errors. (The rest of the envelope, its capabilities, is the
+        // component's to check: it answers their absence with a 400 of its own.)
+        let stateless = &self.versions.stateless;
+        if body_version(&incoming.message).is_none() {
+            return Err(refused(
+                -32602,
+                format!(
+                    "Invalid params: a {stateless} request carries {META_VERSION} in params._meta"
+                ),
+            ));
         }
         let (header, body) = (header_version(headers), body_version(&incoming.message));
         if header != body {

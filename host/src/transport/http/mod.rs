@@ -43,17 +43,12 @@ use limits::PerOwner;
 use sessions::Session;
 
 use super::Outbox;
-use crate::Server;
 use crate::hub::{Hub, Peer};
+use crate::types::{Era, ProtocolVersion};
 use crate::util::lock;
+use crate::{GuestError, Server};
 
-/// The protocol versions of the session era (`initialize`), which a session's
-/// `MCP-Protocol-Version` header may name.
-const SESSION_VERSIONS: [&str; 3] = ["2025-11-25", "2025-06-18", "2025-03-26"];
-/// The stateless era's version: requests carry it in `_meta` and in `MCP-Protocol-Version`.
-const STATELESS_VERSION: &str = "2026-07-28";
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const SESSION_ID: &str = "mcp-session-id";
 pub use super::Limits;
 
@@ -107,6 +102,9 @@ pub enum HttpError {
     /// The socket.
     #[error("HTTP server: {0}")]
     Io(#[from] std::io::Error),
+    /// The component could not be loaded or called.
+    #[error(transparent)]
+    Guest(#[from] GuestError),
 }
 
 struct Http {
@@ -123,6 +121,31 @@ struct Http {
     streams: Arc<PerOwner>,
     next_peer: AtomicU64,
     shutdown: CancellationToken,
+    versions: Versions,
+}
+
+/// The protocol versions the component speaks, as the `MCP-Protocol-Version` header names them.
+struct Versions {
+    /// The session era's (`initialize`), newest first.
+    session: Vec<String>,
+    /// The stateless era's: its requests carry it in `_meta` too.
+    stateless: String,
+}
+
+impl Versions {
+    /// What the component's router says it speaks.
+    fn of(versions: Vec<ProtocolVersion>) -> Self {
+        let (modern, legacy): (Vec<_>, Vec<_>) =
+            versions.into_iter().partition(|v| v.era == Era::Modern);
+        Self {
+            session: legacy.into_iter().map(|v| v.version).collect(),
+            stateless: modern
+                .into_iter()
+                .map(|v| v.version)
+                .next()
+                .unwrap_or_default(),
+        }
+    }
 }
 
 impl Server {
@@ -145,6 +168,7 @@ impl Server {
             .clone()
             .unwrap_or_else(|| format!("http://{addr}{}", options.path));
         let metadata_url = metadata_url(&resource);
+        let versions = Versions::of(self.guest().versions().await?);
         // The sweep answers no client: what it would send for a task (its status) reaches the
         // task's owner through tasks/get.
         let nobody = Peer::nowhere(String::new());
@@ -163,6 +187,7 @@ impl Server {
                     requests: Arc::default(),
                     streams: Arc::default(),
                     next_peer: AtomicU64::new(1),
+                    versions,
                 });
                 let upkeep = AbortOnDropHandle::new(tokio::spawn(http.clone().upkeep()));
                 let app = http.clone().router();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, StatusCode};
 
 use super::incoming::{Incoming, header_version};
-use super::{Http, Refused, SESSION_ID, SESSION_VERSIONS, STATELESS_VERSION, refusal};
+use super::{Http, Refused, SESSION_ID, refusal};
 use crate::transport::Standby;
 use crate::util::lock;
 
@@ -74,14 +74,18 @@ impl Http {
         incoming: &Incoming,
         owner: &str,
     ) -> Result<Arc<Session>, Refused> {
-        if let Some(version) = header_version(headers).filter(|v| !SESSION_VERSIONS.contains(v)) {
+        let versions = &self.versions;
+        if let Some(version) =
+            header_version(headers).filter(|v| !versions.session.iter().any(|s| s == v))
+        {
             return Err(Box::new(refusal(
                 StatusCode::BAD_REQUEST,
                 incoming.id.as_ref(),
                 -32600,
                 &format!(
-                    "Bad Request: unsupported MCP-Protocol-Version {version} (supported: {}, {STATELESS_VERSION})",
-                    SESSION_VERSIONS.join(", ")
+                    "Bad Request: unsupported MCP-Protocol-Version {version} (supported: {}, {})",
+                    versions.session.join(", "),
+                    versions.stateless
                 ),
             )));
         }

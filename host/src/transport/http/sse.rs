@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -15,15 +15,16 @@ use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::hub::{Hub, Peer};
 use crate::transport::Receiver;
+use crate::types::Outgoing;
 
 /// The messages of one SSE response: those already read, then the channel's, until the
 /// answer to `until` (a request's stream) or until the channel or the server closes (a
 /// session's or a subscription's stream). Dropping it, as when the client goes away, aborts
 /// the request's handler and runs `on_close`.
 pub(super) struct Events {
-    pub(super) queued: std::collections::VecDeque<String>,
+    pub(super) queued: std::collections::VecDeque<Outgoing>,
     pub(super) rx: Receiver,
-    pub(super) until: Option<Value>,
+    pub(super) until: Option<String>,
     /// The answer to `until` went out.
     pub(super) done: bool,
     /// Cancels the request if the stream closes before its answer.
@@ -51,14 +52,14 @@ impl Stream for Events {
             },
         };
         if let Some(id) = &this.until {
-            this.done = answers(&message, id).is_some();
+            this.done = message.answers(id);
             if this.done
                 && let Some(cancel) = this.cancel.as_mut()
             {
                 cancel.disarm();
             }
         }
-        Poll::Ready(Some(Ok(Event::default().data(message))))
+        Poll::Ready(Some(Ok(Event::default().data(message.message))))
     }
 }
 
@@ -117,65 +118,4 @@ pub(super) fn sse(events: Events) -> Response {
         .headers_mut()
         .insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
-}
-
-/// Whether `message` is the answer to request `id`, and if so the HTTP status that a stateless
-/// request's answer goes with (2026-07-28 maps some errors to statuses).
-pub(super) fn answers(message: &str, id: &Value) -> Option<StatusCode> {
-    #[derive(serde::Deserialize)]
-    struct Answer {
-        id: Option<Value>,
-        method: Option<serde::de::IgnoredAny>,
-        result: Option<serde::de::IgnoredAny>,
-        error: Option<ErrorCode>,
-    }
-    #[derive(serde::Deserialize)]
-    struct ErrorCode {
-        code: i64,
-    }
-    let answer: Answer = serde_json::from_str(message).ok()?;
-    if answer.method.is_some() || answer.id.as_ref() != Some(id) {
-        return None;
-    }
-    match (answer.result, answer.error) {
-        (Some(_), _) => Some(StatusCode::OK),
-        (None, Some(e)) => Some(match e.code {
-            -32022..=-32020 => StatusCode::BAD_REQUEST,
-            -32601 => StatusCode::NOT_FOUND,
-            _ => StatusCode::OK,
-        }),
-        (None, None) => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_know_their_request() {
-        let id = json!(7);
-        assert_eq!(
-            answers(r#"{"jsonrpc":"2.0","id":7,"result":{}}"#, &id),
-            Some(StatusCode::OK)
-        );
-        assert_eq!(
-            answers(
-                r#"{"jsonrpc":"2.0","id":7,"error":{"code":-32601,"message":""}}"#,
-                &id
-            ),
-            Some(StatusCode::NOT_FOUND)
-        );
-        assert_eq!(
-            answers(
-                r#"{"jsonrpc":"2.0","id":7,"method":"elicitation/create"}"#,
-                &id
-            ),
-            None
-        );
-        assert_eq!(
-            answers(r#"{"jsonrpc":"2.0","id":8,"result":{}}"#, &id),
-            None
-        );
-    }
 }
