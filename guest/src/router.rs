@@ -6,6 +6,7 @@
 //! recording questions and answers); the wire of each era lives in a module of its own:
 //! [`legacy`] (2025-11-25) and [`modern`] (2026-07-28 with the tasks extension).
 
+mod batch;
 mod dedup;
 mod legacy;
 mod modern;
@@ -29,6 +30,7 @@ use crate::model::{
     Settings, Status, Store, StoreError, Task, Tool, ToolQuestion, ToolReply,
 };
 use crate::protocol::{self, Capabilities, Incoming, Params, Requested, code};
+pub use batch::handle_batch;
 use run_ref::RunRef;
 use run_state::RunState;
 use update::{Edit, Updated};

@@ -367,6 +367,28 @@ impl Guest {
         }
     }
 
+    /// `router.handle-batch`: lines of one client that arrived together, handled in one call
+    /// while they only read; the actions of each line handled, in order (see the WIT).
+    pub async fn call_batch(
+        &self,
+        messages: &[String],
+        ctx: Context,
+    ) -> Result<Vec<Vec<Action>>, GuestError> {
+        let (_permit, mut instance) = self.checkout().await?;
+        let router = instance.bindings.mcp_tasks_router();
+        match router
+            .call_handle_batch(&mut instance.store, messages, &ctx)
+            .await
+        {
+            Ok(handled) => {
+                self.put_idle(instance);
+                Ok(handled)
+            }
+            // The instance may be in any state after a trap: drop it.
+            Err(trap) => Err(GuestError::trap(trap)),
+        }
+    }
+
     /// Every protocol revision the component's router speaks (`router.versions`), newest first.
     pub async fn versions(&self) -> Result<Vec<ProtocolVersion>, GuestError> {
         let (_permit, mut instance) = self.checkout().await?;
@@ -476,6 +498,9 @@ pub(crate) fn compile(
 ) -> Result<(Engine, wasmtime::component::Component), GuestError> {
     let mut config = Config::new();
     config.epoch_interruption(true);
+    if std::env::var_os("MCP_TASKS_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let engine = Engine::new(&config).map_err(GuestError::load)?;
     let compiled = match component {
         ComponentSource::Bytes(bytes) => cache.component(&engine, bytes),

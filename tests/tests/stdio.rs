@@ -706,3 +706,68 @@ fn a_task_carries_its_tools_immediate_response_for_the_model() {
         .expect("a task");
     assert!(other.get("_meta").is_none(), "{other}");
 }
+
+/// Lines a client pipelines are read together and cross into the component in batches while
+/// they only read; one that writes (a cancel, a new task) goes on its own. However they are
+/// grouped, every request is answered once, each as it would be alone.
+#[test]
+fn pipelined_reads_and_writes_are_each_answered_once() {
+    let mut server = start();
+    initialize(&mut server);
+    let path = server.dir.path().join("never");
+    let task = create(&mut server, "wait_for_file", json!({ "path": path }));
+    let first_id = 1000u64;
+    let mut lines = Vec::new();
+    let get = |id: u64, task: &str| {
+        json!({ "jsonrpc": "2.0", "id": id, "method": "tasks/get", "params": { "taskId": task } })
+            .to_string()
+    };
+    for i in 0..100 {
+        lines.push(get(first_id + i, &task));
+    }
+    let cancel_id = first_id + 100;
+    lines.push(
+        json!({ "jsonrpc": "2.0", "id": cancel_id, "method": "tasks/cancel", "params": { "taskId": task } })
+            .to_string(),
+    );
+    for i in 101..200 {
+        lines.push(get(first_id + i, "no-such-task"));
+    }
+    let call_id = first_id + 200;
+    lines.push(
+        json!({ "jsonrpc": "2.0", "id": call_id, "method": "tools/call", "params": { "name": "fail", "arguments": {}, "task": { "ttl": 60000 } } })
+            .to_string(),
+    );
+    for i in 201..300 {
+        lines.push(get(first_id + i, &task));
+    }
+    // One write: the server finds them all waiting.
+    server.send_line(&lines.join("\n"));
+
+    for i in 0..300 {
+        let id = first_id + i;
+        let response = server.response(id);
+        match i {
+            100 => assert_eq!(response.unwrap()["status"], "cancelled"),
+            200 => assert_eq!(response.unwrap()["task"]["status"], "working"),
+            101..200 => assert_eq!(code(response), -32602, "request {id}"),
+            _ => {
+                let status = response.unwrap()["status"].clone();
+                assert!(
+                    status == "working" || status == "cancelled",
+                    "request {id}: {status}"
+                );
+            }
+        }
+    }
+    // Each was answered once: nothing more comes for any of them.
+    std::thread::sleep(Duration::from_millis(200));
+    let rest = server.drain();
+    assert!(
+        rest.iter().all(|m| m
+            .get("id")
+            .and_then(Value::as_u64)
+            .is_none_or(|id| id < first_id)),
+        "{rest:?}"
+    );
+}

@@ -26,6 +26,17 @@ impl wit_router::Guest for Component {
         convert(Router::new(&ImportedStore, &ImportedServer, &ctx).handle(&message))
     }
 
+    fn handle_batch(
+        messages: Vec<String>,
+        ctx: wit_router::Context,
+    ) -> Vec<Vec<wit_router::Action>> {
+        let ctx = ctx.into();
+        crate::router::handle_batch(&ImportedStore, &ImportedServer, &ctx, &messages)
+            .into_iter()
+            .map(convert)
+            .collect()
+    }
+
     fn tool_progress(
         token: String,
         run_state: String,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::runs::RunBinding;
 use super::watch::Subscription;
@@ -24,63 +24,139 @@ impl Hub {
         self: Arc<Self>,
         peer: Arc<Peer>,
         line: String,
-        mut places: Option<Places>,
+        places: Option<Places>,
     ) {
-        let mut changed: Option<broadcast::Receiver<String>> = None;
+        // Boxed: the call's future is large, and this one is moved whole when spawned.
+        let call = Box::pin(self.guest.call(Call::Handle(line.clone()), self.ctx(&peer)));
+        match call.await {
+            Ok(actions) => self.carry_on(peer, line, places, actions).await,
+            Err(e) => fail_request(&peer, &line, e),
+        }
+    }
+
+    /// Handle lines of one client that arrived together with one call into the component, in
+    /// order, while they only read (see the WIT's `handle-batch`); each line the batch did not
+    /// handle, and each that must wait, goes on on its own. `places` holds each line's place.
+    pub(crate) async fn handle_batch(
+        self: Arc<Self>,
+        peer: Arc<Peer>,
+        lines: Vec<String>,
+        places: Vec<Option<Places>>,
+    ) {
+        tracing::trace!(messages = lines.len(), "a batch");
+        let mut pending: Vec<(String, Option<Places>)> = lines.into_iter().zip(places).collect();
+        while pending.len() > 1 {
+            let texts: Vec<String> = pending.iter().map(|(line, _)| line.clone()).collect();
+            let call = Box::pin(self.guest.call_batch(&texts, self.ctx(&peer)));
+            let handled = match call.await {
+                Ok(handled) => handled,
+                Err(e) => {
+                    // A batch changes nothing but through its actions, which are lost with the
+                    // trap: each line is handled again on its own, and only one that traps
+                    // alone fails.
+                    tracing::warn!(
+                        "a batch of {} messages failed; each goes alone: {e}",
+                        texts.len()
+                    );
+                    break;
+                }
+            };
+            let rest = pending.split_off(handled.len().min(pending.len()));
+            for ((line, places), actions) in pending.drain(..).zip(handled) {
+                if let Some(wait) = self.execute(actions, &peer) {
+                    tokio::spawn(
+                        self.clone()
+                            .wait_and_retry(peer.clone(), line, places, wait),
+                    );
+                }
+            }
+            pending = rest;
+            // The first line the batch did not handle would write: it goes alone, and the lines
+            // after it make the next batch.
+            if !pending.is_empty() {
+                let (line, places) = pending.remove(0);
+                tokio::spawn(self.clone().handle(peer.clone(), line, places));
+            }
+        }
+        for (line, places) in pending {
+            tokio::spawn(self.clone().handle(peer.clone(), line, places));
+        }
+    }
+
+    /// Carry out the actions the component gave for `line`; while it says to wait, wait and hand
+    /// the line to it again.
+    async fn carry_on(
+        self: Arc<Self>,
+        peer: Arc<Peer>,
+        line: String,
+        places: Option<Places>,
+        actions: Vec<Action>,
+    ) {
+        if let Some(wait) = self.execute(actions, &peer) {
+            self.wait_and_retry(peer, line, places, wait).await;
+        }
+    }
+
+    /// The component said `line` must wait: give back its place among those answered for one
+    /// among those waiting, then hand it to the component again, at once (a change between the
+    /// component's answer and the subscription must not be missed) and then whenever its task
+    /// changes or `wait.recheck_after` passes, until it is answered.
+    async fn wait_and_retry(
+        self: Arc<Self>,
+        peer: Arc<Peer>,
+        line: String,
+        places: Option<Places>,
+        mut wait: Wait,
+    ) {
         // Held until the request is answered.
         let mut _waiting_place = None;
+        if let Some(Places {
+            answering,
+            waiting,
+            limit,
+        }) = places
+        {
+            // A waiting request must not keep the reader from the lines that end its wait (an
+            // answer, a cancel), so it gives its place back.
+            drop(answering);
+            match waiting.try_acquire_owned() {
+                Ok(place) => _waiting_place = Some(place),
+                Err(_) => {
+                    let message = format!(
+                        "Too many requests: {limit} requests of this connection are already \
+                         waiting; retry when one has been answered"
+                    );
+                    return answer_error(&peer, &line, -32000, &message);
+                }
+            }
+        }
+        let mut changed = self.changed.subscribe();
+        let mut first = true;
         loop {
-            // Boxed: the call's future is large, and this one is moved whole when spawned.
+            if !first {
+                let recheck = tokio::time::sleep(Duration::from_millis(wait.recheck_after));
+                tokio::pin!(recheck);
+                loop {
+                    tokio::select! {
+                        _ = self.shutdown.cancelled() => return,
+                        _ = &mut recheck => break,
+                        event = changed.recv() => match event {
+                            Ok(id) if id != wait.task_id => continue,
+                            // Our task, a backlog overflow, or a closed channel: look again.
+                            _ => break,
+                        },
+                    }
+                }
+            }
+            first = false;
             let call = Box::pin(self.guest.call(Call::Handle(line.clone()), self.ctx(&peer)));
             let actions = match call.await {
                 Ok(actions) => actions,
                 Err(e) => return fail_request(&peer, &line, e),
             };
-            let Some(wait) = self.execute(actions, &peer) else {
-                return;
-            };
-            match &mut changed {
-                // First wait: subscribe, then look again at once, so that a change between the
-                // component's answer and the subscription is not missed.
-                None => {
-                    if let Some(Places {
-                        answering,
-                        waiting,
-                        limit,
-                    }) = places.take()
-                    {
-                        // A waiting request must not keep the reader from the lines that end
-                        // its wait (an answer, a cancel), so it gives its place back.
-                        drop(answering);
-                        match waiting.try_acquire_owned() {
-                            Ok(place) => _waiting_place = Some(place),
-                            Err(_) => {
-                                let message = format!(
-                                    "Too many requests: {} requests of this connection are \
-                                     already waiting; retry when one has been answered",
-                                    limit
-                                );
-                                return answer_error(&peer, &line, -32000, &message);
-                            }
-                        }
-                    }
-                    changed = Some(self.changed.subscribe());
-                }
-                Some(rx) => {
-                    let recheck = tokio::time::sleep(Duration::from_millis(wait.recheck_after));
-                    tokio::pin!(recheck);
-                    loop {
-                        tokio::select! {
-                            _ = self.shutdown.cancelled() => return,
-                            _ = &mut recheck => break,
-                            event = rx.recv() => match event {
-                                Ok(id) if id != wait.task_id => continue,
-                                // Our task, a backlog overflow, or a closed channel: look again.
-                                _ => break,
-                            },
-                        }
-                    }
-                }
+            match self.execute(actions, &peer) {
+                Some(again) => wait = again,
+                None => return,
             }
         }
     }

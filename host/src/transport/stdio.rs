@@ -15,6 +15,9 @@ use crate::hub::{Hub, Peer, Places, answer_error};
 use crate::lines::{self, Line};
 use crate::types::Outgoing;
 
+/// The most lines already waiting that cross into the component together.
+const MAX_BATCH: usize = 64;
+
 /// Serve one connection of newline-delimited JSON-RPC until `input` ends or `stop` completes
 /// (see [`Server::serve_until`]).
 pub(crate) async fn serve<R, W>(
@@ -73,13 +76,7 @@ async fn read<R: AsyncBufRead + Unpin>(
             },
             stopped = &mut stop => break stopped,
         };
-        if hub.runs_of(&peer.owner) >= limits.tasks_per_owner && is_tool_call(&line) {
-            let message = format!(
-                "Too many requests: this caller already has {} tools running; retry when one \
-                 has finished",
-                limits.tasks_per_owner
-            );
-            answer_error(&peer, &line, -32000, &message);
+        if refused_for_tools(&hub, &peer, &limits, &line) {
             continue;
         }
         // Back-pressure: the next line is read once a place is free.
@@ -90,18 +87,67 @@ async fn read<R: AsyncBufRead + Unpin>(
             },
             stopped = &mut stop => break stopped,
         };
-        let places = Places {
-            answering: place,
-            waiting: waiting.clone(),
-            limit: places_each,
+        let places = |answering| {
+            Some(Places {
+                answering,
+                waiting: waiting.clone(),
+                limit: places_each,
+            })
         };
-        requests.spawn(hub.clone().handle(peer.clone(), line, Some(places)));
+        // Lines already waiting behind this one (a client that pipelines) go with it, each with
+        // a place of its own, and cross into the component together.
+        let mut batch = vec![line];
+        let mut held = vec![places(place)];
+        let mut failed = None;
+        while batch.len() < MAX_BATCH && answering.available_permits() > 0 {
+            let line = match lines.next_buffered(&peer.outbox).await {
+                Ok(Some(line)) => line,
+                Ok(None) => break,
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            };
+            if refused_for_tools(&hub, &peer, &limits, &line) {
+                continue;
+            }
+            // Free (only this reader takes places): no wait.
+            let Ok(place) = answering.clone().acquire_owned().await else {
+                break; // Never closed.
+            };
+            batch.push(line);
+            held.push(places(place));
+        }
+        if batch.len() == 1 {
+            let line = batch.pop().unwrap_or_default();
+            requests.spawn(hub.clone().handle(peer.clone(), line, held.pop().flatten()));
+        } else {
+            requests.spawn(hub.clone().handle_batch(peer.clone(), batch, held));
+        }
         // Reap finished handlers as we go, so a long session does not accumulate them.
         while requests.try_join_next().is_some() {}
+        if let Some(e) = failed {
+            break Err(e);
+        }
     };
     hub.shutdown.cancel();
     while requests.join_next().await.is_some() {}
     read
+}
+
+/// Whether `line` is refused, and answered so, because it is a `tools/call` of a caller that has
+/// as many tools running as it may.
+fn refused_for_tools(hub: &Hub, peer: &Peer, limits: &Limits, line: &str) -> bool {
+    if hub.runs_of(&peer.owner) < limits.tasks_per_owner || !is_tool_call(line) {
+        return false;
+    }
+    let message = format!(
+        "Too many requests: this caller already has {} tools running; retry when one has \
+         finished",
+        limits.tasks_per_owner
+    );
+    answer_error(peer, line, -32000, &message);
+    true
 }
 
 /// Whether `line` is a `tools/call` request.
@@ -213,11 +259,53 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
     /// has no null ID), as no JSON can be read from it, and skipped.
     pub(crate) async fn next(&mut self, outbox: &Outbox) -> std::io::Result<Option<String>> {
         loop {
+            match self.one(outbox).await? {
+                Read::Line(line) => return Ok(Some(line)),
+                Read::Skipped => {}
+                Read::End => return Ok(None),
+            }
+        }
+    }
+
+    /// The next non-blank line if a whole one is in the buffer already (a client that
+    /// pipelines), without waiting for input; `None` if none is.
+    pub(crate) async fn next_buffered(
+        &mut self,
+        outbox: &Outbox,
+    ) -> std::io::Result<Option<String>> {
+        while self.has_whole_line() {
+            // A whole line is buffered: reading it does not wait.
+            match self.one(outbox).await? {
+                Read::Line(line) => return Ok(Some(line)),
+                Read::Skipped => {}
+                Read::End => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether the input's buffer holds a whole line, looking without waiting for more (what a
+    /// look reads, if anything was ready, stays in the buffer).
+    fn has_whole_line(&mut self) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::pin::Pin::new(&mut self.input).poll_fill_buf(&mut cx) {
+            std::task::Poll::Ready(Ok(buffered)) => buffered.contains(&b'\n'),
+            _ => false,
+        }
+    }
+
+    /// Read one line: a message, or one answered and skipped here, or the end.
+    async fn one(&mut self, outbox: &Outbox) -> std::io::Result<Read> {
+        Ok(
             match lines::read_line(&mut self.input, &mut self.buf, self.max_line).await? {
-                Line::End => return Ok(None),
+                Line::End => Read::End,
                 Line::TooLong(length) => {
                     let max_line = self.max_line;
-                    tracing::warn!(length, max_line, "a message longer than the limit was dropped");
+                    tracing::warn!(
+                        length,
+                        max_line,
+                        "a message longer than the limit was dropped"
+                    );
                     outbox.send(Outgoing::host_response(
                         None,
                         json!({
@@ -232,17 +320,31 @@ impl<R: AsyncBufRead + Unpin> Lines<R> {
                         })
                         .to_string(),
                     ));
+                    Read::Skipped
                 }
-                Line::Complete if self.buf.iter().all(u8::is_ascii_whitespace) => {}
+                Line::Complete if self.buf.iter().all(u8::is_ascii_whitespace) => Read::Skipped,
                 Line::Complete => match String::from_utf8(std::mem::take(&mut self.buf)) {
-                    Ok(line) => return Ok(Some(line)),
-                    Err(_) => outbox.send(Outgoing::host_response(
-                        None,
-                        r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error: the line is not valid UTF-8"}}"#
-                            .to_string(),
-                    )),
+                    Ok(line) => Read::Line(line),
+                    Err(_) => {
+                        outbox.send(Outgoing::host_response(
+                            None,
+                            r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error: the line is not valid UTF-8"}}"#
+                                .to_string(),
+                        ));
+                        Read::Skipped
+                    }
                 },
-            }
-        }
+            },
+        )
     }
+}
+
+/// What one read of [`Lines`] gave.
+enum Read {
+    /// A message.
+    Line(String),
+    /// A blank line, or one answered with an error and dropped.
+    Skipped,
+    /// The end of input.
+    End,
 }
