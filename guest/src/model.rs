@@ -480,7 +480,7 @@ pub trait Store {
 /// The guest's view of the imported `server` interface.
 pub trait Server {
     /// Identity and limits.
-    fn settings(&self) -> Settings;
+    fn settings(&self) -> std::borrow::Cow<'_, Settings>;
     /// Every tool.
     fn tools(&self) -> Vec<Tool>;
     /// One tool by name.

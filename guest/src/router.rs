@@ -48,7 +48,7 @@ pub struct Router<'a> {
     server: &'a dyn Server,
     ctx: &'a Context,
     /// The server's settings, read once: they never change while a host runs.
-    settings: Settings,
+    settings: Cow<'a, Settings>,
 }
 
 type Handled = Result<Vec<Action>, RpcError>;

@@ -5,11 +5,14 @@
 //! router stores a 2025-11-25 `tools/call` that is working, and the same task completed with a
 //! small result. Beside it, the bytes of each task's own strings, to show the store's overhead.
 
+#[path = "../tests/fixtures/mod.rs"]
+mod fixtures;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use mcp_tasks::types::{Era, Outcome, Status, Task};
+use mcp_tasks::types::{Outcome, Status, Task};
 use mcp_tasks::{MemoryStore, TaskStore};
 
 /// The system allocator, counting the bytes live.
@@ -55,12 +58,8 @@ fn ready<T>(f: impl std::future::Future<Output = T>) -> T {
 fn task(n: usize, done: bool) -> Task {
     let now = 1_764_066_600_000 + n as u64;
     Task {
-        id: format!("2f1c6a57-5d0e-4a4e-9d51-{n:012x}"),
-        owner: "alice".into(),
         status: if done { Status::Completed } else { Status::Working },
         status_message: (!done).then(|| "3 to go".into()),
-        created_at: now,
-        last_updated_at: now,
         ttl: Some(3_600_000),
         poll_interval: Some(1000),
         version: if done { 3 } else { 1 },
@@ -68,12 +67,9 @@ fn task(n: usize, done: bool) -> Task {
         outcome: done.then(|| {
             Outcome::Success(r#"{"content":[{"type":"text","text":"liftoff\n"}]}"#.into())
         }),
-        input_requests: Vec::new(),
-        era: Era::Legacy,
         executor: (!done).then(|| "build-host-1/4f1f7c1d".into()),
         lease_until: (!done).then_some(now + 15_000),
-        attempt: 1,
-        variables: None,
+        ..fixtures::task(&format!("2f1c6a57-5d0e-4a4e-9d51-{n:012x}"), "alice", now)
     }
 }
 

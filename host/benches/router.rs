@@ -9,6 +9,9 @@
 //!
 //! Every figure is the median of several rounds, measured in the same run as its baseline.
 
+#[path = "../tests/fixtures/mod.rs"]
+mod fixtures;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -16,7 +19,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use mcp_tasks::types::{Action, Context, Era, Settings, Status, StoreError, Task};
+use mcp_tasks::types::{Action, Context, Settings, Status, StoreError, Task};
 use mcp_tasks::{Call, ComponentSource, Guest, Machine, MemoryStore, TaskStore};
 use mcp_tasks_guest::model as native;
 
@@ -108,9 +111,9 @@ impl native::Store for NativeStore {
 struct NativeServer;
 
 impl native::Server for NativeServer {
-    fn settings(&self) -> native::Settings {
+    fn settings(&self) -> std::borrow::Cow<'_, native::Settings> {
         let s = mcp_tasks::tools::default_settings();
-        native::Settings {
+        std::borrow::Cow::Owned(native::Settings {
             name: s.name,
             version: s.version,
             instructions: s.instructions,
@@ -123,7 +126,7 @@ impl native::Server for NativeServer {
             progress_interval: s.progress_interval,
             queue: s.queue,
             claim_limit: s.claim_limit,
-        }
+        })
     }
     fn tools(&self) -> Vec<native::Tool> {
         Vec::new()
@@ -136,25 +139,13 @@ impl native::Server for NativeServer {
 fn stored_task(store: &MemoryStore) -> String {
     let id = "2f1c6a57-5d0e-4a4e-9d51-4f1f7c1d2b11".to_string();
     let task = Task {
-        id: id.clone(),
-        owner: "bench".into(),
-        status: Status::Working,
         status_message: Some("compiling".into()),
-        created_at: 1_764_066_600_000,
-        last_updated_at: 1_764_066_600_000,
         ttl: Some(3_600_000),
         poll_interval: Some(1000),
-        version: 1,
         request:
             r#"{"method":"tools/call","params":{"name":"build","arguments":{"dir":"."},"task":{}}}"#
                 .into(),
-        outcome: None,
-        input_requests: Vec::new(),
-        era: Era::Legacy,
-        executor: None,
-        lease_until: None,
-        attempt: 1,
-        variables: None,
+        ..fixtures::task(&id, "bench", 1_764_066_600_000)
     };
     ready(store.create(task)).unwrap();
     id

@@ -9,11 +9,14 @@
 //! `MCP_TASKS_BENCH_SCALE` caps the largest size (default 1000000);
 //! `MCP_TASKS_BENCH_POSTGRES` names the database (the tables go in a schema of their own).
 
+#[path = "../tests/fixtures/mod.rs"]
+mod fixtures;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mcp_tasks::TaskStore;
-use mcp_tasks::types::{Era, Status, Task};
+use mcp_tasks::types::{Status, Task};
 
 /// Tasks are spread over this many owners: a list page reads one owner's.
 const OWNERS: u64 = 100;
@@ -31,30 +34,24 @@ const KEPT: u64 = 100 * HOUR;
 
 fn task(n: u64, ttl: u64) -> Task {
     Task {
-        era: Era::Legacy,
-        id: format!("task-{n:08}"),
-        owner: format!("owner-{}", n % OWNERS),
         status: if n.is_multiple_of(4) {
             Status::Working
         } else {
             Status::Completed
         },
         status_message: Some("The build finished.".into()),
-        created_at: BASE + n,
-        last_updated_at: BASE + n,
         ttl: Some(ttl),
         poll_interval: Some(1000),
-        version: 1,
         request:
             r#"{"method":"tools/call","params":{"name":"build","arguments":{"dir":"."},"task":{}}}"#
                 .into(),
-        outcome: None,
-        input_requests: Vec::new(),
-        executor: None,
         // Working tasks hold a lease that has not lapsed at "now".
         lease_until: n.is_multiple_of(4).then_some(BASE + 2 * HOUR),
-        attempt: 1,
-        variables: None,
+        ..fixtures::task(
+            &format!("task-{n:08}"),
+            &format!("owner-{}", n % OWNERS),
+            BASE + n,
+        )
     }
 }
 

@@ -95,6 +95,13 @@
 //! ```
 #![deny(missing_docs)]
 
+// The shared test fixtures name the crate by its name, as the tests outside it do.
+#[cfg(test)]
+extern crate self as mcp_tasks;
+#[cfg(test)]
+#[path = "../tests/fixtures/mod.rs"]
+mod fixtures;
+
 mod cache;
 mod component;
 #[cfg(feature = "fuzzing")]

@@ -1,7 +1,9 @@
 //! The state-machine component stands alone: it imports no store, no server and no router,
 //! only what any WASI host gives, and its rules are the spec's.
 
-use mcp_tasks::types::{Era, Status, Task};
+mod fixtures;
+
+use mcp_tasks::types::{Status, Task};
 use mcp_tasks::{
     ComponentSource, EMBEDDED_MACHINE_COMPONENT, GuestError, Machine, TransitionError,
 };
@@ -73,23 +75,9 @@ fn with_wasi_alone_it_answers_like_the_spec() {
     }
 
     let task = Task {
-        id: "t1".into(),
-        owner: "alice".into(),
-        status: Status::Working,
-        status_message: None,
-        created_at: 1_000,
-        last_updated_at: 1_000,
         ttl: Some(60_000),
-        poll_interval: None,
         version: 3,
-        request: "{}".into(),
-        outcome: None,
-        input_requests: Vec::new(),
-        era: Era::Legacy,
-        executor: None,
-        lease_until: None,
-        attempt: 1,
-        variables: None,
+        ..fixtures::task("t1", "alice", 1_000)
     };
     let done = machine
         .transition(&task, Status::Completed, Some("done"), 2_000)

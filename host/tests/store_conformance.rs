@@ -9,28 +9,17 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+mod fixtures;
+
 use mcp_tasks::store::{MemoryStore, PostgresStore, SqliteStore, TaskStore};
 use mcp_tasks::types::{Era, InputRequest, InputState, Outcome, Status, StoreError, Task};
 
 fn task(id: &str, owner: &str, created_at: u64) -> Task {
     Task {
-        id: id.into(),
-        owner: owner.into(),
-        status: Status::Working,
-        status_message: None,
-        created_at,
-        last_updated_at: created_at,
-        ttl: None,
         poll_interval: Some(1000),
-        version: 1,
         request: r#"{"method":"tools/call","params":{"name":"t"}}"#.into(),
-        outcome: None,
-        input_requests: Vec::new(),
-        era: Era::Legacy,
         executor: Some("host".into()),
-        lease_until: None,
-        attempt: 1,
-        variables: None,
+        ..fixtures::task(id, owner, created_at)
     }
 }
 

@@ -169,10 +169,10 @@ impl model::Store for ImportedStore {
 struct ImportedServer;
 
 impl model::Server for ImportedServer {
-    fn settings(&self) -> model::Settings {
+    fn settings(&self) -> std::borrow::Cow<'_, model::Settings> {
         // Read across the boundary once per instance: the host's settings never change.
         static SETTINGS: std::sync::OnceLock<model::Settings> = std::sync::OnceLock::new();
-        SETTINGS.get_or_init(imported_settings).clone()
+        std::borrow::Cow::Borrowed(SETTINGS.get_or_init(imported_settings))
     }
 
     fn tools(&self) -> Vec<model::Tool> {

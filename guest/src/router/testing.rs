@@ -149,8 +149,8 @@ pub(crate) struct TestServer {
 }
 
 impl Server for TestServer {
-    fn settings(&self) -> Settings {
-        Settings {
+    fn settings(&self) -> std::borrow::Cow<'_, Settings> {
+        std::borrow::Cow::Owned(Settings {
             name: "test".into(),
             version: "1.0".into(),
             instructions: None,
@@ -163,7 +163,7 @@ impl Server for TestServer {
             progress_interval: 100,
             queue: self.queue.get(),
             claim_limit: self.claim_limit.get(),
-        }
+        })
     }
     fn tools(&self) -> Vec<Tool> {
         ["sleep", "echo", "quick", "pipeline"]

@@ -123,28 +123,9 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::types::{Era, Status};
 
     fn task(id: &str) -> Task {
-        Task {
-            era: Era::Modern,
-            id: id.to_owned(),
-            owner: "owner".into(),
-            status: Status::Working,
-            status_message: None,
-            created_at: 1,
-            last_updated_at: 1,
-            ttl: None,
-            poll_interval: None,
-            version: 1,
-            request: "{}".into(),
-            outcome: None,
-            input_requests: Vec::new(),
-            executor: None,
-            lease_until: None,
-            attempt: 1,
-            variables: None,
-        }
+        crate::fixtures::task(id, "owner", 1)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
