@@ -16,15 +16,7 @@ use crate::cache::CompileCache;
 use crate::store::TaskStore;
 use crate::tools::Catalog;
 
-pub(crate) mod bindings {
-    wasmtime::component::bindgen!({
-        world: "tasks",
-        path: "wit",
-        imports: { default: async },
-        additional_derives: [PartialEq],
-        exports: { default: async },
-    });
-}
+use crate::bindings;
 
 use bindings::exports::mcp::tasks::router::{
     Action, Context, ProtocolVersion, Report, ToolQuestion,

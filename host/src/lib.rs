@@ -102,13 +102,16 @@ extern crate self as mcp_tasks;
 #[path = "../tests/fixtures/mod.rs"]
 mod fixtures;
 
+mod bindings;
 mod cache;
 mod component;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod hub;
+mod limits;
 mod lines;
 mod machine;
+mod outbox;
 mod server;
 pub mod store;
 pub mod tools;
@@ -129,20 +132,23 @@ pub use tools::{
 };
 pub use util::os_user;
 
+/// How often, in ms, a host sweeps: expiry, lease renewal, runs whose task ended on another host
+/// (so a cancel there reaches the tool here within about this long). Hubs sweep at this pace, and
+/// the tools file's `lease_ms` must leave room for two sweeps.
+pub(crate) const SWEEP_EVERY_MS: u64 = 500;
+
 /// The WIT package `mcp:tasks@0.6.0` that the component implements.
 pub const WIT: &str = include_str!("../wit/tasks.wit");
 
 /// The types of the WIT package, as the host sees them.
 pub mod types {
-    pub use crate::component::bindings::exports::mcp::tasks::router::{
+    pub use crate::bindings::exports::mcp::tasks::router::{
         Action, Context, Listen, MessageKind, Outgoing, ProtocolVersion, Rename, Report, Run,
         RunUpdate, ToolQuestion, ToolReply, Wait,
     };
-    pub use crate::component::bindings::mcp::tasks::server::{
-        Settings, TaskSupport, Tool as ToolInfo,
-    };
-    pub use crate::component::bindings::mcp::tasks::store::{Page, StoreError};
-    pub use crate::component::bindings::mcp::tasks::types::{
+    pub use crate::bindings::mcp::tasks::server::{Settings, TaskSupport, Tool as ToolInfo};
+    pub use crate::bindings::mcp::tasks::store::{Page, StoreError};
+    pub use crate::bindings::mcp::tasks::types::{
         Era, InputRequest, InputState, Outcome, RpcError, Status, Task,
     };
 }

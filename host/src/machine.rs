@@ -16,7 +16,7 @@ mod bindings {
         path: "wit",
         additional_derives: [PartialEq],
         // The same task types as the tasks world, so a task moves between the two unchanged.
-        with: { "mcp:tasks/types": crate::component::bindings::mcp::tasks::types },
+        with: { "mcp:tasks/types": crate::bindings::mcp::tasks::types },
     });
 }
 

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use tokio::io::{AsyncBufRead, AsyncWrite};
+use tokio::net::TcpListener;
 
 use crate::cache::CompileCache;
 use crate::component::{ComponentSource, Guest, GuestError};
-use crate::hub::{Hub, Peer};
+use crate::hub::{Peer, Runner};
 use crate::store::{MemoryStore, TaskStore};
 use crate::tools::{Catalog, Tool, default_settings};
+use crate::transport::http::{HttpError, HttpOptions};
 use crate::transport::{self, Limits};
 use crate::types::Settings;
 use crate::util::{hostname, os_user};
@@ -80,24 +82,20 @@ impl ServerBuilder {
         let catalog = Arc::new(Catalog::new(self.settings, self.tools));
         let guest = Guest::load(&self.component, &self.cache, self.store, catalog.clone())?;
         Ok(Server {
-            guest: Arc::new(guest),
-            catalog,
-            owner: self.owner,
-            executor: format!("{}/{}", hostname(), uuid::Uuid::new_v4()),
-            limits: self.limits,
+            runner: Runner {
+                guest: Arc::new(guest),
+                catalog,
+                owner: self.owner,
+                executor: format!("{}/{}", hostname(), uuid::Uuid::new_v4()),
+                limits: self.limits,
+            },
         })
     }
 }
 
 /// An MCP server whose task logic runs in the component.
 pub struct Server {
-    guest: Arc<Guest>,
-    catalog: Arc<Catalog>,
-    owner: String,
-    /// This server among those sharing a store: `<host name>/<random UUID>`, so a task's
-    /// executor says where it ran.
-    executor: String,
-    limits: Limits,
+    runner: Runner,
 }
 
 impl Server {
@@ -141,7 +139,7 @@ impl Server {
         R: AsyncBufRead + Unpin,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        transport::stdio::serve(self, input, output, stop).await
+        transport::stdio::serve(&self.runner, input, output, stop).await
     }
 
     /// [`serve_until`](Self::serve_until) this process's standard input and output: what an MCP
@@ -170,43 +168,18 @@ impl Server {
         stop: impl Future<Output = std::io::Result<()>>,
     ) -> std::io::Result<()> {
         // A worker has no client: what its runs would send has nowhere to go (clients poll).
-        let nobody = Peer::nowhere(self.owner.clone());
-        self.serve_loop(nobody, |_hub| stop).await
+        let nobody = Peer::nowhere(self.runner.owner.clone());
+        self.runner.serve_loop(nobody, |_hub| stop).await
     }
 
-    /// The serve loop every transport runs in: a hub for the transport's clients and its sweeper
-    /// (whose messages go to `sweeps_to`), the transport fed until its future ends, then the same
-    /// shutdown for all: waiting requests end, running tools are stopped and waited for.
-    pub(crate) async fn serve_loop<F: Future>(
+    /// Serve MCP over Streamable HTTP on `listener` until `stop` completes; then stop taking
+    /// requests, end open streams, stop running tools and return.
+    pub async fn serve_http(
         &self,
-        sweeps_to: Arc<Peer>,
-        transport: impl FnOnce(Arc<Hub>) -> F,
-    ) -> F::Output {
-        let hub = Hub::new(
-            self.guest.clone(),
-            self.catalog.clone(),
-            self.executor.clone(),
-        );
-        let sweeper = tokio::spawn(hub.clone().sweep_periodically(sweeps_to));
-        let served = transport(hub.clone()).await;
-        hub.shutdown.cancel();
-        sweeper.abort();
-        hub.finish().await;
-        served
-    }
-
-    /// The component this server runs.
-    pub(crate) fn guest(&self) -> &Guest {
-        &self.guest
-    }
-
-    /// What this server refuses beyond, per caller.
-    pub(crate) fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
-    /// The owner of every task when callers are not told apart (stdio, HTTP without auth).
-    pub(crate) fn owner(&self) -> &str {
-        &self.owner
+        listener: TcpListener,
+        options: HttpOptions,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), HttpError> {
+        transport::http::serve(&self.runner, listener, options, stop).await
     }
 }

@@ -18,14 +18,14 @@ use serde_json::Value;
 use tokio::sync::{Notify, broadcast, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::bindings::exports::mcp::tasks::router::Context;
 use crate::component::Guest;
-use crate::component::bindings::exports::mcp::tasks::router::Context;
+use crate::limits::Limits;
+use crate::outbox::Outbox;
 use crate::tools::Catalog;
-use crate::transport::Outbox;
 use crate::util::{lock, now_ms};
 pub(crate) use requests::{Places, answer_error};
 use runs::RunHandle;
-pub(crate) use watch::SWEEP_EVERY_MS;
 use watch::Subscription;
 
 /// How many change events a waiting `tasks/result` may fall behind before it simply re-checks.
@@ -83,6 +83,43 @@ pub(crate) struct Hub {
     backlog: AtomicBool,
     /// Wakes the sweeper before its next tick.
     sweep_soon: Notify,
+}
+
+/// What a server's transports need to run hubs: its component and tools, its identity among
+/// the hosts sharing the store, its owner and its bounds; and the serve loop they all run in.
+pub(crate) struct Runner {
+    pub(crate) guest: Arc<Guest>,
+    pub(crate) catalog: Arc<Catalog>,
+    /// This server among those sharing a store: `<host name>/<random UUID>`, so a task's
+    /// executor says where it ran.
+    pub(crate) executor: String,
+    /// The owner of every task when callers are not told apart (stdio, HTTP without auth).
+    pub(crate) owner: String,
+    /// What the server refuses beyond, per caller.
+    pub(crate) limits: Limits,
+}
+
+impl Runner {
+    /// The serve loop every transport runs in: a hub for the transport's clients and its sweeper
+    /// (whose messages go to `sweeps_to`), the transport fed until its future ends, then the same
+    /// shutdown for all: waiting requests end, running tools are stopped and waited for.
+    pub(crate) async fn serve_loop<F: Future>(
+        &self,
+        sweeps_to: Arc<Peer>,
+        transport: impl FnOnce(Arc<Hub>) -> F,
+    ) -> F::Output {
+        let hub = Hub::new(
+            self.guest.clone(),
+            self.catalog.clone(),
+            self.executor.clone(),
+        );
+        let sweeper = tokio::spawn(hub.clone().sweep_periodically(sweeps_to));
+        let served = transport(hub.clone()).await;
+        hub.shutdown.cancel();
+        sweeper.abort();
+        hub.finish().await;
+        served
+    }
 }
 
 impl Hub {

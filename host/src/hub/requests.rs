@@ -11,7 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::runs::RunBinding;
 use super::watch::Subscription;
 use super::{Hub, Peer};
-use crate::component::bindings::exports::mcp::tasks::router::{Action, Wait};
+use crate::bindings::exports::mcp::tasks::router::{Action, Wait};
 use crate::component::{Call, GuestError};
 use crate::types::Outgoing;
 use crate::util::lock;

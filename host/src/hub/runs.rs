@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Hub, Peer};
+use crate::bindings::exports::mcp::tasks::router::{Action, Run, ToolQuestion};
 use crate::component::Call;
-use crate::component::bindings::exports::mcp::tasks::router::{Action, Run, ToolQuestion};
 use crate::tools::{FromTool, ToolContext, ToolOutcome, reports};
 use crate::types::{Outcome, RpcError};
 use crate::util::lock;

@@ -7,13 +7,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{Hub, Peer};
+use crate::SWEEP_EVERY_MS;
+use crate::bindings::exports::mcp::tasks::router::Action;
 use crate::component::Call;
-use crate::component::bindings::exports::mcp::tasks::router::Action;
 use crate::util::lock;
 
-/// How often, in ms, the component sweeps: expiry, lease renewal, runs whose task ended on
-/// another host (so a cancel there reaches the tool here within about this long).
-pub(crate) const SWEEP_EVERY_MS: u64 = 500;
 /// Every how many sweeps the tasks of each subscription are looked at again, whether or not a
 /// change was seen here: another host sharing the store may have changed them.
 const RECHECK_SUBSCRIPTIONS_EVERY: u64 = 4;

@@ -46,8 +46,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{CommandTool, OutputLimits, Tool, default_settings};
-use crate::hub::SWEEP_EVERY_MS;
-use crate::transport::Limits;
+use crate::SWEEP_EVERY_MS;
+use crate::limits::Limits;
 use crate::types::{Settings, TaskSupport, ToolInfo};
 
 /// Why a tools file was refused.

@@ -9,10 +9,10 @@ use tokio::net::unix::pipe;
 use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::{Limits, Outbox};
-use crate::Server;
-use crate::hub::{Hub, Peer, Places, answer_error};
+use super::Limits;
+use crate::hub::{Hub, Peer, Places, Runner, answer_error};
 use crate::lines::{self, Line};
+use crate::outbox::{self, Outbox};
 use crate::types::Outgoing;
 
 /// The most lines already waiting that cross into the component together.
@@ -21,7 +21,7 @@ const MAX_BATCH: usize = 64;
 /// Serve one connection of newline-delimited JSON-RPC until `input` ends or `stop` completes
 /// (see [`Server::serve_until`]).
 pub(crate) async fn serve<R, W>(
-    server: &Server,
+    server: &Runner,
     input: R,
     output: W,
     stop: impl Future<Output = std::io::Result<()>>,
@@ -30,11 +30,11 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let limits = server.limits().clone();
+    let limits = server.limits.clone();
     let (outbox, writer) = writer(output, limits.max_queued_bytes);
     let peer = Arc::new(Peer {
         id: 0,
-        owner: server.owner().to_string(),
+        owner: server.owner.clone(),
         session: Arc::default(),
         // One stream, one client: a legacy task's question can go out as soon as it is asked.
         push: true,
@@ -220,7 +220,7 @@ pub(crate) fn writer<W>(output: W, max_queued: usize) -> (Outbox, JoinHandle<std
 where
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (sink, mut rx) = super::channel(max_queued);
+    let (sink, mut rx) = outbox::channel(max_queued);
     let task = tokio::spawn(async move {
         let mut out = BufWriter::with_capacity(64 * 1024, output);
         while let Some(message) = rx.recv().await {

@@ -14,7 +14,7 @@ use tokio_util::task::AbortOnDropHandle;
 use super::incoming::Incoming;
 use super::sse::{CancelOnClose, Events, sse};
 use super::{Http, Refused, SESSION_ID, refusal, too_many};
-use crate::transport::{Outbox, Sink, channel};
+use crate::outbox::{Outbox, Sink, channel};
 use crate::util::lock;
 
 /// POST: one JSON-RPC message.

@@ -42,11 +42,11 @@ use handlers::{delete, get_stream, post};
 use limits::PerOwner;
 use sessions::Session;
 
-use super::Outbox;
-use crate::hub::{Hub, Peer};
+use crate::GuestError;
+use crate::hub::{Hub, Peer, Runner};
+use crate::outbox::Outbox;
 use crate::types::{Era, ProtocolVersion};
 use crate::util::lock;
-use crate::{GuestError, Server};
 
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const SESSION_ID: &str = "mcp-session-id";
@@ -148,77 +148,75 @@ impl Versions {
     }
 }
 
-impl Server {
-    /// Serve MCP over Streamable HTTP on `listener` until `stop` completes; then stop taking
-    /// requests, end open streams, stop running tools and return.
-    pub async fn serve_http(
-        &self,
-        listener: TcpListener,
-        options: HttpOptions,
-        stop: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), HttpError> {
-        let addr = listener.local_addr()?;
-        let auth = if options.authenticates() {
-            Authenticator::new(options.tokens_file.as_deref(), options.jwt.clone()).await?
-        } else {
-            Authenticator::anonymous(self.owner().to_string())
-        };
-        let resource = options
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{addr}{}", options.path));
-        let metadata_url = metadata_url(&resource);
-        let versions = Versions::of(self.guest().versions().await?);
-        // The sweep answers no client: what it would send for a task (its status) reaches the
-        // task's owner through tasks/get.
-        let nobody = Peer::nowhere(String::new());
-        let owner = self.owner().to_string();
-        let served = self
-            .serve_loop(nobody, |hub| async move {
-                let http = Arc::new(Http {
-                    shutdown: hub.shutdown.clone(),
-                    hub,
-                    auth,
-                    loopback: addr.ip().is_loopback(),
-                    resource,
-                    metadata_url,
-                    options,
-                    sessions: Mutex::new(HashMap::new()),
-                    requests: Arc::default(),
-                    streams: Arc::default(),
-                    next_peer: AtomicU64::new(1),
-                    versions,
-                });
-                let upkeep = AbortOnDropHandle::new(tokio::spawn(http.clone().upkeep()));
-                let app = http.clone().router();
-                tracing::info!(
-                    %addr,
-                    path = %http.options.path,
-                    authentication = if http.auth.required() { "bearer tokens" } else { "none" },
-                    "serving MCP over Streamable HTTP"
+/// Serve MCP over Streamable HTTP on `listener` until `stop` completes (see
+/// [`Server::serve_http`](crate::Server::serve_http)).
+pub(crate) async fn serve(
+    server: &Runner,
+    listener: TcpListener,
+    options: HttpOptions,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), HttpError> {
+    let addr = listener.local_addr()?;
+    let auth = if options.authenticates() {
+        Authenticator::new(options.tokens_file.as_deref(), options.jwt.clone()).await?
+    } else {
+        Authenticator::anonymous(server.owner.clone())
+    };
+    let resource = options
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}{}", options.path));
+    let metadata_url = metadata_url(&resource);
+    let versions = Versions::of(server.guest.versions().await?);
+    // The sweep answers no client: what it would send for a task (its status) reaches the
+    // task's owner through tasks/get.
+    let nobody = Peer::nowhere(String::new());
+    let owner = server.owner.clone();
+    let served = server
+        .serve_loop(nobody, |hub| async move {
+            let http = Arc::new(Http {
+                shutdown: hub.shutdown.clone(),
+                hub,
+                auth,
+                loopback: addr.ip().is_loopback(),
+                resource,
+                metadata_url,
+                options,
+                sessions: Mutex::new(HashMap::new()),
+                requests: Arc::default(),
+                streams: Arc::default(),
+                next_peer: AtomicU64::new(1),
+                versions,
+            });
+            let upkeep = AbortOnDropHandle::new(tokio::spawn(http.clone().upkeep()));
+            let app = http.clone().router();
+            tracing::info!(
+                %addr,
+                path = %http.options.path,
+                authentication = if http.auth.required() { "bearer tokens" } else { "none" },
+                "serving MCP over Streamable HTTP"
+            );
+            if !http.auth.required() {
+                tracing::warn!(
+                    %owner,
+                    "no authentication: every caller is the one owner, and sees every task"
                 );
-                if !http.auth.required() {
-                    tracing::warn!(
-                        %owner,
-                        "no authentication: every caller is the one owner, and sees every task"
-                    );
-                }
-                let closing = http.clone();
-                let served = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        stop.await;
-                        // Waiting requests and open streams end now, so that the graceful
-                        // shutdown does not wait for them.
-                        closing.shutdown.cancel();
-                        lock(&closing.sessions).clear();
-                    })
-                    .await;
-                drop(upkeep);
-                served
-            })
-            .await;
-        served.map_err(HttpError::Io)
-    }
+            }
+            let closing = http.clone();
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    stop.await;
+                    // Waiting requests and open streams end now, so that the graceful
+                    // shutdown does not wait for them.
+                    closing.shutdown.cancel();
+                    lock(&closing.sessions).clear();
+                })
+                .await;
+            drop(upkeep);
+            served
+        })
+        .await;
+    served.map_err(HttpError::Io)
 }
 
 impl Http {

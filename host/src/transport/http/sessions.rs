@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 
 use super::incoming::{Incoming, header_version};
 use super::{Http, Refused, SESSION_ID, refusal};
-use crate::transport::Standby;
+use crate::outbox::Standby;
 use crate::util::lock;
 
 /// A session unused this long, with no stream open, is forgotten.

@@ -14,7 +14,7 @@ use tokio_stream::Stream;
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::hub::{Hub, Peer};
-use crate::transport::Receiver;
+use crate::outbox::Receiver;
 use crate::types::Outgoing;
 
 /// The messages of one SSE response: those already read, then the channel's, until the
