@@ -111,23 +111,11 @@ mod tests {
 
     fn task(status: Status) -> Task {
         Task {
-            id: "t".into(),
-            owner: "o".into(),
             status,
-            status_message: None,
-            created_at: 10,
-            last_updated_at: 10,
-            ttl: None,
-            poll_interval: None,
             version: 3,
-            request: "{}".into(),
-            outcome: None,
-            input_requests: Vec::new(),
-            era: crate::model::Era::Legacy,
             executor: Some("host".into()),
             lease_until: Some(1_000),
-            attempt: 1,
-            variables: None,
+            ..Task::plain("t", "o", 10)
         }
     }
 

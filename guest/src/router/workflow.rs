@@ -380,23 +380,8 @@ mod tests {
         let workflow = Workflow::start(&["a".into(), "b".into()]);
         let text = workflow.clone().into_variables(Some(r#"{"other":1}"#));
         let task = Task {
-            era: Era::Legacy,
-            id: "t".into(),
-            owner: "o".into(),
-            status: crate::model::Status::Working,
-            status_message: None,
-            created_at: 0,
-            last_updated_at: 0,
-            ttl: None,
-            poll_interval: None,
-            version: 1,
-            request: "{}".into(),
-            outcome: None,
-            input_requests: Vec::new(),
-            executor: None,
-            lease_until: None,
-            attempt: 1,
             variables: Some(text),
+            ..Task::plain("t", "o", 0)
         };
         assert_eq!(Workflow::of(&task), Some(workflow));
         let all: Value = serde_json::from_str(task.variables.as_deref().unwrap()).unwrap();
