@@ -129,3 +129,49 @@ fn the_link_reader_finds_links_and_headings() {
     assert_eq!(links(text), ["docs/a.md#the-b"]);
     assert!(anchors(text).contains("the-b-too"), "{:?}", anchors(text));
 }
+
+/// Every tools file the docs show (each ```toml block of a Markdown page that holds `[[tools]]` or
+/// `[server]`, and the reference
+/// `docs/tools-file.toml`) is one the binary takes: `serve --tools` starts with it and, at the end
+/// of its input, ends cleanly.
+#[test]
+fn every_tools_file_the_docs_show_is_taken_by_the_binary() {
+    let dir = mcp_tasks_e2e::tempdir::Dir::new();
+    let mut files = Vec::new();
+    markdown_files(&root(), &mut files);
+    let mut shown = vec![(
+        "docs/tools-file.toml".to_string(),
+        std::fs::read_to_string(root().join("docs/tools-file.toml")).unwrap(),
+    )];
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("```toml\n") {
+            rest = &rest[at + "```toml\n".len()..];
+            let end = rest.find("```").expect("a closed toml block");
+            let name = file.strip_prefix(root()).unwrap().display().to_string();
+            let toml = &rest[..end];
+            // A tools file, not another file in TOML (a tokens file).
+            if toml.contains("[[tools]]") || toml.contains("[server]") {
+                shown.push((name, toml.to_string()));
+            }
+            rest = &rest[end..];
+        }
+    }
+    assert!(shown.len() >= 4, "{} tools files", shown.len());
+    for (n, (from, toml)) in shown.iter().enumerate() {
+        let path = dir.path().join(format!("tools-{n}.toml"));
+        std::fs::write(&path, toml).unwrap();
+        let out = std::process::Command::new(mcp_tasks_e2e::binary())
+            .args(["serve", "--tools"])
+            .arg(&path)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "a tools file of {from} is refused: {}\n{toml}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
