@@ -41,6 +41,12 @@ use super::{InputError, Tool, ToolContext, ToolOutcome};
 use crate::lines::{self, Line};
 use crate::types::{Report, ToolInfo};
 
+mod outcome;
+mod protocol;
+
+use outcome::{failure, outcome};
+use protocol::{Questions, parse_questions, progress_report};
+
 /// Lines of stderr kept for the status message of a failed run.
 const STDERR_TAIL_LINES: usize = 5;
 /// The longest status message taken from stderr, in bytes.
@@ -417,61 +423,6 @@ async fn ask_questions(
     }
 }
 
-/// The progress report a line of stderr is, if it is one: a JSON object with a number
-/// `progress`, and optionally a number `total` and a string `message`.
-fn progress_report(line: &str) -> Option<Report> {
-    if !line.starts_with('{') {
-        return None;
-    }
-    let value: Value = serde_json::from_str(line).ok()?;
-    Some(Report {
-        progress: Some(value.get("progress")?.as_f64()?),
-        total: value.get("total").and_then(Value::as_f64),
-        message: value
-            .get("message")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    })
-}
-
-/// What one line on the questions descriptor asks.
-enum Questions {
-    /// The params of one `elicitation/create`.
-    One(Value),
-    /// `{"inputRequests": {KEY: {"method": ..., "params": {...}}, ...}}`.
-    Keyed(Vec<super::Question>),
-    /// `{"continueAsTask": true}`: not a question, and answered by nothing.
-    ContinueAsTask,
-}
-
-fn parse_questions(line: &str) -> Result<Questions, String> {
-    let value: Value =
-        serde_json::from_str(line).map_err(|e| format!("the question is not JSON: {e}"))?;
-    if value.get("continueAsTask") == Some(&Value::Bool(true)) {
-        return Ok(Questions::ContinueAsTask);
-    }
-    let Some(requests) = value.get("inputRequests") else {
-        return Ok(Questions::One(value));
-    };
-    let requests = requests
-        .as_object()
-        .ok_or("\"inputRequests\" must be an object of keyed requests")?;
-    requests
-        .iter()
-        .map(|(key, request)| {
-            let method = request["method"]
-                .as_str()
-                .ok_or_else(|| format!("inputRequests.{key}: \"method\" must be a string"))?;
-            Ok(super::Question {
-                key: key.clone(),
-                method: method.to_string(),
-                params: request.get("params").cloned().unwrap_or_else(|| json!({})),
-            })
-        })
-        .collect::<Result<_, String>>()
-        .map(Questions::Keyed)
-}
-
 /// A pipe whose two ends close on exec: (read, write).
 fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds: [RawFd; 2] = [-1; 2];
@@ -503,91 +454,6 @@ fn give_as_questions_fd(command: &mut Command, fd: RawFd) {
             Ok(())
         });
     }
-}
-
-/// What a run ended with. With `structured` (the tool declares an output schema), stdout that is
-/// a JSON object is the result's `structuredContent` too, as the spec asks of such tools.
-fn outcome(
-    program: &str,
-    ended: Ended,
-    stdout: &[u8],
-    tail: &str,
-    structured: bool,
-) -> ToolOutcome {
-    let status = match ended {
-        Ended::Cancelled => return ToolOutcome::tool_error("cancelled"),
-        Ended::TimedOut(after) => {
-            return failure(format!("timed out after {} s", after.as_secs_f64()), tail);
-        }
-        Ended::Exited(status) => status,
-    };
-    if let Some(error) = rpc_error(stdout) {
-        return error;
-    }
-    if status.success() {
-        let text = String::from_utf8_lossy(stdout);
-        return match serde_json::from_str::<Value>(&text) {
-            Ok(result) if is_call_tool_result(&result) => ToolOutcome::result(result),
-            Ok(object @ Value::Object(_)) if structured => ToolOutcome::result(json!({
-                "content": [{ "type": "text", "text": text.trim_end() }],
-                "structuredContent": object,
-            })),
-            _ => ToolOutcome::text(text.into_owned()),
-        };
-    }
-    let how = match (
-        status.code(),
-        std::os::unix::process::ExitStatusExt::signal(&status),
-    ) {
-        (Some(code), _) => format!("'{program}' exited with status {code}"),
-        (None, Some(signal)) => format!("'{program}' was killed by signal {signal}"),
-        (None, None) => format!("'{program}' failed: {status}"),
-    };
-    failure(how, tail)
-}
-
-/// An `isError` result whose text and status message say what happened and end with the tail
-/// of stderr.
-fn failure(how: String, tail: &str) -> ToolOutcome {
-    if tail.is_empty() {
-        return ToolOutcome::tool_error(how);
-    }
-    ToolOutcome::tool_error(format!(
-        "{how}: {}",
-        truncate_front(tail, STDERR_TAIL_BYTES)
-    ))
-}
-
-/// The last `max` bytes of `s` (on a char boundary).
-fn truncate_front(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
-/// The JSON-RPC error a program asks to end with: stdout is exactly
-/// `{"error": {"code": <integer>, "message": <string>, "data"?: ...}}`.
-fn rpc_error(stdout: &[u8]) -> Option<ToolOutcome> {
-    let value: Value = serde_json::from_slice(stdout).ok()?;
-    let object = value.as_object().filter(|o| o.len() == 1)?;
-    let error = object.get("error")?;
-    let code = i32::try_from(error.get("code")?.as_i64()?).ok()?;
-    let message = error.get("message")?.as_str()?;
-    let mut outcome = ToolOutcome::rpc_error(code, message);
-    if let (Some(data), crate::types::Outcome::Error(e)) = (error.get("data"), &mut outcome.outcome)
-    {
-        e.data = Some(data.to_string());
-    }
-    Some(outcome.with_message(message.to_string()))
-}
-
-fn is_call_tool_result(v: &Value) -> bool {
-    v.get("content").is_some_and(Value::is_array)
 }
 
 async fn sleep_or_forever(timeout: Option<Duration>) {
@@ -656,38 +522,5 @@ mod tests {
             t.argv(&json!({ "dir": [1], "n": 1, "flag": false }))
                 .is_err()
         );
-    }
-
-    #[test]
-    fn stderr_tail_is_cut_at_a_char_boundary() {
-        assert_eq!(truncate_front("héllo", 4), "llo");
-        assert_eq!(truncate_front("abc", 10), "abc");
-    }
-
-    #[test]
-    fn a_stderr_line_is_a_progress_report_only_with_a_number_progress() {
-        let report = progress_report(r#"{"progress": 3, "total": 10, "message": "7 to go"}"#);
-        assert_eq!(
-            report,
-            Some(Report {
-                progress: Some(3.0),
-                total: Some(10.0),
-                message: Some("7 to go".into()),
-            })
-        );
-        let bare = progress_report(r#"{"progress": 0.5}"#).unwrap();
-        assert_eq!(
-            (bare.progress, bare.total, bare.message),
-            (Some(0.5), None, None)
-        );
-        for line in [
-            "3 of 10",
-            r#"{"progress": "3"}"#,
-            r#"{"done": 3}"#,
-            r#"{"progress": 3"#,
-            r#"[{"progress": 3}]"#,
-        ] {
-            assert_eq!(progress_report(line), None, "{line}");
-        }
     }
 }
