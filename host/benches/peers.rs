@@ -26,7 +26,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mcp_tasks::types::{TaskSupport, ToolInfo};
+use mcp_tasks::types::ToolInfo;
 use mcp_tasks::{Server, Tool, ToolContext, ToolOutcome};
 use serde_json::{Value, json};
 
@@ -377,19 +377,11 @@ impl Tool for Greet {
 /// mcp-tasks as a library over stdio, with `Greet` in process, on the memory store.
 fn library_server() {
     let greet = Greet(ToolInfo {
-        name: "greet".into(),
-        title: None,
         description: Some("Greets".into()),
-        input_schema: r#"{"type":"object","properties":{"name":{"type":"string"}}}"#.into(),
-        output_schema: None,
-        task_support: TaskSupport::Optional,
-        defer_task: false,
-        immediate_response: None,
-        max_attempts: 1,
-        retry_backoff: 0,
-        dedup_window: None,
-        queue: false,
-        steps: Vec::new(),
+        ..ToolInfo::new(
+            "greet",
+            r#"{"type":"object","properties":{"name":{"type":"string"}}}"#,
+        )
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

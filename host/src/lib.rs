@@ -48,19 +48,9 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let count = Count(ToolInfo {
-//!     name: "count".into(),
-//!     title: None,
 //!     description: Some("Count to n".into()),
-//!     input_schema: r#"{"type":"object","properties":{"n":{"type":"integer"}}}"#.into(),
-//!     output_schema: None,
 //!     task_support: TaskSupport::Optional,
-//!     defer_task: false,
-//!     immediate_response: None,
-//!     max_attempts: 1,
-//!     retry_backoff: 0,
-//!     dedup_window: None,
-//!     queue: false,
-//!     steps: Vec::new(),
+//!     ..ToolInfo::new("count", r#"{"type":"object","properties":{"n":{"type":"integer"}}}"#)
 //! });
 //! let server = Server::builder().owner("alice").tool(Arc::new(count)).build()?;
 //!

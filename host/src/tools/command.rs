@@ -482,25 +482,10 @@ async fn kill_group(child: &mut Child, grace: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::TaskSupport;
     use serde_json::json;
 
     fn tool(command: &[&str]) -> CommandTool {
-        let info = ToolInfo {
-            name: "t".into(),
-            title: None,
-            description: None,
-            input_schema: "{}".into(),
-            output_schema: None,
-            task_support: TaskSupport::Optional,
-            defer_task: false,
-            immediate_response: None,
-            max_attempts: 1,
-            retry_backoff: 0,
-            dedup_window: None,
-            queue: false,
-            steps: Vec::new(),
-        };
+        let info = ToolInfo::new("t", "{}");
         CommandTool::new(info, command.iter().map(|s| s.to_string()).collect())
     }
 

@@ -22,6 +22,43 @@ pub use config::{ConfigError, ToolsFile};
 
 use crate::types::{Outcome, Report, RpcError, Settings, ToolInfo};
 
+impl ToolInfo {
+    /// A tool named `name` whose arguments follow `input_schema` (a JSON Schema object, as JSON
+    /// text), every other field at its default: no title, description or output schema;
+    /// `optional` task support (a task when a 2025-11-25 client asks for one, or a 2026-07-28
+    /// request declares the extension); not deferred; no immediate response; one attempt; no
+    /// de-duplication; run where it is called, not queued; not a workflow. Change what a tool
+    /// needs with struct update syntax:
+    ///
+    /// ```
+    /// use mcp_tasks::types::{TaskSupport, ToolInfo};
+    ///
+    /// let build = ToolInfo {
+    ///     description: Some("Build the project".into()),
+    ///     task_support: TaskSupport::Required,
+    ///     ..ToolInfo::new("build", r#"{"type":"object"}"#)
+    /// };
+    /// assert_eq!((build.name.as_str(), build.max_attempts), ("build", 1));
+    /// ```
+    pub fn new(name: impl Into<String>, input_schema: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            title: None,
+            description: None,
+            input_schema: input_schema.into(),
+            output_schema: None,
+            task_support: crate::types::TaskSupport::Optional,
+            defer_task: false,
+            immediate_response: None,
+            max_attempts: 1,
+            retry_backoff: 0,
+            dedup_window: None,
+            queue: false,
+            steps: Vec::new(),
+        }
+    }
+}
+
 /// A tool the server can run, as a plain call or as a task.
 ///
 /// ```
