@@ -381,6 +381,11 @@ impl Guest {
         }
     }
 
+    /// Whether its store reads in this process's memory (see [`TaskStore::reads_locally`]).
+    pub(crate) fn reads_locally(&self) -> bool {
+        self.store.reads_locally()
+    }
+
     /// Every protocol revision the component's router speaks (`router.versions`), newest first.
     pub async fn versions(&self) -> Result<Vec<ProtocolVersion>, GuestError> {
         let (_permit, mut instance) = self.checkout().await?;

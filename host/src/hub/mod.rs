@@ -123,6 +123,12 @@ impl Runner {
 }
 
 impl Hub {
+    /// Whether the store reads in this process's memory: then pipelined lines cross into the
+    /// component together.
+    pub(crate) fn reads_locally(&self) -> bool {
+        self.guest.reads_locally()
+    }
+
     /// A hub for one transport's clients, sharing a server's component and tools; the tasks whose
     /// tools it runs are leased to `executor`.
     pub(crate) fn new(guest: Arc<Guest>, catalog: Arc<Catalog>, executor: String) -> Arc<Self> {

@@ -169,4 +169,8 @@ impl TaskStore for MemoryStore {
             .take(limit as usize)
             .collect())
     }
+
+    fn reads_locally(&self) -> bool {
+        true
+    }
 }

@@ -46,6 +46,15 @@ pub trait TaskStore: Send + Sync + 'static {
     /// Up to `limit` IDs of tasks that are `working` or `input_required` and whose lease has
     /// lapsed by `now` (`lease_until <= now`).
     async fn abandoned(&self, now: u64, limit: u32) -> Result<Vec<String>, StoreError>;
+
+    /// Whether a read is a look in this process's memory rather than a round trip (a file, a
+    /// database). Lines a client pipelines cross into the component together, read one after
+    /// another, only where reads are local; against a store whose reads are round trips each
+    /// line is handled on its own, concurrently, and the store may gather their reads into one
+    /// trip. The default, `false`, suits any store that leaves the process.
+    fn reads_locally(&self) -> bool {
+        false
+    }
 }
 
 /// Why a store could not be opened.

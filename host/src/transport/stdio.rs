@@ -66,6 +66,10 @@ async fn read<R: AsyncBufRead + Unpin>(
     let answering = Arc::new(Semaphore::new(places_each));
     let waiting = Arc::new(Semaphore::new(places_each));
     let mut lines = Lines::new(input, limits.max_body_bytes);
+    // Pipelined lines cross together only where the store reads locally: a batch reads one line
+    // after another, where lines on their own read concurrently (and a store of round trips
+    // gathers their reads).
+    let max_batch = if hub.reads_locally() { MAX_BATCH } else { 1 };
     tokio::pin!(stop);
     let read = loop {
         let line = tokio::select! {
@@ -99,7 +103,7 @@ async fn read<R: AsyncBufRead + Unpin>(
         let mut batch = vec![line];
         let mut held = vec![places(place)];
         let mut failed = None;
-        while batch.len() < MAX_BATCH && answering.available_permits() > 0 {
+        while batch.len() < max_batch && answering.available_permits() > 0 {
             let line = match lines.next_buffered(&peer.outbox).await {
                 Ok(Some(line)) => line,
                 Ok(None) => break,
