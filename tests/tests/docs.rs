@@ -175,3 +175,31 @@ fn every_tools_file_the_docs_show_is_taken_by_the_binary() {
         );
     }
 }
+
+/// The `mcp-tasks serve --store …` lines of `docs/stores.md` run as written (with this build's
+/// binary), each store opening and, at the end of its input, ending cleanly.
+#[test]
+fn the_documented_stores_open() {
+    let doc = std::fs::read_to_string(root().join("docs/stores.md")).unwrap();
+    let dir = mcp_tasks_e2e::tempdir::Dir::new();
+    let binary = mcp_tasks_e2e::binary().display().to_string();
+    let lines: Vec<&str> = doc
+        .lines()
+        .filter(|line| line.starts_with("mcp-tasks serve --store "))
+        .collect();
+    assert!(lines.len() >= 3, "{lines:?}");
+    for line in lines {
+        let command = line.replacen("mcp-tasks", &binary, 1);
+        let out = std::process::Command::new("bash")
+            .args(["-c", &command])
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -46,30 +46,42 @@ fn write_components(dir: &Path) {
     }
 }
 
+/// The ```sh block of `docs/wit.md` that holds `marker`, as bash would run it from the workspace
+/// root: with this build's binary for `target/release/mcp-tasks`, and without the block's
+/// `cargo build --release` (this build made the binary; cargo is busy running the tests).
+fn documented(marker: &str) -> String {
+    let doc = std::fs::read_to_string(root().join("docs/wit.md")).unwrap();
+    let block = doc
+        .split("```sh\n")
+        .skip(1)
+        .map(|rest| &rest[..rest.find("```").expect("a closed block")])
+        .find(|block| block.contains(marker))
+        .unwrap_or_else(|| panic!("docs/wit.md shows no block with {marker}"));
+    let binary = binary().display().to_string();
+    let script: Vec<String> = block
+        .lines()
+        .filter(|line| line.trim() != "cargo build --release")
+        .map(|line| {
+            line.replace("../../target/release/mcp-tasks", &binary)
+                .replace("./target/release/mcp-tasks", &binary)
+        })
+        .collect();
+    format!("set -e\n{}", script.join("\n"))
+}
+
+/// Run a documented block in bash from the workspace root; what it printed.
+fn run_documented(marker: &str) -> String {
+    run(Path::new("bash"), &["-c", &documented(marker)], &root())
+}
+
+/// The Node example, exactly as `docs/wit.md` shows it: install, write both components,
+/// transpile them with jco, run the lifecycle; then its store against the shared cases.
 #[test]
 fn node_runs_a_task_lifecycle_through_the_transpiled_component() {
-    let example = root().join("examples/js");
-    let jco = example.join("node_modules/.bin/jco");
-    assert!(
-        jco.exists(),
-        "{} is missing: run .ci/setup (npm install in examples/js)",
-        jco.display()
-    );
-    write_components(&example.join("build"));
-    run(
-        Path::new("npm"),
-        &["run", "--silent", "transpile"],
-        &example,
-    );
-    let stdout = run(Path::new("node"), &["lifecycle.mjs"], &example);
+    let stdout = run_documented("cd examples/js && npm install");
     assert!(stdout.contains("js lifecycle: ok"), "{stdout}");
     eprintln!("{stdout}");
-    let fixture = root().join("conformance/store.json");
-    let checked = run(
-        Path::new("node"),
-        &["conformance.mjs", fixture.to_str().unwrap()],
-        &example,
-    );
+    let checked = run_documented("node conformance.mjs");
     assert!(
         checked.contains(&format!(
             "js store conformance: {} cases",
@@ -79,36 +91,14 @@ fn node_runs_a_task_lifecycle_through_the_transpiled_component() {
     );
 }
 
+/// The Python example, exactly as `docs/wit.md` shows it: a virtual environment with wasmtime-py,
+/// both components, the lifecycle; then its store against the shared cases.
 #[test]
 fn python_runs_a_task_lifecycle_through_the_component() {
-    let example = root().join("examples/python");
-    let python = example.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run .ci/setup (it installs wasmtime==50.0.1 there)",
-        python.display()
-    );
-    let dir = tempdir::Dir::new();
-    write_components(dir.path());
-    let tasks = dir.path().join("tasks.wasm");
-    let machine = dir.path().join("machine.wasm");
-    let stdout = run(
-        &python,
-        &[
-            "lifecycle.py",
-            tasks.to_str().unwrap(),
-            machine.to_str().unwrap(),
-        ],
-        &example,
-    );
+    let stdout = run_documented("python3 -m venv .venv");
     assert!(stdout.contains("python lifecycle: ok"), "{stdout}");
     eprintln!("{stdout}");
-    let fixture = root().join("conformance/store.json");
-    let checked = run(
-        &python,
-        &["conformance.py", fixture.to_str().unwrap()],
-        &example,
-    );
+    let checked = run_documented("python conformance.py");
     assert!(
         checked.contains(&format!(
             "python store conformance: {} cases",
@@ -119,7 +109,7 @@ fn python_runs_a_task_lifecycle_through_the_component() {
 }
 
 #[test]
-fn the_wasmtime_cli_invokes_the_state_machine_as_the_readme_shows() {
+fn the_wasmtime_cli_invokes_the_state_machine_as_the_docs_show() {
     let wasmtime = root().join("target/wasmtime-cli/bin/wasmtime");
     assert!(
         wasmtime.exists(),
