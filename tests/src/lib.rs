@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 pub mod http;
+pub mod tools;
 
 /// How long any single expected message may take before a test gives up. Generous: this bounds
 /// a hang, it measures nothing.

@@ -11,14 +11,7 @@ use std::time::{Duration, Instant};
 use mcp_tasks_e2e::{Server, postgres_url};
 use serde_json::json;
 
-const TOOLS: &str = r#"
-[[tools]]
-name = "wait"
-description = "Wait until the file named by path exists"
-command = ["sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.02; done; echo done", "{path}"]
-task_support = "optional"
-input_schema = { type = "object", properties = { path = { type = "string" } }, required = ["path"] }
-"#;
+const TOOLS: &str = mcp_tasks_e2e::wait_tool!();
 
 /// A TCP proxy in front of PostgreSQL that can be cut (every connection closed, new ones closed
 /// at once) and restored, as a database that goes away and comes back.

@@ -6,14 +6,9 @@ use std::time::Duration;
 use mcp_tasks_e2e::Server;
 use serde_json::json;
 
-const TOOLS: &str = r#"
-[[tools]]
-name = "wait"
-description = "Wait until the file named by path exists"
-command = ["sh", "-c", "while [ ! -e \"$0\" ]; do sleep 0.02; done; echo done", "{path}"]
-task_support = "optional"
-input_schema = { type = "object", properties = { path = { type = "string" } }, required = ["path"] }
-
+const TOOLS: &str = concat!(
+    mcp_tasks_e2e::wait_tool!(),
+    r#"
 [[tools]]
 name = "shout"
 description = "A status line of 3 MiB with no newline, then one that says something"
@@ -33,7 +28,8 @@ description = "Ask a question 2 MiB long, then print the answer it gets"
 command = ["sh", "-c", "read args; head -c 2097152 /dev/zero | tr '\\0' x >&3; echo >&3; read answer; echo \"answer: $answer\""]
 task_support = "optional"
 questions = true
-"#;
+"#
+);
 
 fn path(server: &Server, name: &str) -> String {
     server.dir.path().join(name).display().to_string()

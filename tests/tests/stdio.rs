@@ -6,18 +6,15 @@ use mcp_tasks_e2e::{PATIENCE, Schema, Server, alive, binary, read_pids, wait_unt
 use serde_json::{Value, json};
 
 /// Tools for these tests. `$DIR` is the test's own temporary directory.
-const TOOLS: &str = r#"
+const TOOLS: &str = concat!(
+    r#"
 [server]
 poll_interval_ms = 100
 page_size = 2
-
-[[tools]]
-name = "echo"
-description = "Print the message"
-command = ["echo", "{msg}"]
-task_support = "optional"
-input_schema = { type = "object", properties = { msg = { type = "string" } }, required = ["msg"] }
-
+"#,
+    mcp_tasks_e2e::echo_tool!(),
+    mcp_tasks_e2e::long_tool!(),
+    r#"
 [[tools]]
 name = "wait_for_file"
 description = "Wait until the file exists, then print OK (lets a test decide when the tool ends)"
@@ -25,14 +22,6 @@ immediate_response = "Waiting for the file; the result follows."
 command = ["sh", "-c", "echo waiting >&2; while [ ! -e \"$0\" ]; do sleep 0.02; done; echo OK", "{path}"]
 task_support = "required"
 input_schema = { type = "object", properties = { path = { type = "string" } }, required = ["path"] }
-
-[[tools]]
-name = "long"
-description = "Start a child that sleeps, record both PIDs, and wait"
-command = ["sh", "-c", "sleep 300 & echo $$ $! > \"$0\"; echo 'running the long job' >&2; wait", "{pidfile}"]
-task_support = "required"
-grace_secs = 0.5
-input_schema = { type = "object", properties = { pidfile = { type = "string" } }, required = ["pidfile"] }
 
 [[tools]]
 name = "fail"
@@ -56,7 +45,8 @@ name = "slow"
 command = ["sleep", "30"]
 task_support = "optional"
 timeout_secs = 0.3
-"#;
+"#
+);
 
 fn start() -> Server {
     Server::start(TOOLS, &["--owner", "tester"])

@@ -8,25 +8,15 @@ use mcp_tasks_e2e::{Server, binary, postgres_url, read_pids, tempdir, wait_until
 use serde_json::{Value, json};
 
 /// A one-second lease, so a dead server's task fails soon.
-const TOOLS: &str = r#"
+const TOOLS: &str = concat!(
+    r#"
 [server]
 poll_interval_ms = 100
 lease_ms = 1000
-
-[[tools]]
-name = "echo"
-command = ["echo", "{msg}"]
-task_support = "optional"
-input_schema = { type = "object", properties = { msg = { type = "string" } }, required = ["msg"] }
-
-[[tools]]
-name = "long"
-description = "Start a child that sleeps, record both PIDs, and wait"
-command = ["sh", "-c", "sleep 300 & echo $$ $! > \"$0\"; wait", "{pidfile}"]
-task_support = "required"
-grace_secs = 0.5
-input_schema = { type = "object", properties = { pidfile = { type = "string" } }, required = ["pidfile"] }
-"#;
+"#,
+    mcp_tasks_e2e::echo_tool!(),
+    mcp_tasks_e2e::long_tool!()
+);
 
 fn start(store: &str) -> Server {
     let mut s = Server::start(TOOLS, &["--owner", "shared-owner", "--store", store]);
