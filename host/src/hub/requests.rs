@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 
 use super::runs::RunBinding;
 use super::watch::Subscription;
@@ -36,18 +37,20 @@ impl Hub {
 
     /// Handle lines of one client that arrived together with one call into the component, in
     /// order, while they only read (see the WIT's `handle-batch`); each line the batch did not
-    /// handle, and each that must wait, goes on on its own. `places` holds each line's place.
+    /// handle, and each that must wait, goes on on its own, in `handlers`. `places` holds each
+    /// line's place.
     pub(crate) async fn handle_batch(
-        self: Arc<Self>,
-        peer: Arc<Peer>,
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
         lines: Vec<String>,
         places: Vec<Option<Places>>,
+        handlers: &mut JoinSet<()>,
     ) {
         tracing::trace!(messages = lines.len(), "a batch");
         let mut pending: Vec<(String, Option<Places>)> = lines.into_iter().zip(places).collect();
         while pending.len() > 1 {
             let texts: Vec<String> = pending.iter().map(|(line, _)| line.clone()).collect();
-            let call = Box::pin(self.guest.call_batch(&texts, self.ctx(&peer)));
+            let call = Box::pin(self.guest.call_batch(&texts, self.ctx(peer)));
             let handled = match call.await {
                 Ok(handled) => handled,
                 Err(e) => {
@@ -63,8 +66,8 @@ impl Hub {
             };
             let rest = pending.split_off(handled.len().min(pending.len()));
             for ((line, places), actions) in pending.drain(..).zip(handled) {
-                if let Some(wait) = self.execute(actions, &peer) {
-                    tokio::spawn(
+                if let Some(wait) = self.execute(actions, peer) {
+                    handlers.spawn(
                         self.clone()
                             .wait_and_retry(peer.clone(), line, places, wait),
                     );
@@ -75,11 +78,11 @@ impl Hub {
             // after it make the next batch.
             if !pending.is_empty() {
                 let (line, places) = pending.remove(0);
-                tokio::spawn(self.clone().handle(peer.clone(), line, places));
+                handlers.spawn(self.clone().handle(peer.clone(), line, places));
             }
         }
         for (line, places) in pending {
-            tokio::spawn(self.clone().handle(peer.clone(), line, places));
+            handlers.spawn(self.clone().handle(peer.clone(), line, places));
         }
     }
 

@@ -126,7 +126,9 @@ async fn read<R: AsyncBufRead + Unpin>(
             let line = batch.pop().unwrap_or_default();
             requests.spawn(hub.clone().handle(peer.clone(), line, held.pop().flatten()));
         } else {
-            requests.spawn(hub.clone().handle_batch(peer.clone(), batch, held));
+            // Handled here rather than spawned: the store reads locally, so the batch is done in
+            // microseconds, and the reader goes on without waking another task for it.
+            hub.handle_batch(&peer, batch, held, &mut requests).await;
         }
         // Reap finished handlers as we go, so a long session does not accumulate them.
         while requests.try_join_next().is_some() {}
