@@ -47,41 +47,40 @@ impl Hub {
         handlers: &mut JoinSet<()>,
     ) {
         tracing::trace!(messages = lines.len(), "a batch");
-        let mut pending: Vec<(String, Option<Places>)> = lines.into_iter().zip(places).collect();
-        while pending.len() > 1 {
-            let texts: Vec<String> = pending.iter().map(|(line, _)| line.clone()).collect();
-            let call = Box::pin(self.guest.call_batch(&texts, self.ctx(peer)));
+        let mut lines = lines;
+        let mut places = places;
+        // The lines before `start` are handled, or on their way.
+        let mut start = 0;
+        while lines.len() - start > 1 {
+            let call = Box::pin(self.guest.call_batch(&lines[start..], self.ctx(peer)));
             let handled = match call.await {
                 Ok(handled) => handled,
                 Err(e) => {
                     // A batch changes nothing but through its actions, which are lost with the
                     // trap: each line is handled again on its own, and only one that traps
                     // alone fails.
-                    tracing::warn!(
-                        "a batch of {} messages failed; each goes alone: {e}",
-                        texts.len()
-                    );
+                    let count = lines.len() - start;
+                    tracing::warn!("a batch of {count} messages failed; each goes alone: {e}");
                     break;
                 }
             };
-            let rest = pending.split_off(handled.len().min(pending.len()));
-            for ((line, places), actions) in pending.drain(..).zip(handled) {
-                if let Some(wait) = self.execute(actions, peer) {
-                    handlers.spawn(
-                        self.clone()
-                            .wait_and_retry(peer.clone(), line, places, wait),
-                    );
+            for actions in handled.into_iter().take(lines.len() - start) {
+                let (line, places) = (std::mem::take(&mut lines[start]), places[start].take());
+                start += 1;
+                if self.execute(actions, peer).is_some() {
+                    handlers.spawn(self.clone().wait_and_retry(peer.clone(), line, places));
                 }
             }
-            pending = rest;
             // The first line the batch did not handle would write: it goes alone, and the lines
             // after it make the next batch.
-            if !pending.is_empty() {
-                let (line, places) = pending.remove(0);
+            if start < lines.len() {
+                let (line, places) = (std::mem::take(&mut lines[start]), places[start].take());
+                start += 1;
                 handlers.spawn(self.clone().handle(peer.clone(), line, places));
             }
         }
-        for (line, places) in pending {
+        let rest = lines.drain(start..).zip(places.drain(start..));
+        for (line, places) in rest {
             handlers.spawn(self.clone().handle(peer.clone(), line, places));
         }
     }
@@ -95,21 +94,20 @@ impl Hub {
         places: Option<Places>,
         actions: Vec<Action>,
     ) {
-        if let Some(wait) = self.execute(actions, &peer) {
-            self.wait_and_retry(peer, line, places, wait).await;
+        if self.execute(actions, &peer).is_some() {
+            self.wait_and_retry(peer, line, places).await;
         }
     }
 
     /// The component said `line` must wait: give back its place among those answered for one
     /// among those waiting, then hand it to the component again, at once (a change between the
     /// component's answer and the subscription must not be missed) and then whenever its task
-    /// changes or `wait.recheck_after` passes, until it is answered.
+    /// changes or its wait's `recheck-after` passes, until it is answered.
     async fn wait_and_retry(
         self: Arc<Self>,
         peer: Arc<Peer>,
         line: String,
         places: Option<Places>,
-        mut wait: Wait,
     ) {
         // Held until the request is answered.
         let mut _waiting_place = None;
@@ -134,32 +132,27 @@ impl Hub {
             }
         }
         let mut changed = self.changed.subscribe();
-        let mut first = true;
         loop {
-            if !first {
-                let recheck = tokio::time::sleep(Duration::from_millis(wait.recheck_after));
-                tokio::pin!(recheck);
-                loop {
-                    tokio::select! {
-                        _ = self.shutdown.cancelled() => return,
-                        _ = &mut recheck => break,
-                        event = changed.recv() => match event {
-                            Ok(id) if id != wait.task_id => continue,
-                            // Our task, a backlog overflow, or a closed channel: look again.
-                            _ => break,
-                        },
-                    }
-                }
-            }
-            first = false;
             let call = Box::pin(self.guest.call(Call::Handle(line.clone()), self.ctx(&peer)));
             let actions = match call.await {
                 Ok(actions) => actions,
                 Err(e) => return fail_request(&peer, &line, e),
             };
-            match self.execute(actions, &peer) {
-                Some(again) => wait = again,
-                None => return,
+            let Some(wait) = self.execute(actions, &peer) else {
+                return;
+            };
+            let recheck = tokio::time::sleep(Duration::from_millis(wait.recheck_after));
+            tokio::pin!(recheck);
+            loop {
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => return,
+                    _ = &mut recheck => break,
+                    event = changed.recv() => match event {
+                        Ok(id) if id != wait.task_id => continue,
+                        // Our task, a backlog overflow, or a closed channel: look again.
+                        _ => break,
+                    },
+                }
             }
         }
     }
