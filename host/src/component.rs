@@ -348,15 +348,8 @@ impl Guest {
             }
             Call::Sweep(running) => router.call_sweep(store, &running, &ctx).await,
         };
-        match result {
-            Ok(actions) => {
-                let store_failed = instance.store.data().store_failed;
-                self.put_idle(instance);
-                Ok((actions, store_failed))
-            }
-            // The instance may be in any state after a trap: drop it.
-            Err(trap) => Err(GuestError::trap(trap)),
-        }
+        let store_failed = instance.store.data().store_failed;
+        Ok((self.checkin(instance, result)?, store_failed))
     }
 
     /// `router.handle-batch`: lines of one client that arrived together, handled in one call
@@ -368,17 +361,10 @@ impl Guest {
     ) -> Result<Vec<Vec<Action>>, GuestError> {
         let (_permit, mut instance) = self.checkout().await?;
         let router = instance.bindings.mcp_tasks_router();
-        match router
+        let result = router
             .call_handle_batch(&mut instance.store, messages, &ctx)
-            .await
-        {
-            Ok(handled) => {
-                self.put_idle(instance);
-                Ok(handled)
-            }
-            // The instance may be in any state after a trap: drop it.
-            Err(trap) => Err(GuestError::trap(trap)),
-        }
+            .await;
+        self.checkin(instance, result)
     }
 
     /// Whether its store reads in this process's memory (see [`TaskStore::reads_locally`]).
@@ -390,17 +376,12 @@ impl Guest {
     pub async fn versions(&self) -> Result<Vec<ProtocolVersion>, GuestError> {
         let (_permit, mut instance) = self.checkout().await?;
         let router = instance.bindings.mcp_tasks_router();
-        match router.call_versions(&mut instance.store).await {
-            Ok(versions) => {
-                self.put_idle(instance);
-                Ok(versions)
-            }
-            Err(trap) => Err(GuestError::trap(trap)),
-        }
+        let result = router.call_versions(&mut instance.store).await;
+        self.checkin(instance, result)
     }
 
     /// A turn in the component and an instance to take it on (an idle one, or a new one), with
-    /// a fresh time budget. Give the instance back with `put_idle` unless its call trapped.
+    /// a fresh time budget. Give it back with `checkin`.
     async fn checkout(&self) -> Result<(tokio::sync::SemaphorePermit<'_>, Instance), GuestError> {
         // The semaphore is never closed, so acquiring only ever waits.
         let permit = self
@@ -414,6 +395,18 @@ impl Guest {
         };
         instance.store.set_epoch_deadline(CALL_BUDGET_TICKS);
         Ok((permit, instance))
+    }
+
+    /// The end of a call on `instance`: it goes back among the idle ones, unless the call trapped
+    /// (an instance may be in any state after a trap: it is dropped).
+    fn checkin<T>(&self, instance: Instance, result: wasmtime::Result<T>) -> Result<T, GuestError> {
+        match result {
+            Ok(value) => {
+                self.put_idle(instance);
+                Ok(value)
+            }
+            Err(trap) => Err(GuestError::trap(trap)),
+        }
     }
 
     fn take_idle(&self) -> Option<Instance> {
