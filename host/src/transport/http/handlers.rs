@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::incoming::Incoming;
+use super::incoming::{Incoming, header_version};
 use super::sse::{CancelOnClose, Events, sse};
 use super::{Http, Refused, SESSION_ID, refusal, too_many};
 use crate::outbox::{Outbox, Sink, channel};
@@ -177,10 +177,7 @@ pub(super) async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap
         Ok(owner) => owner,
         Err(refused) => return *refused,
     };
-    let stateless = headers
-        .get("mcp-protocol-version")
-        .is_some_and(|v| v == http.versions.stateless.as_str());
-    if stateless {
+    if header_version(&headers) == Some(http.versions.stateless.as_str()) {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
     let accepts_sse = headers
@@ -243,10 +240,7 @@ pub(super) async fn delete(State(http): State<Arc<Http>>, headers: HeaderMap) ->
         Ok(owner) => owner,
         Err(refused) => return *refused,
     };
-    if headers
-        .get("mcp-protocol-version")
-        .is_some_and(|v| v == http.versions.stateless.as_str())
-    {
+    if header_version(&headers) == Some(http.versions.stateless.as_str()) {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
     match http.session(&headers, &owner) {
