@@ -87,7 +87,7 @@ enum Command {
     Wit,
     /// Write an embedded component (a wasm32-wasip2 component) to a file.
     Component {
-        /// Where to write it.
+        /// Where to write it; missing parent directories are created.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// Which world: `tasks` (state machine and router; imports a store) or `state-machine`
@@ -304,7 +304,7 @@ fn main() -> ExitCode {
             print!("{WIT}");
             ExitCode::SUCCESS
         }
-        Command::Component { out, world } => match std::fs::write(
+        Command::Component { out, world } => match write_creating_parents(
             &out,
             match world {
                 World::Tasks => EMBEDDED_COMPONENT,
@@ -318,6 +318,15 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Writes `bytes` to `path`, creating its missing parent directories first: `--out
+/// build/tasks.wasm` works in a fresh checkout, where `build/` does not exist yet.
+fn write_creating_parents(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, bytes)
 }
 
 fn init_logging(format: LogFormat) {

@@ -532,7 +532,8 @@ fn wit_and_component_subcommands() {
     assert!(wit.contains("interface store"));
 
     let dir = mcp_tasks_e2e::tempdir::Dir::new();
-    let out = dir.path().join("tasks.wasm");
+    // A directory that does not exist yet is created, as in a fresh checkout's `build/`.
+    let out = dir.path().join("build").join("tasks.wasm");
     let status = std::process::Command::new(binary())
         .args(["component", "--out"])
         .arg(&out)
