@@ -10,7 +10,9 @@
 // Each drives a task to `completed`, one through `input_required` (two keyed questions in v2,
 // answered by `onInputRequest`), one `cancelled`, and one `failed` with a JSON-RPC error.
 //
-// With a URL, the same runs over Streamable HTTP against a server that already runs there.
+// With a URL, the same runs over Streamable HTTP against a server that already runs there. With
+// MCP_TASKS_SERVER_COMMAND (a JSON array: program and arguments), that server is started over
+// stdio instead of `mcp-tasks serve` (the packages' example servers, which have the same tools).
 //
 // Usage: node drive.mjs MCP_TASKS_BINARY TOOLS_TOML (v1|v2) [URL]
 import assert from "node:assert/strict";
@@ -26,10 +28,18 @@ const capabilities = { elicitation: { form: {} }, sampling: {} };
 const transport = url
   ? new StreamableHTTPClientTransport(new URL(url))
   : new StdioClientTransport({
-      command: binary,
-      args: ["serve", "--tools", tools, "--owner", `ext-tasks-${generation}`],
+      ...serverCommand(),
       stderr: "inherit",
     });
+
+function serverCommand() {
+  const given = process.env.MCP_TASKS_SERVER_COMMAND;
+  if (given === undefined) {
+    return { command: binary, args: ["serve", "--tools", tools, "--owner", `ext-tasks-${generation}`] };
+  }
+  const [command, ...args] = JSON.parse(given);
+  return { command, args };
+}
 const client = new Client(clientInfo, {
   capabilities,
   ...(generation === "v2" ? { versionNegotiation: { mode: { pin: "2026-07-28" } } } : {}),

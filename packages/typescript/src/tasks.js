@@ -1,0 +1,251 @@
+// MCP Tasks for a TypeScript SDK 2.x server. The SDK server answers what it always does
+// (initialize, server/discover, tools/list, prompts, resources); the messages of tasks (a call of
+// a task tool, tasks/*, the client's answers to a task's questions) are taken off the transport
+// before the SDK sees them and handed to the mcp-tasks component, whose router decides
+// everything, as in the Rust host.
+import { randomBytes } from "node:crypto";
+import { fromJsonSchema } from "@modelcontextprotocol/server";
+import { Host } from "./host.js";
+import { openStore } from "./stores/index.js";
+
+const EXTENSION = "io.modelcontextprotocol/tasks";
+const TASK_METHODS = new Set(["tasks/get", "tasks/result", "tasks/list", "tasks/cancel", "tasks/update"]);
+const SUPPORT = new Set(["forbidden", "optional", "required"]);
+
+/** Milliseconds as the WIT's u64, `undefined` kept. */
+const ms = (v) => (v === undefined || v === null ? undefined : BigInt(v));
+
+export class Tasks {
+  #options;
+  #tools = new Map();
+  #store;
+  #host;
+  #clients = 0;
+
+  /**
+   * Open the tasks of a server: its store (`memory:`, `file:PATH`, or a store object) and its
+   * settings. Await it before serving.
+   */
+  static async open(options = {}) {
+    const tasks = new Tasks(options);
+    await tasks.#host.start();
+    return tasks;
+  }
+
+  constructor(options) {
+    this.#options = {
+      name: "mcp-tasks",
+      version: "0.6.0",
+      owner: "default",
+      defaultTtlMs: 3_600_000,
+      maxTtlMs: 86_400_000,
+      pollIntervalMs: 1_000,
+      pageSize: 50,
+      leaseMs: 30_000,
+      progressIntervalMs: 100,
+      log: (line) => process.stderr.write(`mcp-tasks: ${line}\n`),
+      ...options,
+    };
+    this.#store = openStore(this.#options.store ?? "memory:");
+    const stateKey = randomBytes(32).toString("hex");
+    const o = this.#options;
+    const server = {
+      getSettings: () => ({
+        name: o.name,
+        version: o.version,
+        instructions: o.instructions,
+        defaultTtl: ms(o.defaultTtlMs),
+        maxTtl: ms(o.maxTtlMs),
+        pollInterval: BigInt(o.pollIntervalMs),
+        pageSize: o.pageSize,
+        lease: BigInt(o.leaseMs),
+        stateKey,
+        progressInterval: BigInt(o.progressIntervalMs),
+        queue: false,
+        claimLimit: o.claimLimit ?? 16,
+      }),
+      tools: () => [...this.#tools.values()].map((t) => t.wit),
+      findTool: (name) => this.#tools.get(name)?.wit,
+    };
+    this.#host = new Host(this.#store, server, this.#tools, o.log);
+  }
+
+  /**
+   * A tool whose calls the component handles: as tasks (`taskSupport` `optional` or `required`)
+   * or as plain calls with progress and questions (`forbidden`). `inputSchema` is a JSON Schema
+   * object. The handler gets the arguments and a run context (`progress`, `ask`, `elicit`,
+   * `signal`, `taskId`) and returns a `CallToolResult`; an exception it throws ends the call with
+   * a tool error carrying its message, or with a JSON-RPC error if it has a numeric `code` (the
+   * SDK's `ProtocolError`).
+   */
+  tool(name, config, handler) {
+    if (this.#tools.has(name)) throw new Error(`mcp-tasks: the tool ${name} is already registered`);
+    const support = config.taskSupport ?? "optional";
+    if (!SUPPORT.has(support)) throw new Error(`mcp-tasks: taskSupport of ${name} must be forbidden, optional or required`);
+    const steps = config.steps ?? [];
+    if (steps.length === 0 && typeof handler !== "function") throw new Error(`mcp-tasks: the tool ${name} needs a handler`);
+    const inputSchema = config.inputSchema ?? { type: "object" };
+    this.#tools.set(name, {
+      name,
+      config: { ...config, inputSchema, taskSupport: support },
+      handler,
+      wit: {
+        name,
+        title: config.title,
+        description: config.description,
+        inputSchema: JSON.stringify(inputSchema),
+        outputSchema: config.outputSchema === undefined ? undefined : JSON.stringify(config.outputSchema),
+        taskSupport: support,
+        deferTask: config.deferTask ?? false,
+        immediateResponse: config.immediateResponse,
+        maxAttempts: config.maxAttempts ?? 1,
+        retryBackoff: BigInt(config.retryBackoffMs ?? 1000),
+        dedupWindow: ms(config.dedupWindowMs),
+        queue: config.queue ?? false,
+        steps,
+      },
+    });
+    return this;
+  }
+
+  /** A workflow: these tools (by name) run one after the other as one task. */
+  workflow(name, config, steps) {
+    return this.tool(name, { ...config, taskSupport: config.taskSupport ?? "required", steps }, undefined);
+  }
+
+  /**
+   * Give `mcp` (an `McpServer`) these tasks: lists the tools in its `tools/list` and declares the
+   * tasks capabilities of both revisions. Call it before connecting, then connect through
+   * `tasks.transport(...)`.
+   */
+  attach(mcp) {
+    for (const tool of this.#tools.values()) {
+      const { config } = tool;
+      const registered = mcp.registerTool(
+        tool.name,
+        {
+          title: config.title,
+          description: config.description,
+          inputSchema: fromJsonSchema(config.inputSchema),
+          ...(config.outputSchema ? { outputSchema: fromJsonSchema(config.outputSchema) } : {}),
+        },
+        // Never called: the transport hands these calls to the component.
+        () => {
+          throw new Error(`mcp-tasks: ${tool.name} is called through tasks.transport(...)`);
+        },
+      );
+      // 2025-11-25 lists it (registerTool takes none); the 2026-07-28 codec leaves it out, as
+      // that revision has no such field.
+      registered.execution = { taskSupport: config.taskSupport };
+    }
+    mcp.server.registerCapabilities({
+      tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
+      extensions: { [EXTENSION]: {} },
+    });
+    return mcp;
+  }
+
+  /**
+   * Wrap a transport of the SDK (`StdioServerTransport`, ...): messages of tasks go to the
+   * component and its answers back to the client; every other message goes to the server as
+   * before. Connect the server to what this returns.
+   */
+  transport(inner, { owner } = {}) {
+    return new TasksTransport(inner, this.#host, this.#tools, {
+      owner: owner ?? this.#options.owner,
+      client: `c${++this.#clients}`,
+    });
+  }
+
+  /** Stop the tools this server runs, and close the store. */
+  async close() {
+    this.#host.close();
+    this.#store.close?.();
+  }
+}
+
+/** The SDK's `Transport`, with the messages of tasks taken off for the component. */
+class TasksTransport {
+  #inner;
+  #host;
+  #tools;
+  #peer;
+  /** IDs of the requests the component sent the client (a legacy task's questions). */
+  #asked = new Set();
+  onmessage;
+  onclose;
+  onerror;
+
+  constructor(inner, host, tools, { owner, client }) {
+    this.#inner = inner;
+    this.#host = host;
+    this.#tools = tools;
+    this.#peer = {
+      owner,
+      // One client per transport: IDs are its own.
+      client,
+      push: true,
+      session: "",
+      write: (message, outgoing) => {
+        if (outgoing?.kind === "request") this.#asked.add(JSON.stringify(message.id));
+        inner.send(message).catch((e) => this.onerror?.(e));
+      },
+    };
+    inner.onmessage = (message, extra) => this.#receive(message, extra);
+    inner.onclose = () => this.onclose?.();
+    inner.onerror = (e) => this.onerror?.(e);
+  }
+
+  get sessionId() {
+    return this.#inner.sessionId;
+  }
+
+  start() {
+    return this.#inner.start();
+  }
+
+  send(message, options) {
+    return this.#inner.send(message, options);
+  }
+
+  close() {
+    return this.#inner.close();
+  }
+
+  setProtocolVersion(version) {
+    this.#inner.setProtocolVersion?.(version);
+  }
+
+  #receive(message, extra) {
+    const text = () => JSON.stringify(message);
+    if (message.method === "initialize") {
+      // The SDK answers; the component keeps what it needs of the handshake (the client's
+      // capabilities, the revision) as this connection's session. Its own answer is dropped.
+      const peer = { ...this.#peer, write: () => {} };
+      this.#host.handle(peer, text()).then(() => {
+        this.#peer.session = peer.session;
+      });
+      // The session is set synchronously by the router's first call; let the SDK answer.
+      return this.onmessage?.(message, extra);
+    }
+    if (this.#isTasks(message)) {
+      this.#host.handle(this.#peer, text());
+      return;
+    }
+    if (message.method === undefined && message.id !== undefined && this.#asked.delete(JSON.stringify(message.id))) {
+      this.#host.handle(this.#peer, text());
+      return;
+    }
+    if (message.method === "notifications/cancelled") {
+      // A plain call the component runs may be the one cancelled; the SDK may have one too.
+      this.#host.handle(this.#peer, text());
+    }
+    return this.onmessage?.(message, extra);
+  }
+
+  #isTasks(message) {
+    if (message.id === undefined || typeof message.method !== "string") return false;
+    if (TASK_METHODS.has(message.method)) return true;
+    return message.method === "tools/call" && this.#tools.has(message.params?.name);
+  }
+}
