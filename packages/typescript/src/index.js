@@ -5,4 +5,5 @@ export { Tasks } from "./tasks.js";
 export { QuestionError } from "./run.js";
 export { MemoryStore } from "./stores/memory.js";
 export { SqliteStore } from "./stores/sqlite.js";
+export { PostgresStore } from "./stores/postgres.js";
 export { openStore } from "./stores/index.js";

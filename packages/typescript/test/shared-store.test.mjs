@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Lines } from "./lines.mjs";
+import { postgresUrl } from "./postgres.mjs";
 
 const binary = process.env.MCP_TASKS_BIN ?? new URL("../../../target/release/mcp-tasks", import.meta.url).pathname;
 const example = new URL("../examples/server.mjs", import.meta.url).pathname;
@@ -25,6 +26,12 @@ task_support = "required"
 name = "confirm"
 command = ["true"]
 task_support = "required"
+
+[[tools]]
+name = "ask"
+command = ["sh", "-c", "read args; echo '{\\"message\\":\\"Proceed?\\",\\"requestedSchema\\":{\\"type\\":\\"object\\",\\"properties\\":{\\"ok\\":{\\"type\\":\\"boolean\\"}}}}' >&3; read answer; echo \\"$answer\\""]
+task_support = "required"
+questions = true
 `,
   );
   return new Lines(binary, ["serve", "--store", store, "--tools", tools, "--owner", "shared"]);
@@ -98,6 +105,42 @@ test("a task whose tool runs in the TypeScript server is answered through mcp-ta
     }
     assert.equal(done.status, "completed", JSON.stringify(done));
     assert.equal(done.result.content[0].text, '{"ok":true}\n');
+  } finally {
+    await ts.close();
+    await rust.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a task created through mcp-tasks serve on PostgreSQL is answered through the TypeScript server", async () => {
+  const store = await postgresUrl();
+  const dir = mkdtempSync(join(tmpdir(), "mcp-tasks-"));
+  const rust = rustServer(store, dir);
+  const ts = new Lines(process.execPath, [example, store, "shared"]);
+  try {
+    // A 2025-11-25 client of mcp-tasks serve creates the task; its tool (`confirm`, a command
+    // there) asks nothing: here the task is answered, through the TypeScript server, by a
+    // 2026-07-28 client's tasks/update after the Rust host's tool asked through the store.
+    await rust.initialize({ elicitation: {} });
+    await ts.initialize({ elicitation: {} });
+    const created = await rust.request("tools/call", { name: "ask", arguments: {}, task: { ttl: 60_000 } });
+    const { taskId } = created.result.task;
+    const asked = await ts.until(taskId, "input_required");
+    assert.equal(asked.taskId, taskId);
+    // The 2025-11-25 way to answer: tasks/result through the TypeScript server sends the
+    // question to its client; the answer goes back to the Rust host's tool through the store.
+    const pending = ts.request("tasks/result", { taskId });
+    let question;
+    for (let i = 0; i < 100 && !question; i++) {
+      question = ts.others.find((m) => m.method === "elicitation/create");
+      if (!question) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(question, `no question came; got ${JSON.stringify(ts.others)}`);
+    ts.write({ jsonrpc: "2.0", id: question.id, result: { action: "accept", content: { ok: true } } });
+    const result = await pending;
+    assert.equal(result.error, undefined, JSON.stringify(result));
+    assert.match(result.result.content[0].text, /"ok":true/);
+    assert.equal((await rust.request("tasks/get", { taskId })).result.status, "completed");
   } finally {
     await ts.close();
     await rust.close();

@@ -1,5 +1,7 @@
-// A store chosen by a URL, as `mcp-tasks serve --store` chooses one: `memory:` or `file:PATH`.
+// A store chosen by a URL, as `mcp-tasks serve --store` chooses one: `memory:`, `file:PATH` or
+// `postgres://...`.
 import { MemoryStore } from "./memory.js";
+import { PostgresStore } from "./postgres.js";
 import { SqliteStore } from "./sqlite.js";
 
 const METHODS = ["get", "create", "update", "list", "delete", "expire", "abandoned"];
@@ -21,7 +23,8 @@ export function openStore(store) {
     if (path === "") throw new Error("mcp-tasks: a file: store names its file (file:tasks.db)");
     return bound(new SqliteStore(path));
   }
-  throw new Error(`mcp-tasks: unknown store '${store}': use memory: or file:PATH`);
+  if (typeof store === "string" && /^postgres(ql)?:\/\//.test(store)) return bound(new PostgresStore(store));
+  throw new Error(`mcp-tasks: unknown store '${store}': use memory:, file:PATH or postgres://...`);
 }
 
 function bound(store) {
