@@ -1,12 +1,16 @@
-// An MCP server of the TypeScript SDK 2.x with tasks from mcp-tasks, over stdio: the tools the
-// interop tests drive (interop/tools.toml has the same ones as commands for `mcp-tasks serve`).
+// An MCP server of the TypeScript SDK 2.x with tasks from mcp-tasks, over stdio or Streamable
+// HTTP: the tools the interop tests drive (interop/tools.toml has the same ones as commands for
+// `mcp-tasks serve`).
 //
-// Usage: node examples/server.mjs [STORE_URL] [OWNER]   (default memory:, owner "default")
-import { McpServer, ProtocolError } from "@modelcontextprotocol/server";
-import { serveStdio, StdioServerTransport } from "@modelcontextprotocol/server/stdio";
+// Usage: node examples/server.mjs [STORE_URL] [OWNER] [PORT]
+//   (default memory:, owner "default", stdio; with a PORT, HTTP on 127.0.0.1:PORT/mcp, 0: any)
+import { createServer } from "node:http";
+import { toNodeHandler } from "@modelcontextprotocol/node";
+import { createMcpHandler, McpServer, ProtocolError } from "@modelcontextprotocol/server";
+import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { Tasks } from "mcp-tasks";
 
-const [store = "memory:", owner = "default"] = process.argv.slice(2);
+const [store = "memory:", owner = "default", port] = process.argv.slice(2);
 const tasks = await Tasks.open({ store, owner, name: "mcp-tasks-example", pollIntervalMs: 100, progressIntervalMs: 0 });
 const sleep = (ms, signal) =>
   new Promise((resolve, reject) => {
@@ -69,7 +73,14 @@ tasks.tool("shout", { description: "Upper-case the text", inputSchema: { type: "
 
 tasks.workflow("loud_greeting", { description: "Greet someone, then shout the greeting", inputSchema: named }, ["greet", "shout"]);
 
-// serveStdio serves both eras from the factory; the tasks' transport takes their messages.
-serveStdio(() => tasks.attach(new McpServer({ name: "mcp-tasks-example", version: "1.0.0" })), {
-  transport: tasks.transport(new StdioServerTransport()),
-});
+// Both eras from one factory; attach takes the tasks' messages off the SDK's transport.
+const build = () => tasks.attach(new McpServer({ name: "mcp-tasks-example", version: "1.0.0" }));
+if (port === undefined) {
+  serveStdio(build);
+} else {
+  const handler = createMcpHandler(build);
+  const server = createServer(toNodeHandler(handler));
+  server.listen(Number(port), "127.0.0.1", () => {
+    process.stderr.write(`listening on http://127.0.0.1:${server.address().port}/mcp\n`);
+  });
+}

@@ -114,11 +114,15 @@ export class Tasks {
   }
 
   /**
-   * Give `mcp` (an `McpServer`) these tasks: lists the tools in its `tools/list` and declares the
-   * tasks capabilities of both revisions. Call it before connecting, then connect through
-   * `tasks.transport(...)`.
+   * Give `mcp` (an `McpServer`) these tasks: lists the tools in its `tools/list`, declares the
+   * tasks capabilities of both revisions, and takes the messages of tasks off whatever transport
+   * it is connected to (stdio through `serveStdio`, Streamable HTTP through `createMcpHandler`, or
+   * your own `mcp.connect(transport)`). Call it before connecting; return it from a factory.
+   *
+   * `owner`: whose tasks this connection sees: a string, or a function of the message's
+   * `extra` (the SDK's `MessageExtraInfo`, with `authInfo`); default the `owner` of `open`.
    */
-  attach(mcp) {
+  attach(mcp, { owner } = {}) {
     for (const tool of this.#tools.values()) {
       const { config } = tool;
       const registered = mcp.registerTool(
@@ -131,7 +135,7 @@ export class Tasks {
         },
         // Never called: the transport hands these calls to the component.
         () => {
-          throw new Error(`mcp-tasks: ${tool.name} is called through tasks.transport(...)`);
+          throw new Error(`mcp-tasks: ${tool.name} was called around the tasks' transport`);
         },
       );
       // 2025-11-25 lists it (registerTool takes none); the 2026-07-28 codec leaves it out, as
@@ -142,19 +146,11 @@ export class Tasks {
       tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
       extensions: { [EXTENSION]: {} },
     });
+    const connect = mcp.connect.bind(mcp);
+    const ownerOf = typeof owner === "function" ? owner : () => owner ?? this.#options.owner;
+    mcp.connect = (transport) =>
+      connect(intercept(transport, this.#host, this.#tools, ownerOf, `c${++this.#clients}`));
     return mcp;
-  }
-
-  /**
-   * Wrap a transport of the SDK (`StdioServerTransport`, ...): messages of tasks go to the
-   * component and its answers back to the client; every other message goes to the server as
-   * before. Connect the server to what this returns.
-   */
-  transport(inner, { owner } = {}) {
-    return new TasksTransport(inner, this.#host, this.#tools, {
-      owner: owner ?? this.#options.owner,
-      client: `c${++this.#clients}`,
-    });
   }
 
   /** Stop the tools this server runs, and close the store. */
@@ -164,88 +160,68 @@ export class Tasks {
   }
 }
 
-/** The SDK's `Transport`, with the messages of tasks taken off for the component. */
-class TasksTransport {
-  #inner;
-  #host;
-  #tools;
-  #peer;
+/**
+ * The SDK's transport `inner`, with the messages of tasks taken off for the component: every
+ * other property is the transport's own (a proxy), so the SDK's serving entries treat it as theirs.
+ */
+function intercept(inner, host, tools, ownerOf, client) {
+  /** The SDK's own `onmessage`, which gets every message the component does not take. */
+  let downstream;
   /** IDs of the requests the component sent the client (a legacy task's questions). */
-  #asked = new Set();
-  onmessage;
-  onclose;
-  onerror;
-
-  constructor(inner, host, tools, { owner, client }) {
-    this.#inner = inner;
-    this.#host = host;
-    this.#tools = tools;
-    this.#peer = {
-      owner,
-      // One client per transport: IDs are its own.
-      client,
-      push: true,
-      session: "",
-      write: (message, outgoing) => {
-        if (outgoing?.kind === "request") this.#asked.add(JSON.stringify(message.id));
-        inner.send(message).catch((e) => this.onerror?.(e));
-      },
-    };
-    inner.onmessage = (message, extra) => this.#receive(message, extra);
-    inner.onclose = () => this.onclose?.();
-    inner.onerror = (e) => this.onerror?.(e);
-  }
-
-  get sessionId() {
-    return this.#inner.sessionId;
-  }
-
-  start() {
-    return this.#inner.start();
-  }
-
-  send(message, options) {
-    return this.#inner.send(message, options);
-  }
-
-  close() {
-    return this.#inner.close();
-  }
-
-  setProtocolVersion(version) {
-    this.#inner.setProtocolVersion?.(version);
-  }
-
-  #receive(message, extra) {
+  const asked = new Set();
+  const peer = {
+    owner: undefined,
+    // One client per transport: the request IDs are its own.
+    client,
+    push: true,
+    session: "",
+    write: (message, outgoing) => {
+      if (outgoing?.kind === "request") asked.add(JSON.stringify(message.id));
+      inner.send(message).catch((e) => inner.onerror?.(e));
+    },
+  };
+  const isTasks = (message) => {
+    if (message.id === undefined || typeof message.method !== "string") return false;
+    if (TASK_METHODS.has(message.method)) return true;
+    return message.method === "tools/call" && tools.has(message.params?.name);
+  };
+  inner.onmessage = (message, extra) => {
+    peer.owner ??= ownerOf(extra);
     const text = () => JSON.stringify(message);
     if (message.method === "initialize") {
       // The SDK answers; the component keeps what it needs of the handshake (the client's
       // capabilities, the revision) as this connection's session. Its own answer is dropped.
-      const peer = { ...this.#peer, write: () => {} };
-      this.#host.handle(peer, text()).then(() => {
-        this.#peer.session = peer.session;
-      });
-      // The session is set synchronously by the router's first call; let the SDK answer.
-      return this.onmessage?.(message, extra);
-    }
-    if (this.#isTasks(message)) {
-      this.#host.handle(this.#peer, text());
-      return;
-    }
-    if (message.method === undefined && message.id !== undefined && this.#asked.delete(JSON.stringify(message.id))) {
-      this.#host.handle(this.#peer, text());
-      return;
-    }
-    if (message.method === "notifications/cancelled") {
+      const handshake = {
+        ...peer,
+        write: () => {},
+        get session() {
+          return peer.session;
+        },
+        set session(s) {
+          peer.session = s;
+        },
+      };
+      host.handle(handshake, text());
+    } else if (isTasks(message)) {
+      return void host.handle(peer, text());
+    } else if (message.method === undefined && message.id !== undefined && asked.delete(JSON.stringify(message.id))) {
+      return void host.handle(peer, text());
+    } else if (message.method === "notifications/cancelled") {
       // A plain call the component runs may be the one cancelled; the SDK may have one too.
-      this.#host.handle(this.#peer, text());
+      host.handle(peer, text());
     }
-    return this.onmessage?.(message, extra);
-  }
-
-  #isTasks(message) {
-    if (message.id === undefined || typeof message.method !== "string") return false;
-    if (TASK_METHODS.has(message.method)) return true;
-    return message.method === "tools/call" && this.#tools.has(message.params?.name);
-  }
+    downstream?.(message, extra);
+  };
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop === "onmessage") return downstream;
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+    set(target, prop, value) {
+      if (prop === "onmessage") downstream = value;
+      else Reflect.set(target, prop, value, target);
+      return true;
+    },
+  });
 }
