@@ -164,6 +164,8 @@ export class Host {
           this.#runs.delete(v.from);
           entry.run.token = v.to;
           entry.run.state = v.state;
+          // The request it answers now came from this peer.
+          if (peer !== this.#sweepPeer) entry.peer = peer;
           this.#runs.set(v.to, entry);
           break;
         }
@@ -203,34 +205,38 @@ export class Host {
     return wait;
   }
 
-  /** Start the tool of `run` for `peer`: its handler, with a context to report through. */
+  /**
+   * Start the tool of `run` for `peer`: its handler, with a context to report through. The run
+   * reports to the peer it belongs to now: a 2026-07-28 plain call retried with its answers
+   * comes on another connection, and the run moves to it (`rename-run`).
+   */
   #start(run, peer) {
     const tool = this.#tools.get(run.tool);
-    const context = new RunContext(run, {
-      progress: (report) => this.#report(run, peer, report),
-      ask: (questions) => this.#ask(run, peer, questions),
-      detach: () => this.#detach(run, peer),
+    const entry = { run, peer, context: undefined };
+    entry.context = new RunContext(run, {
+      progress: (report) => this.#report(entry, report),
+      ask: (questions) => this.#ask(entry, questions),
+      detach: () => this.#detach(entry),
     });
-    this.#runs.set(run.token, { run, peer, context });
+    this.#runs.set(run.token, entry);
     const settle = async () => {
       if (tool === undefined) {
         return { tag: "error", val: { code: -32602, message: `Unknown tool: ${run.tool}` } };
       }
       try {
-        const result = await tool.handler(JSON.parse(run.arguments), context);
+        const result = await tool.handler(JSON.parse(run.arguments), entry.context);
         return { tag: "success", val: JSON.stringify(result ?? { content: [] }) };
       } catch (e) {
         return outcomeOfError(e);
       }
     };
     settle().then(async (outcome) => {
-      const entry = [...this.#runs.values()].find((e) => e.run === run);
       // Stopped (cancelled): its outcome changes nothing.
-      if (entry === undefined || this.#closed) return;
+      if (this.#runs.get(run.token) !== entry || this.#closed) return;
       this.#runs.delete(run.token);
-      context.end();
+      entry.context.end();
       const message = outcome.tag === "error" ? outcome.val.message : outcome.statusMessage;
-      await this.#finish(run.token, peer, { tag: outcome.tag, val: outcome.val }, message);
+      await this.#finish(run.token, entry.peer, { tag: outcome.tag, val: outcome.val }, message);
     });
   }
 
@@ -243,20 +249,28 @@ export class Host {
     }
   }
 
-  async #report(run, peer, report) {
-    if (!this.#runs.has(run.token)) return;
+  /** Whether `entry` still runs here (not stopped, not ended). */
+  #live(entry) {
+    return this.#runs.get(entry.run.token) === entry;
+  }
+
+  async #report(entry, report) {
+    if (!this.#live(entry)) return;
+    const { run, peer } = entry;
     const actions = await this.#call((r) => r.toolProgress(run.token, run.state, report, this.context(peer)));
     this.#execute(actions, peer);
   }
 
-  async #ask(run, peer, questions) {
-    if (!this.#runs.has(run.token)) throw new Error("the run has ended");
+  async #ask(entry, questions) {
+    if (!this.#live(entry)) throw new Error("the run has ended");
+    const { run, peer } = entry;
     const actions = await this.#call((r) => r.toolInput(run.token, run.state, questions, this.context(peer)));
     this.#execute(actions, peer);
   }
 
-  async #detach(run, peer) {
-    if (!this.#runs.has(run.token)) return;
+  async #detach(entry) {
+    if (!this.#live(entry)) return;
+    const { run, peer } = entry;
     const actions = await this.#call((r) => r.toolDetached(run.token, run.state, this.context(peer)));
     this.#execute(actions, peer);
   }

