@@ -127,6 +127,34 @@ impl Schema {
     }
 }
 
+/// The fenced block (```` ```lang ````) of the Markdown file `doc` (relative to the workspace
+/// root) that holds `marker`, as written.
+pub fn fenced_block(doc: &str, lang: &str, marker: &str) -> String {
+    let text = std::fs::read_to_string(root().join(doc)).unwrap();
+    text.split(&format!("```{lang}\n"))
+        .skip(1)
+        .map(|rest| &rest[..rest.find("```").expect("a closed block")])
+        .find(|block| block.contains(marker))
+        .unwrap_or_else(|| panic!("{doc} shows no {lang} block with {marker}"))
+        .to_string()
+}
+
+/// A documented ```` ```sh ```` block as bash runs it: stopping at the first failure, with this
+/// build's binary for `target/release/mcp-tasks`, and without its `cargo build --release` (this
+/// build made the binary; cargo is busy running the tests).
+pub fn documented_script(block: &str) -> String {
+    let binary = binary().display().to_string();
+    let script: Vec<String> = block
+        .lines()
+        .filter(|line| line.trim() != "cargo build --release")
+        .map(|line| {
+            line.replace("../../target/release/mcp-tasks", &binary)
+                .replace("./target/release/mcp-tasks", &binary)
+        })
+        .collect();
+    format!("set -e\n{}", script.join("\n"))
+}
+
 /// Add these members to `params._meta`, keeping those it has.
 pub fn add_meta(params: &mut Value, members: Value) {
     let mut meta = params["_meta"]

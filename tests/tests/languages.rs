@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use mcp_tasks_e2e::{binary, root, tempdir};
+use mcp_tasks_e2e::{binary, documented_script, fenced_block, root, tempdir};
 
 fn run(program: &Path, args: &[&str], dir: &Path) -> String {
     let out = Command::new(program)
@@ -47,26 +47,9 @@ fn write_components(dir: &Path) {
 }
 
 /// The ```sh block of `docs/wit.md` that holds `marker`, as bash would run it from the workspace
-/// root: with this build's binary for `target/release/mcp-tasks`, and without the block's
-/// `cargo build --release` (this build made the binary; cargo is busy running the tests).
+/// root (see `documented_script`).
 fn documented(marker: &str) -> String {
-    let doc = std::fs::read_to_string(root().join("docs/wit.md")).unwrap();
-    let block = doc
-        .split("```sh\n")
-        .skip(1)
-        .map(|rest| &rest[..rest.find("```").expect("a closed block")])
-        .find(|block| block.contains(marker))
-        .unwrap_or_else(|| panic!("docs/wit.md shows no block with {marker}"));
-    let binary = binary().display().to_string();
-    let script: Vec<String> = block
-        .lines()
-        .filter(|line| line.trim() != "cargo build --release")
-        .map(|line| {
-            line.replace("../../target/release/mcp-tasks", &binary)
-                .replace("./target/release/mcp-tasks", &binary)
-        })
-        .collect();
-    format!("set -e\n{}", script.join("\n"))
+    documented_script(&fenced_block("docs/wit.md", "sh", marker))
 }
 
 /// Run a documented block in bash from the workspace root; what it printed.
