@@ -1,0 +1,48 @@
+"""The example server (an MCPServer with tasks from this package) over stdio, driven by raw
+JSON-RPC lines: what a client sees, errors included."""
+
+
+def test_a_2025_11_25_client_gets_tasks_and_plain_calls(example):
+    s = example()
+    init = s.initialize()
+    assert init["result"]["capabilities"]["tasks"] == {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
+    tools = {t["name"]: t for t in s.request("tools/list")["result"]["tools"]}
+    assert tools["long"]["execution"] == {"taskSupport": "required"}
+    created = s.request("tools/call", {"name": "greet", "arguments": {"name": "Ada"}, "task": {"ttl": 60000}})
+    task_id = created["result"]["task"]["taskId"]
+    s.until(task_id, "completed")
+    assert s.request("tasks/result", {"taskId": task_id})["result"]["content"][0]["text"] == "hello, Ada\n"
+    assert s.request("tools/call", {"name": "shout", "arguments": {"text": "hi"}})["result"]["content"][0]["text"] == "HI\n"
+
+
+def test_bad_input_gets_a_json_rpc_error_as_from_the_rust_host(example):
+    s = example()
+    s.initialize()
+    missing = s.request("tools/call", {"name": "greet", "arguments": {}, "task": {}})
+    assert missing["error"]["code"] == -32602 and "name" in missing["error"]["message"]
+    assert s.request("tasks/get", {"taskId": "no-such-task"})["error"]["code"] == -32602
+    assert s.request("tools/call", {"name": "long", "arguments": {}})["error"]["code"] == -32601
+
+
+def test_an_exception_fails_its_task_and_an_mcp_error_is_a_json_rpc_error(example):
+    s = example()
+    s.initialize()
+    broken = s.request("tools/call", {"name": "broken", "arguments": {}, "task": {}})
+    failed = s.until(broken["result"]["task"]["taskId"], "failed")
+    assert failed["statusMessage"] == "the disk is full"
+    result = s.request("tasks/result", {"taskId": failed["taskId"]})["result"]
+    assert result["isError"] is True and result["content"] == [{"type": "text", "text": "the disk is full"}]
+    limited = s.request("tools/call", {"name": "limited", "arguments": {}, "task": {}})
+    s.until(limited["result"]["task"]["taskId"], "failed")
+    error = s.request("tasks/result", {"taskId": limited["result"]["task"]["taskId"]})["error"]
+    assert error == {"code": -32603, "message": "API rate limit exceeded"}
+    plain = s.request("tools/call", {"name": "broken", "arguments": {}})["result"]
+    assert plain["isError"] is True and plain["content"][0]["text"] == "the disk is full"
+
+
+def test_a_cancel_reaches_the_handler_as_asyncio_cancellation(example):
+    s = example()
+    s.initialize()
+    task_id = s.request("tools/call", {"name": "long", "arguments": {}, "task": {}})["result"]["task"]["taskId"]
+    assert s.request("tasks/cancel", {"taskId": task_id})["result"]["status"] == "cancelled"
+    assert s.wait_stderr(f"long: cancelled ({task_id})"), s.stderr
