@@ -2,7 +2,8 @@
 tools the interop tests drive (interop/tools.toml has the same ones as commands for
 `mcp-tasks serve`).
 
-Usage: python examples/server.py [STORE_URL] [OWNER]   (default memory:, owner "default")
+Usage: python examples/server.py [STORE_URL] [OWNER] [PORT]
+  (default memory:, owner "default", stdio; with a PORT, Streamable HTTP on 127.0.0.1:PORT/mcp)
 """
 
 import asyncio
@@ -102,4 +103,7 @@ tasks.workflow("loud_greeting", ["greet", "shout"], description="Greet someone, 
 
 server = MCPServer("mcp-tasks-example", middleware=[tasks.middleware])
 if __name__ == "__main__":
-    server.run("stdio")
+    if len(sys.argv) > 3:
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[3]))
+    else:
+        server.run("stdio")

@@ -125,3 +125,38 @@ def postgres_url():
         conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         conn.execute(f"CREATE SCHEMA {schema}")
     return f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+
+
+class HttpServer:
+    """An example server over Streamable HTTP on a free port of 127.0.0.1."""
+
+    def __init__(self, script, *args):
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/mcp"
+        self.child = subprocess.Popen(
+            [sys.executable, str(HERE.parent / "examples" / script), *args, str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.stderr = ""
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError(f"{script} did not start: {self.stderr}")
+
+    def _read_stderr(self):
+        for line in self.child.stderr:
+            self.stderr += line
+
+    def close(self):
+        self.child.kill()
+        self.child.wait()

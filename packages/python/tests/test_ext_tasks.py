@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import EXAMPLE, ROOT
+from conftest import EXAMPLE, ROOT, HttpServer
 
 INTEROP = ROOT / "interop/ext-tasks"
 
@@ -25,3 +25,19 @@ def test_the_ext_tasks_client_drives_a_python_sdk_server_with_these_tasks(genera
     assert f"ext-tasks {generation}: ok" in out.stdout, out.stdout + out.stderr
     assert f"{generation} cancelled: ok" in out.stdout
     assert "long: cancelled (" in out.stderr, "the handler saw the cancel"
+
+
+def test_the_ext_tasks_client_drives_both_generations_over_streamable_http():
+    server = HttpServer("server.py", "memory:", "default")
+    try:
+        for generation in ["v2", "v1"]:
+            out = subprocess.run(
+                ["node", str(INTEROP / "drive.mjs"), "-", "-", generation, server.url],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert f"ext-tasks {generation} over HTTP: ok" in out.stdout, out.stdout + out.stderr + server.stderr
+        assert "long: cancelled (" in server.stderr, "the handler saw the cancel"
+    finally:
+        server.close()

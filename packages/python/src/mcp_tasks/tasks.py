@@ -189,6 +189,7 @@ class Tasks:
         if ctx.request_id is not None and (
             method in TASK_METHODS or (method == "tools/call" and (ctx.params or {}).get("name") in self._tools)
         ):
+            _check_name_header(ctx)
             return await self._through_component(ctx)
         if method == "notifications/cancelled":
             # A plain call the component runs may be the one cancelled; the SDK may have one too.
@@ -262,6 +263,23 @@ class Tasks:
         close = getattr(self.store, "close", None)
         if close:
             close()
+
+
+# A mismatch between a routing header and the body (SEP-2243), as the Rust host answers it.
+HEADER_MISMATCH = -32020
+
+
+def _check_name_header(ctx: Any) -> None:
+    """Over HTTP, the SDK checks `Mcp-Name` against the body for the methods it knows; for the
+    extension's methods the body's `taskId` is the name, and a header that disagrees is refused."""
+    from mcp.shared.exceptions import MCPError
+
+    headers = getattr(ctx.request, "headers", None)
+    if headers is None or ctx.method not in ("tasks/get", "tasks/update", "tasks/cancel"):
+        return
+    name, task_id = headers.get("mcp-name"), (ctx.params or {}).get("taskId")
+    if name is not None and name != task_id:
+        raise MCPError(HEADER_MISMATCH, f"Mcp-Name header value '{name}' does not match body value '{task_id}'")
 
 
 async def _quietly(coroutine: Awaitable[Any]) -> None:
