@@ -4,6 +4,9 @@
 //!   `conformance/store.json`, the official conformance suite and extension client against its
 //!   example servers, and stores shared with this binary; the README's quick start runs as
 //!   written, from the packed tarball, as a user would install it.
+//! - `packages/python`: the PyPI package `mcp-tasks` for Python SDK 2.x servers. Its wheel
+//!   carries this build's component; its tests (pytest) cover the same ground; the README's quick
+//!   start runs as written, from the built wheel, in an environment of its own.
 //!
 //! `.ci/setup` installs the packages' dependencies.
 
@@ -61,6 +64,40 @@ fn the_typescript_package_builds_passes_its_tests_and_its_quick_start_runs() {
     let drive = package.join("test/quickstart-drive.mjs");
     let out = run(
         "node",
+        &[drive.to_str().unwrap(), project.to_str().unwrap()],
+        &project,
+    );
+    assert!(out.contains("a 2026-07-28 call became a task"), "{out}");
+}
+
+#[test]
+fn the_python_package_builds_passes_its_tests_and_its_quick_start_runs() {
+    let package = root().join("packages/python");
+    let python = package.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "packages/python/.venv is missing: run .ci/setup"
+    );
+    let python = python.to_str().unwrap();
+    run(python, &["build_component.py"], &package);
+    let tests = run(python, &["-m", "pytest", "-q", "tests/"], &package);
+    assert!(
+        tests.contains(" passed") && !tests.contains("failed"),
+        "{tests}"
+    );
+    eprintln!("{}", tests.lines().last().unwrap_or_default());
+
+    // The quick start, as written, in a directory of its own (see the TypeScript one).
+    let dir = tempdir::Dir::new();
+    std::os::unix::fs::symlink(root().join("packages"), dir.path().join("packages")).unwrap();
+    let install = fenced_block("packages/python/README.md", "sh", "pip wheel");
+    run("bash", &["-c", &documented_script(&install)], dir.path());
+    let project = dir.path().join("countdown");
+    let server = fenced_block("packages/python/README.md", "python", "MCPServer");
+    std::fs::write(project.join("server.py"), server).unwrap();
+    let drive = package.join("tests/quickstart_drive.py");
+    let out = run(
+        python,
         &[drive.to_str().unwrap(), project.to_str().unwrap()],
         &project,
     );

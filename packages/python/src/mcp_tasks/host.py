@@ -174,7 +174,8 @@ class Host:
         entry: _Entry
         async def progress(p: Optional[float], total: Optional[float], message: Optional[str]) -> None:
             if self._live(entry):
-                report = record(progress=p, total=total, message=message)
+                # f64 fields: wasmtime-py takes no int for them.
+                report = record(progress=_float(p), total=_float(total), message=message)
                 self._execute(self._call(lambda r: r.tool_progress(run["token"], run["state"], report, self.context(entry.peer))), entry.peer)
 
         async def ask(questions: dict[str, dict[str, Any]]) -> None:
@@ -231,6 +232,10 @@ class Host:
                 self._execute(self._call(lambda r: r.sweep(list(self._runs), self.context(peer))), peer)
             except Exception as e:
                 log.warning("sweep failed: %s", e)
+
+
+def _float(value: Optional[float]) -> Optional[float]:
+    return None if value is None else float(value)
 
 
 def _plain(result: Any) -> Any:
