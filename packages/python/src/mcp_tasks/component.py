@@ -206,6 +206,7 @@ class Router:
         def func(name: str) -> Any:
             return instance.get_func(self.wasm_store, instance.get_export_index(self.wasm_store, name, router))
 
+        self._versions = func("versions")
         self._handle = func("handle")
         self._progress = func("tool-progress")
         self._finished = func("tool-finished")
@@ -215,6 +216,10 @@ class Router:
 
     def _actions(self, raw: list[Variant]) -> list[Action]:
         return [_action(a) for a in raw]
+
+    def versions(self) -> list[tuple[str, str]]:
+        """The revisions the router speaks, newest first: (version, era)."""
+        return [(v.version, v.era) for v in self._versions(self.wasm_store)]
 
     def handle(self, message: str, ctx: Record) -> list[Action]:
         return self._actions(self._handle(self.wasm_store, message, ctx))
