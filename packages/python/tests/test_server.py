@@ -46,3 +46,21 @@ def test_a_cancel_reaches_the_handler_as_asyncio_cancellation(example):
     task_id = s.request("tools/call", {"name": "long", "arguments": {}, "task": {}})["result"]["task"]["taskId"]
     assert s.request("tasks/cancel", {"taskId": task_id})["result"]["status"] == "cancelled"
     assert s.wait_stderr(f"long: cancelled ({task_id})"), s.stderr
+
+
+def test_a_low_level_server_gets_the_tasks_through_its_middleware_list():
+    import sys
+
+    from conftest import HERE, Lines
+
+    s = Lines(sys.executable, str(HERE.parent / "examples/lowlevel_server.py"))
+    try:
+        init = s.initialize()
+        assert init["result"]["capabilities"]["tasks"]["requests"] == {"tools": {"call": {}}}
+        assert "tools" in init["result"]["capabilities"]
+        assert [t["name"] for t in s.request("tools/list")["result"]["tools"]] == ["pause"]
+        task_id = s.request("tools/call", {"name": "pause", "arguments": {}, "task": {}})["result"]["task"]["taskId"]
+        s.until(task_id, "completed")
+        assert s.request("tasks/result", {"taskId": task_id})["result"]["content"][0]["text"] == "paused"
+    finally:
+        s.close()

@@ -185,6 +185,14 @@ function intercept(inner, host, tools, ownerOf, client) {
     if (TASK_METHODS.has(message.method)) return true;
     return message.method === "tools/call" && tools.has(message.params?.name);
   };
+  /** A request whose handling failed is answered with the failure, not left hanging. */
+  const handled = (handling, message) =>
+    handling.catch((e) => {
+      if (message.method !== undefined && message.id !== undefined) {
+        const error = { code: -32603, message: `Internal error: ${e?.message ?? e}` };
+        peer.write({ jsonrpc: "2.0", id: message.id, error }, { kind: "response" });
+      }
+    });
   inner.onmessage = (message, extra) => {
     peer.owner ??= ownerOf(extra);
     const text = () => JSON.stringify(message);
@@ -203,9 +211,9 @@ function intercept(inner, host, tools, ownerOf, client) {
       };
       host.handle(handshake, text());
     } else if (isTasks(message)) {
-      return void host.handle(peer, text());
+      return void handled(host.handle(peer, text()), message);
     } else if (message.method === undefined && message.id !== undefined && asked.delete(JSON.stringify(message.id))) {
-      return void host.handle(peer, text());
+      return void handled(host.handle(peer, text()), message);
     } else if (message.method === "notifications/cancelled") {
       // A plain call the component runs may be the one cancelled; the SDK may have one too.
       host.handle(peer, text());

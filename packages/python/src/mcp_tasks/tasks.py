@@ -13,12 +13,15 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Optional
 
+from mcp.shared.exceptions import MCPError
+
 from .component import Router, record
 from .host import Host, Peer
 from .run import Run
 from .stores import open_store
 
 EXTENSION = "io.modelcontextprotocol/tasks"
+METHOD_NOT_FOUND = -32601
 TASK_METHODS = {"tasks/get", "tasks/result", "tasks/list", "tasks/cancel", "tasks/update"}
 SUPPORT = {"forbidden", "optional", "required"}
 LEGACY_CAPABILITY = {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
@@ -171,14 +174,22 @@ class Tasks:
             peer.session = handshake.session
             result = _plain(await call_next(ctx))
             result.setdefault("capabilities", {})["tasks"] = LEGACY_CAPABILITY
+            result["capabilities"].setdefault("tools", {})
             result["capabilities"].setdefault("extensions", {})[EXTENSION] = {}
             return result
         if method == "server/discover":
             result = _plain(await call_next(ctx))
             result.setdefault("capabilities", {}).setdefault("extensions", {})[EXTENSION] = {}
+            result["capabilities"].setdefault("tools", {})
             return result
         if method == "tools/list":
-            result = _plain(await call_next(ctx))
+            try:
+                result = _plain(await call_next(ctx))
+            except MCPError as e:
+                # A low-level server without tools of its own lists only these.
+                if e.code != METHOD_NOT_FOUND:
+                    raise
+                result = {"tools": []}
             legacy = "2026" not in str(ctx.protocol_version)
             for tool in self._tools.values():
                 listed = dict(tool.listed)
@@ -239,15 +250,18 @@ class Tasks:
         await self._host.handle(peer, json.dumps(answer))
 
     async def _through_component(self, ctx: Any) -> Any:
-        from mcp.shared.exceptions import MCPError
-
         peer = self._peer(ctx)
         key = json.dumps(ctx.request_id)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         peer.pending.answers[key] = future  # type: ignore[attr-defined]
         handling = asyncio.get_running_loop().create_task(self._host.handle(peer, self._message(ctx)))
         try:
-            answer = await future
+            await asyncio.wait({future, handling}, return_when=asyncio.FIRST_COMPLETED)
+            if not future.done():
+                # The handling ended without an answer (it failed): the request is not left hanging.
+                failure = handling.exception()
+                raise MCPError(-32603, f"Internal error: {failure or 'the request got no answer'}")
+            answer = future.result()
         finally:
             peer.pending.answers.pop(key, None)  # type: ignore[attr-defined]
             if not handling.done():
@@ -272,8 +286,6 @@ HEADER_MISMATCH = -32020
 def _check_name_header(ctx: Any) -> None:
     """Over HTTP, the SDK checks `Mcp-Name` against the body for the methods it knows; for the
     extension's methods the body's `taskId` is the name, and a header that disagrees is refused."""
-    from mcp.shared.exceptions import MCPError
-
     headers = getattr(ctx.request, "headers", None)
     if headers is None or ctx.method not in ("tasks/get", "tasks/update", "tasks/cancel"):
         return
