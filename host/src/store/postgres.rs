@@ -23,23 +23,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A key for `pg_advisory_xact_lock`, so that hosts starting together migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x6d63_705f_7461_736b; // "mcp_task"
 
-/// The schema, one migration per entry; the table `mcp_tasks_schema` records how many ran.
-const MIGRATIONS: &[&str] = &["
-    CREATE TABLE mcp_tasks (
-        id          TEXT PRIMARY KEY,
-        owner       TEXT NOT NULL,
-        status      TEXT NOT NULL,
-        created_at  BIGINT NOT NULL,
-        expires_at  BIGINT,
-        lease_until BIGINT,
-        version     BIGINT NOT NULL,
-        body        TEXT NOT NULL
-    );
-    CREATE INDEX mcp_tasks_by_owner ON mcp_tasks (owner, created_at, id);
-    CREATE INDEX mcp_tasks_by_owner_status ON mcp_tasks (owner, status, created_at, id);
-    CREATE INDEX mcp_tasks_by_expiry ON mcp_tasks (expires_at) WHERE expires_at IS NOT NULL;
-    CREATE INDEX mcp_tasks_by_lease ON mcp_tasks (lease_until) WHERE lease_until IS NOT NULL;
-"];
+/// The schema, one migration per entry (`schema/postgres/N.sql`, which the packages apply too);
+/// the table `mcp_tasks_schema` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("schema/postgres/1.sql")];
 
 /// Tasks in a PostgreSQL database.
 pub struct PostgresStore {

@@ -22,23 +22,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How many expired tasks one transaction of `expire` deletes (see there).
 const EXPIRE_BATCH: usize = 250;
 
-/// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &["
-    CREATE TABLE tasks (
-        id          TEXT PRIMARY KEY,
-        owner       TEXT NOT NULL,
-        status      TEXT NOT NULL,
-        created_at  INTEGER NOT NULL,
-        expires_at  INTEGER,
-        lease_until INTEGER,
-        version     INTEGER NOT NULL,
-        body        TEXT NOT NULL
-    );
-    CREATE INDEX tasks_by_owner ON tasks (owner, created_at, id);
-    CREATE INDEX tasks_by_owner_status ON tasks (owner, status, created_at, id);
-    CREATE INDEX tasks_by_expiry ON tasks (expires_at) WHERE expires_at IS NOT NULL;
-    CREATE INDEX tasks_by_lease ON tasks (lease_until) WHERE lease_until IS NOT NULL;
-"];
+/// The schema, one migration per entry (`schema/sqlite/N.sql`, which the packages apply too);
+/// `PRAGMA user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[include_str!("schema/sqlite/1.sql")];
 
 /// Tasks in one SQLite file.
 pub struct SqliteStore {

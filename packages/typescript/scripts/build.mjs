@@ -4,7 +4,7 @@
 //
 // The binary: $MCP_TASKS_BIN, else this checkout's target/release/mcp-tasks.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -39,4 +39,8 @@ if (text.includes(slow)) {
 } else {
   console.log("build: jco's debug logging looks different from 1.35's; left as jco wrote it");
 }
-console.log("build: gen/ holds the transpiled component");
+
+// The SQL stores' schema: the Rust host's own files, so both keep one schema.
+rmSync(join(root, "schema"), { recursive: true, force: true });
+cpSync(join(root, "../../host/src/store/schema"), join(root, "schema"), { recursive: true });
+console.log("build: gen/ holds the transpiled component, schema/ the stores' schema");

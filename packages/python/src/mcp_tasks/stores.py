@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
+from importlib import resources
 from typing import Any, Optional
 
 from .component import AlreadyExists, Conflict, InputRequest, InvalidCursor, NotFound, RpcError, Task, Unavailable
@@ -172,24 +173,12 @@ class MemoryStore:
         pass
 
 
-SQLITE_MIGRATIONS = [
-    """
-    CREATE TABLE tasks (
-        id          TEXT PRIMARY KEY,
-        owner       TEXT NOT NULL,
-        status      TEXT NOT NULL,
-        created_at  INTEGER NOT NULL,
-        expires_at  INTEGER,
-        lease_until INTEGER,
-        version     INTEGER NOT NULL,
-        body        TEXT NOT NULL
-    );
-    CREATE INDEX tasks_by_owner ON tasks (owner, created_at, id);
-    CREATE INDEX tasks_by_owner_status ON tasks (owner, status, created_at, id);
-    CREATE INDEX tasks_by_expiry ON tasks (expires_at) WHERE expires_at IS NOT NULL;
-    CREATE INDEX tasks_by_lease ON tasks (lease_until) WHERE lease_until IS NOT NULL;
-    """
-]
+def migrations(dialect: str) -> list[str]:
+    """The migrations of a SQL store (`sqlite` or `postgres`), in order: the Rust host's schema
+    files (host/src/store/schema/), which the package's build copies into it."""
+    folder = resources.files(__package__).joinpath("schema", dialect)
+    files = [f for f in folder.iterdir() if f.name.endswith(".sql") and f.name[:-4].isdigit()]
+    return [f.read_text() for f in sorted(files, key=lambda f: int(f.name[:-4]))]
 
 
 class _Sql:
@@ -279,11 +268,12 @@ class SqliteStore(_Sql):
             # One immediate transaction: two processes opening a new file do not both migrate.
             self.db.execute("BEGIN IMMEDIATE")
             applied = self.db.execute("PRAGMA user_version").fetchone()[0]
-            for migration in SQLITE_MIGRATIONS[applied:]:
+            schema = migrations("sqlite")
+            for migration in schema[applied:]:
                 for statement in filter(str.strip, migration.split(";")):
                     self.db.execute(statement)
-            if applied < len(SQLITE_MIGRATIONS):
-                self.db.execute(f"PRAGMA user_version = {len(SQLITE_MIGRATIONS)}")
+            if applied < len(schema):
+                self.db.execute(f"PRAGMA user_version = {len(schema)}")
             self.db.execute("COMMIT")
         except sqlite3.Error as e:
             raise ValueError(f"mcp-tasks: cannot open the store file {path}: {e}") from e
@@ -315,25 +305,6 @@ class SqliteStore(_Sql):
         self.db.close()
 
 
-POSTGRES_MIGRATIONS = [
-    """
-    CREATE TABLE mcp_tasks (
-        id          TEXT PRIMARY KEY,
-        owner       TEXT NOT NULL,
-        status      TEXT NOT NULL,
-        created_at  BIGINT NOT NULL,
-        expires_at  BIGINT,
-        lease_until BIGINT,
-        version     BIGINT NOT NULL,
-        body        TEXT NOT NULL
-    );
-    CREATE INDEX mcp_tasks_by_owner ON mcp_tasks (owner, created_at, id);
-    CREATE INDEX mcp_tasks_by_owner_status ON mcp_tasks (owner, status, created_at, id);
-    CREATE INDEX mcp_tasks_by_expiry ON mcp_tasks (expires_at) WHERE expires_at IS NOT NULL;
-    CREATE INDEX mcp_tasks_by_lease ON mcp_tasks (lease_until) WHERE lease_until IS NOT NULL;
-    """
-]
-
 # pg_advisory_xact_lock's key, as the Rust host's: hosts starting together migrate in turn.
 MIGRATION_LOCK = 0x6D63_705F_7461_736B
 
@@ -359,9 +330,10 @@ class PostgresStore(_Sql):
                 if row is None:
                     self.conn.execute("INSERT INTO mcp_tasks_schema (applied) VALUES (0)")
                 applied = 0 if row is None else row[0]
-                for migration in POSTGRES_MIGRATIONS[applied:]:
+                schema = migrations("postgres")
+                for migration in schema[applied:]:
                     self.conn.execute(migration)
-                self.conn.execute("UPDATE mcp_tasks_schema SET applied = %s", (len(POSTGRES_MIGRATIONS),))
+                self.conn.execute("UPDATE mcp_tasks_schema SET applied = %s", (len(schema),))
         except psycopg.Error as e:
             raise ValueError(f"mcp-tasks: cannot open the store {_redact(url)}: {e}") from e
 

@@ -3,26 +3,13 @@
 // Queries and schema are the Rust host's (host/src/store/postgres.rs).
 import pg from "pg";
 import { runAsWorker } from "synckit";
+import { migrations } from "./shared.js";
 
 /** A key for pg_advisory_xact_lock, so that hosts starting together migrate one at a time. */
 const MIGRATION_LOCK = "7882829484127020907"; // 0x6d63705f7461736b, "mcp_task"
 
-const MIGRATIONS = [
-  `CREATE TABLE mcp_tasks (
-       id          TEXT PRIMARY KEY,
-       owner       TEXT NOT NULL,
-       status      TEXT NOT NULL,
-       created_at  BIGINT NOT NULL,
-       expires_at  BIGINT,
-       lease_until BIGINT,
-       version     BIGINT NOT NULL,
-       body        TEXT NOT NULL
-   );
-   CREATE INDEX mcp_tasks_by_owner ON mcp_tasks (owner, created_at, id);
-   CREATE INDEX mcp_tasks_by_owner_status ON mcp_tasks (owner, status, created_at, id);
-   CREATE INDEX mcp_tasks_by_expiry ON mcp_tasks (expires_at) WHERE expires_at IS NOT NULL;
-   CREATE INDEX mcp_tasks_by_lease ON mcp_tasks (lease_until) WHERE lease_until IS NOT NULL;`,
-];
+/** The schema, one migration per entry; the table mcp_tasks_schema counts those applied. */
+const MIGRATIONS = migrations("postgres");
 
 let pool;
 

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from "node:fs";
+
 // What every store backend shares: the list cursor and the order it resumes in, and the task as
 // the JSON `body` the Rust host's SQL stores keep (host/src/store/row.rs), so that a task
 // written here is read there and the reverse.
@@ -101,4 +103,16 @@ export function decodeBody(text) {
     attempt: b.attempt ?? 1,
     variables: opt(b.variables),
   };
+}
+
+/**
+ * The migrations of a SQL store (`sqlite` or `postgres`), in order: the Rust host's schema files
+ * (host/src/store/schema/), which the package's build copies into schema/.
+ */
+export function migrations(dialect) {
+  const dir = new URL(`../../schema/${dialect}/`, import.meta.url);
+  return readdirSync(dir)
+    .filter((f) => /^\d+\.sql$/.test(f))
+    .sort((a, b) => parseInt(a, 10) - parseInt(b, 10))
+    .map((f) => readFileSync(new URL(f, dir), "utf8"));
 }

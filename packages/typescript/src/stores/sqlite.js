@@ -5,25 +5,10 @@
 // WAL mode lets readers and the one writer of the moment work at once; a busy timeout makes a
 // process wait for another's write instead of failing; each change is one statement.
 import { createRequire } from "node:module";
-import { decodeBody, encodeBody, parseCursor, statusName, cursorOf } from "./shared.js";
+import { cursorOf, decodeBody, encodeBody, migrations, parseCursor, statusName } from "./shared.js";
 
 /** The schema, one migration per entry; `PRAGMA user_version` counts those applied. */
-const MIGRATIONS = [
-  `CREATE TABLE tasks (
-       id          TEXT PRIMARY KEY,
-       owner       TEXT NOT NULL,
-       status      TEXT NOT NULL,
-       created_at  INTEGER NOT NULL,
-       expires_at  INTEGER,
-       lease_until INTEGER,
-       version     INTEGER NOT NULL,
-       body        TEXT NOT NULL
-   );
-   CREATE INDEX tasks_by_owner ON tasks (owner, created_at, id);
-   CREATE INDEX tasks_by_owner_status ON tasks (owner, status, created_at, id);
-   CREATE INDEX tasks_by_expiry ON tasks (expires_at) WHERE expires_at IS NOT NULL;
-   CREATE INDEX tasks_by_lease ON tasks (lease_until) WHERE lease_until IS NOT NULL;`,
-];
+const MIGRATIONS = migrations("sqlite");
 
 const BUSY_TIMEOUT_MS = 10_000;
 const EXPIRE_BATCH = 250;
