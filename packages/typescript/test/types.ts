@@ -1,0 +1,23 @@
+// Compiled by test/types.test.mjs with tsc --strict: the package's types, as a TypeScript server
+// uses them, hold against the SDK's.
+import { McpServer } from "@modelcontextprotocol/server";
+import { MemoryStore, QuestionError, Tasks, type RunContext, type TaskStore } from "mcp-tasks";
+
+const tasks: Tasks = await Tasks.open({ store: "memory:", pollIntervalMs: 500 });
+tasks.tool(
+  "slow",
+  { description: "Slow", inputSchema: { type: "object" }, taskSupport: "required", maxAttempts: 2 },
+  async (args: { n?: number }, run: RunContext) => {
+    await run.progress({ progress: 1, total: 2, message: "half" });
+    const answers = await run.ask({ name: { method: "elicitation/create", params: { message: "?" } } });
+    const name: unknown = answers.name;
+    if (run.signal.aborted || run.taskId === undefined) throw new QuestionError("stopped");
+    return { content: [{ type: "text", text: `${args.n ?? 0} ${String(name)}` }] };
+  },
+);
+tasks.workflow("twice", { description: "Twice" }, ["slow", "slow"]);
+const mcp: McpServer = tasks.attach(new McpServer({ name: "typed", version: "1.0.0" }), { owner: "me" });
+const store: TaskStore = new MemoryStore();
+void mcp;
+void store;
+await tasks.close();
