@@ -1,5 +1,5 @@
 """A whole task lifecycle through the mcp-tasks component in Python (wasmtime 50), with the
-store written in Python (a dict). This file is the host: it feeds JSON-RPC messages to the
+store written in Python (the package's MemoryStore, a dict). This file is the host: it feeds JSON-RPC messages to the
 router and carries out the actions it returns.
 
 Usage: python lifecycle.py TASKS_WASM MACHINE_WASM
@@ -10,7 +10,8 @@ import statistics
 import sys
 import time
 
-from mcp_tasks_component import Context, DictStore, Machine, Settings, Tasks, Tool
+from mcp_tasks import MemoryStore
+from mcp_tasks_component import Context, Machine, Settings, Tasks, Tool
 
 tasks_wasm, machine_wasm = sys.argv[1], sys.argv[2]
 
@@ -25,7 +26,7 @@ shout = Tool(
     description="Upper-case the text",
     input_schema=json.dumps({"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}),
 )
-store = DictStore()
+store = MemoryStore()
 tasks = Tasks(tasks_wasm, store=store, settings=Settings(page_size=2), tools=[shout])
 ctx = Context(owner="python")
 sent, runs = [], []
@@ -67,7 +68,7 @@ assert init["result"]["capabilities"]["tasks"] == {"list": {}, "cancel": {}, "re
 created = request("tools/call", {"name": "shout", "arguments": {"text": "hello"}, "task": {"ttl": 60000}})
 task_id = created["result"]["task"]["taskId"]
 assert created["result"]["task"]["status"] == "working", created
-assert store.get(task_id).status == "working"  # the Python dict holds it
+assert store.get(task_id).status == "working"  # the Python store holds it
 run_tools()
 assert any(m.get("method") == "notifications/tasks/status" and m["params"]["status"] == "completed" for m in sent)
 result = request("tasks/result", {"taskId": task_id})["result"]

@@ -1,14 +1,12 @@
-"""Typed access to the mcp-tasks components from Python, on PyPI `wasmtime` 50 (wasmtime.component).
+"""The mcp-tasks components from Python, by hand, on PyPI `wasmtime` 50: the state-machine
+component alone (`Machine`), and the whole component with a store and tools written here
+(`Tasks`), through the low-level binding of the Python package (`mcp_tasks.component`:
+records as dataclasses, store errors as exceptions, the router's actions as `Action`s).
 
-The raw API shows WIT records as `Record` objects with kebab-case attributes ("created-at"),
-variants as `Variant(tag, payload)` or, where the cases can be told apart by Python type, as
-the bare payload, and takes a `result<_, E>` from an import as the bare `E` value. This module
-hides that: `Task` is a dataclass, a store raises `StoreError`, actions come back as `Action`.
-
-    machine = Machine.load("machine.wasm")
+    machine = Machine("machine.wasm")
     machine.can_transition("working", "completed")        # True
 
-    tasks = Tasks.load("tasks.wasm", store=DictStore(), settings=Settings(), tools=[...])
+    tasks = Tasks("tasks.wasm", store=MemoryStore(), settings=Settings(), tools=[...])
     actions = tasks.handle('{"jsonrpc":"2.0","id":1,"method":"ping"}', Context(owner="me"))
 """
 
@@ -18,167 +16,18 @@ import dataclasses
 import secrets
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
+from mcp_tasks.component import PACKAGE, Action, Router, record
 from wasmtime import Engine, Store, WasiConfig
-from wasmtime.component import Component, Linker, Record, Variant
-
-PACKAGE = "mcp:tasks/{}@0.6.0"
-TERMINAL = {"completed", "failed", "cancelled"}
-
-
-def _record(**fields: Any) -> Record:
-    """A WIT record value: snake_case keyword arguments become kebab-case fields."""
-    r = Record()
-    for name, value in fields.items():
-        setattr(r, name.replace("_", "-"), value)
-    return r
-
-
-def _fields(r: Record) -> dict[str, Any]:
-    return {name.replace("-", "_"): value for name, value in r.__dict__.items()}
-
-
-@dataclass
-class InputRequest:
-    """One question of a task; see the `input-request` record in wit/tasks.wit."""
-
-    key: str
-    method: str
-    params: str
-    state: str  # open | sent | answered | done
-    response: Optional[str]
-
-
-@dataclass
-class Task:
-    """One task as the store keeps it; see the `task` record in wit/tasks.wit."""
-
-    era: str  # legacy | modern
-    id: str
-    owner: str
-    status: str  # working | input-required | completed | failed | cancelled
-    status_message: Optional[str]
-    created_at: int
-    last_updated_at: int
-    ttl: Optional[int]
-    poll_interval: Optional[int]
-    version: int
-    request: str
-    # The `outcome` variant, untagged as wasmtime-py gives it: the success result's JSON text
-    # (a str), or the error's rpc-error Record. Kept as it came; the store only stores it.
-    outcome: Optional[Any]
-    input_requests: list[InputRequest]
-    executor: Optional[str]
-    lease_until: Optional[int]
-    # Which run of its tool (a workflow's: of its step) this is, from 1 (retries count up).
-    attempt: int
-    # What the component keeps with the task between runs (a workflow's steps), JSON text.
-    variables: Optional[str]
-
-    @staticmethod
-    def from_wit(r: Record) -> "Task":
-        f = _fields(r)
-        f["input_requests"] = [InputRequest(**_fields(q)) for q in f["input_requests"]]
-        return Task(**f)
-
-    def to_wit(self) -> Record:
-        f = dataclasses.asdict(self)
-        f["outcome"] = self.outcome  # asdict would copy a Record into a dict
-        f["input_requests"] = [_record(**dataclasses.asdict(q)) for q in self.input_requests]
-        return _record(**f)
-
-
-class StoreError(Exception):
-    """A `store-error`: raise one of these from a store written in Python."""
-
-    tag = "unavailable"
-
-    def __init__(self, payload: Any = None):
-        super().__init__(self.tag, payload)
-        self.payload = payload
-
-    def to_wit(self) -> Variant:
-        return Variant(self.tag, self.payload)
-
-
-class NotFound(StoreError):
-    tag = "not-found"
-
-
-class AlreadyExists(StoreError):
-    tag = "already-exists"
-
-
-class Conflict(StoreError):
-    """The stored version differs; the payload is that version."""
-
-    tag = "conflict"
-
-
-class InvalidCursor(StoreError):
-    tag = "invalid-cursor"
-
-
-class DictStore:
-    """The store contract of wit/tasks.wit, kept in a Python dict."""
-
-    def __init__(self) -> None:
-        self.tasks: dict[str, Task] = {}
-
-    def get(self, id: str) -> Optional[Task]:
-        return self.tasks.get(id)
-
-    def create(self, task: Task) -> None:
-        if task.id in self.tasks:
-            raise AlreadyExists()
-        self.tasks[task.id] = task
-
-    def update(self, task: Task, expected_version: int) -> None:
-        stored = self.tasks.get(task.id)
-        if stored is None:
-            raise NotFound()
-        if stored.version != expected_version:
-            raise Conflict(stored.version)
-        self.tasks[task.id] = task
-
-    def list(self, owner: str, status: Optional[str], cursor: Optional[str], limit: int):
-        after = None
-        if cursor is not None:
-            at, sep, id = cursor.partition(":")
-            if not sep or not at.isdigit():
-                raise InvalidCursor()
-            after = (int(at), id)
-        mine = sorted(
-            (t for t in self.tasks.values() if t.owner == owner and status in (None, t.status)),
-            key=lambda t: (t.created_at, t.id),
-        )
-        mine = [t for t in mine if after is None or (t.created_at, t.id) > after]
-        page = mine[:limit]
-        more = len(mine) > len(page)
-        return page, (f"{page[-1].created_at}:{page[-1].id}" if more else None)
-
-    def delete(self, id: str) -> None:
-        if self.tasks.pop(id, None) is None:
-            raise NotFound()
-
-    def expire(self, now: int) -> list[str]:
-        gone = [t.id for t in self.tasks.values() if t.ttl is not None and t.created_at + t.ttl <= now]
-        for id in gone:
-            del self.tasks[id]
-        return gone
-
-    def abandoned(self, now: int, limit: int) -> list[str]:
-        lapsed = [
-            t.id
-            for t in self.tasks.values()
-            if t.status not in TERMINAL and t.lease_until is not None and t.lease_until <= now
-        ]
-        return lapsed[:limit]
+from wasmtime.component import Component, Linker
 
 
 @dataclass
 class Settings:
+    """The `settings` record of wit/tasks.wit."""
+
     name: str = "mcp-tasks-python"
     version: str = "0.1.0"
     instructions: Optional[str] = None
@@ -198,6 +47,8 @@ class Settings:
 
 @dataclass
 class Tool:
+    """The `tool` record of wit/tasks.wit."""
+
     name: str
     input_schema: str = '{"type":"object"}'
     task_support: str = "optional"  # forbidden | optional | required
@@ -221,6 +72,8 @@ class Tool:
 
 @dataclass
 class Context:
+    """The `context` record of wit/tasks.wit: who calls, and when."""
+
     owner: str
     now: int = field(default_factory=lambda: int(time.time() * 1000))
     session: str = ""
@@ -229,34 +82,6 @@ class Context:
     push: bool = False
     # Which client sent the message, where several clients' request IDs may be equal.
     client: str = ""
-
-
-@dataclass
-class Action:
-    """One thing the host must do: `tag` as in the WIT's `action` variant, `value` its payload
-    (a string, or a dict for send, run-tool, wait, reply-tool, update-run, rename-run and listen)."""
-
-    tag: str
-    value: Any
-
-
-def _action(v: Variant) -> Action:
-    payload = v.payload
-    if isinstance(payload, Record):
-        payload = _fields(payload)
-    return Action(v.tag, payload)
-
-
-def _returning(f):
-    """Wrap a store method as an import: a `StoreError` becomes the `err` of the result."""
-
-    def call(_store, *args):
-        try:
-            return f(*args)
-        except StoreError as e:
-            return e.to_wit()
-
-    return call
 
 
 class Machine:
@@ -283,43 +108,20 @@ class Machine:
 class Tasks:
     """The whole component (`mcp-tasks component`), with its store and server imports in Python."""
 
-    def __init__(self, path: str, store: DictStore, settings: Settings, tools: list[Tool]):
-        self.engine = Engine()
-        self.wasm_store = Store(self.engine)
-        self.wasm_store.set_wasi(WasiConfig())
-        linker = Linker(self.engine)
-        linker.add_wasip2()
-        with linker.root() as root:
-            with root.add_instance(PACKAGE.format("store")) as s:
-                s.add_func("get", _returning(lambda id: (lambda t: None if t is None else t.to_wit())(store.get(id))))
-                s.add_func("create", _returning(lambda task: store.create(Task.from_wit(task))))
-                s.add_func("update", _returning(lambda task, v: store.update(Task.from_wit(task), v)))
-                s.add_func("list", _returning(lambda owner, status, cursor, limit: (
-                    lambda page: _record(tasks=[t.to_wit() for t in page[0]], next_cursor=page[1])
-                )(store.list(owner, status, cursor, limit))))
-                s.add_func("delete", _returning(store.delete))
-                s.add_func("expire", _returning(store.expire))
-                s.add_func("abandoned", _returning(store.abandoned))
-            with root.add_instance(PACKAGE.format("server")) as srv:
-                wit_tools = {t.name: _record(**dataclasses.asdict(t)) for t in tools}
-                srv.add_func("get-settings", lambda _s: _record(**dataclasses.asdict(settings)))
-                srv.add_func("tools", lambda _s: list(wit_tools.values()))
-                srv.add_func("find-tool", lambda _s, name: wit_tools.get(name))
-        instance = linker.instantiate(self.wasm_store, Component.from_file(self.engine, path))
-        router = instance.get_export_index(self.wasm_store, PACKAGE.format("router"))
-        func = lambda name: instance.get_func(self.wasm_store, instance.get_export_index(self.wasm_store, name, router))
-        self._handle = func("handle")
-        self._finished = func("tool-finished")
-
-    @staticmethod
-    def _ctx(ctx: Context) -> Record:
-        return _record(**dataclasses.asdict(ctx))
+    def __init__(self, path: str, store: Any, settings: Settings, tools: list[Tool]):
+        wit_settings = record(**dataclasses.asdict(settings))
+        wit_tools = {t.name: record(**dataclasses.asdict(t)) for t in tools}
+        self.router = Router(
+            store,
+            lambda: wit_settings,
+            lambda: list(wit_tools.values()),
+            wit_tools.get,
+            wasm=Path(path).read_bytes(),
+        )
 
     def handle(self, message: str, ctx: Context) -> list[Action]:
-        return [_action(a) for a in self._handle(self.wasm_store, message, self._ctx(ctx))]
+        return self.router.handle(message, record(**dataclasses.asdict(ctx)))
 
     def tool_finished(self, token: str, result_json: str, ctx: Context) -> list[Action]:
         """Report a tool's `CallToolResult` (JSON text)."""
-        # `outcome` is untagged here: a str is its `success` case.
-        actions = self._finished(self.wasm_store, token, result_json, None, self._ctx(ctx))
-        return [_action(a) for a in actions]
+        return self.router.tool_finished(token, result_json, None, record(**dataclasses.asdict(ctx)))

@@ -171,11 +171,25 @@ class Router:
     _engine: Optional[Engine] = None
     _component: Optional[WasmComponent] = None
 
-    def __init__(self, store: Any, settings: Callable[[], Record], tools: Callable[[], list[Record]], find_tool: Callable[[str], Optional[Record]]):
+    def __init__(
+        self,
+        store: Any,
+        settings: Callable[[], Record],
+        tools: Callable[[], list[Record]],
+        find_tool: Callable[[str], Optional[Record]],
+        wasm: Optional[bytes] = None,
+    ):
+        """`wasm`: another build of the component (as `mcp-tasks component` writes it); by
+        default the one the wheel carries, compiled once per process."""
         cls = type(self)
         if cls._engine is None:
             cls._engine = Engine()
-            cls._component = WasmComponent(cls._engine, component_bytes())
+        if wasm is not None:
+            component = WasmComponent(cls._engine, wasm)
+        else:
+            if cls._component is None:
+                cls._component = WasmComponent(cls._engine, component_bytes())
+            component = cls._component
         self.wasm_store = Store(cls._engine)
         self.wasm_store.set_wasi(WasiConfig())
         linker = Linker(cls._engine)
@@ -200,7 +214,7 @@ class Router:
                 srv.add_func("get-settings", lambda _s: settings())
                 srv.add_func("tools", lambda _s: tools())
                 srv.add_func("find-tool", lambda _s, name: find_tool(name))
-        instance = linker.instantiate(self.wasm_store, cls._component)
+        instance = linker.instantiate(self.wasm_store, component)
         router = instance.get_export_index(self.wasm_store, PACKAGE.format("router"))
 
         def func(name: str) -> Any:
