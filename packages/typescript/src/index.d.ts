@@ -117,22 +117,20 @@ export class Tasks {
   close(): Promise<void>;
 }
 
-export class MemoryStore implements TaskStore {
-  get(id: string): Task | undefined;
-  create(task: Task): void;
-  update(task: Task, expectedVersion: bigint): void;
-  list(owner: string, status: Status | undefined, cursor: string | undefined, limit: number): Page;
-  delete(id: string): void;
-  expire(now: bigint): string[];
-  abandoned(now: bigint, limit: number): string[];
-}
+/** Tasks in a Map, gone with the process. */
+export interface MemoryStore extends TaskStore {}
+export class MemoryStore {}
 
-export class SqliteStore extends MemoryStore {
+/** The file store (`file:PATH`), SQLite through better-sqlite3, in the Rust host's schema. */
+export interface SqliteStore extends TaskStore {}
+export class SqliteStore {
   constructor(path: string);
   close(): void;
 }
 
-export class PostgresStore extends MemoryStore {
+/** The PostgreSQL store (`postgres://...`), through pg, in the Rust host's schema. */
+export interface PostgresStore extends TaskStore {}
+export class PostgresStore {
   constructor(url: string);
   close(): void;
 }

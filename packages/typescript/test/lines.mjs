@@ -57,10 +57,10 @@ export class Lines {
     return init;
   }
 
-  /** Poll tasks/get until the task's status is `status`. */
-  async until(taskId, status) {
+  /** Poll tasks/get (with `meta` as its `_meta`, if given) until the task's status is `status`. */
+  async until(taskId, status, meta) {
     for (let i = 0; i < 200; i++) {
-      const got = await this.request("tasks/get", { taskId });
+      const got = await this.request("tasks/get", { taskId, ...(meta ? { _meta: meta } : {}) });
       if (got.result?.status === status) return got.result;
       await new Promise((r) => setTimeout(r, 50));
     }

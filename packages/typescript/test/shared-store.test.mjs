@@ -82,13 +82,7 @@ test("a task whose tool runs in the TypeScript server is answered through mcp-ta
     const created = await ts.request("tools/call", { name: "confirm", arguments: {}, _meta: meta });
     assert.equal(created.result.resultType, "task", JSON.stringify(created));
     const { taskId } = created.result;
-    let task;
-    for (let i = 0; i < 100; i++) {
-      task = (await rust.request("tasks/get", { taskId, _meta: meta })).result;
-      if (task.status === "input_required") break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(task.status, "input_required", JSON.stringify(task));
+    const task = await rust.until(taskId, "input_required", meta);
     const [key] = Object.keys(task.inputRequests);
     const answered = await rust.request("tasks/update", {
       taskId,
@@ -97,13 +91,7 @@ test("a task whose tool runs in the TypeScript server is answered through mcp-ta
     });
     assert.equal(answered.error, undefined, JSON.stringify(answered));
     // The TypeScript server's sweep hands its tool the answer the other host took.
-    let done;
-    for (let i = 0; i < 100; i++) {
-      done = (await ts.request("tasks/get", { taskId, _meta: meta })).result;
-      if (done.status === "completed") break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(done.status, "completed", JSON.stringify(done));
+    const done = await ts.until(taskId, "completed", meta);
     assert.equal(done.result.content[0].text, '{"ok":true}\n');
   } finally {
     await ts.close();
