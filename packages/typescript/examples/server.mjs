@@ -9,6 +9,7 @@ import { toNodeHandler } from "@modelcontextprotocol/node";
 import { createMcpHandler, McpServer, ProtocolError } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import { Tasks } from "mcp-tasks";
+import * as z from "zod/v4";
 
 const [store = "memory:", owner = "default", port] = process.argv.slice(2);
 const tasks = await Tasks.open({ store, owner, name: "mcp-tasks-example", pollIntervalMs: 100, progressIntervalMs: 0 });
@@ -20,7 +21,8 @@ const sleep = (ms, signal) =>
 const text = (t) => ({ content: [{ type: "text", text: t }] });
 const named = { type: "object", properties: { name: { type: "string" } }, required: ["name"] };
 
-tasks.tool("greet", { description: "Greet someone after a short pause", inputSchema: named }, async ({ name }, run) => {
+// A zod schema, as the SDK's registerTool takes: it validates the arguments before the handler.
+tasks.tool("greet", { description: "Greet someone after a short pause", inputSchema: z.object({ name: z.string() }) }, async ({ name }, run) => {
   await run.progress({ message: "warming up" });
   await sleep(300, run.signal);
   return text(`hello, ${name}\n`);

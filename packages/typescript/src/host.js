@@ -224,7 +224,16 @@ export class Host {
         return { tag: "error", val: { code: -32602, message: `Unknown tool: ${run.tool}` } };
       }
       try {
-        const result = await tool.handler(JSON.parse(run.arguments), entry.context);
+        let args = JSON.parse(run.arguments);
+        if (tool.validate) {
+          const checked = await tool.validate(args);
+          if (checked.issues) {
+            const why = checked.issues.map((i) => `${(i.path ?? []).join(".") || "arguments"}: ${i.message}`).join("; ");
+            return { tag: "error", val: { code: -32602, message: `Invalid arguments for tool ${run.tool}: ${why}` } };
+          }
+          args = checked.value;
+        }
+        const result = await tool.handler(args, entry.context);
         return { tag: "success", val: JSON.stringify(result ?? { content: [] }) };
       } catch (e) {
         return outcomeOfError(e);

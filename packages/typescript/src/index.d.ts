@@ -12,6 +12,14 @@ export type TaskSupport = "forbidden" | "optional" | "required";
 /** A JSON Schema object. */
 export type JsonSchema = Record<string, unknown>;
 
+/** A Standard Schema that can describe itself as JSON Schema (zod 4's schemas are). */
+export interface StandardSchemaWithJson {
+  readonly "~standard": {
+    validate(value: unknown): unknown;
+    jsonSchema: { input(options: { target: string }): Record<string, unknown> };
+  };
+}
+
 /** A `CallToolResult`. */
 export interface CallToolResult {
   content: Array<Record<string, unknown>>;
@@ -51,9 +59,13 @@ export class QuestionError extends Error {
 export interface ToolConfig {
   title?: string;
   description?: string;
-  /** A JSON Schema object for the arguments; its `required` list is checked before a call runs. */
-  inputSchema?: JsonSchema;
-  outputSchema?: JsonSchema;
+  /**
+   * The arguments' schema: a JSON Schema object (its `required` list is checked before a call
+   * runs), or a Standard Schema with JSON Schema such as a zod 4 schema, as the SDK's
+   * `registerTool` takes (it validates and parses the arguments before the handler runs).
+   */
+  inputSchema?: JsonSchema | StandardSchemaWithJson;
+  outputSchema?: JsonSchema | StandardSchemaWithJson;
   /** Default `optional`. */
   taskSupport?: TaskSupport;
   /** A 2026-07-28 call first runs as a plain call until the handler calls `detach()`. */

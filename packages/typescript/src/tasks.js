@@ -12,6 +12,23 @@ const EXTENSION = "io.modelcontextprotocol/tasks";
 const TASK_METHODS = new Set(["tasks/get", "tasks/result", "tasks/list", "tasks/cancel", "tasks/update"]);
 const SUPPORT = new Set(["forbidden", "optional", "required"]);
 
+/**
+ * A tool's schema as JSON Schema, and how to validate against it: a JSON Schema object is taken
+ * as it is (the component checks its `required` list); a Standard Schema that carries JSON Schema
+ * (a zod 4 schema, as the SDK's `registerTool` takes) is converted, and validates (and parses)
+ * the arguments before the handler runs.
+ */
+function jsonSchemaOf(schema, name, which) {
+  if (schema === undefined) return { json: { type: "object" } };
+  const standard = schema["~standard"];
+  if (standard === undefined) return { json: schema };
+  if (typeof standard.jsonSchema?.input !== "function") {
+    throw new Error(`mcp-tasks: the ${which} schema of ${name} is a Standard Schema without JSON Schema; give a JSON Schema object or a zod 4 schema`);
+  }
+  const json = standard.jsonSchema.input({ target: "draft-2020-12" });
+  return { json, validate: (value) => standard.validate(value) };
+}
+
 /** Milliseconds as the WIT's u64, `undefined` kept. */
 const ms = (v) => (v === undefined || v === null ? undefined : BigInt(v));
 
@@ -84,17 +101,20 @@ export class Tasks {
     if (!SUPPORT.has(support)) throw new Error(`mcp-tasks: taskSupport of ${name} must be forbidden, optional or required`);
     const steps = config.steps ?? [];
     if (steps.length === 0 && typeof handler !== "function") throw new Error(`mcp-tasks: the tool ${name} needs a handler`);
-    const inputSchema = config.inputSchema ?? { type: "object" };
+    const input = jsonSchemaOf(config.inputSchema, name, "input");
+    const inputSchema = input.json;
+    const outputSchema = config.outputSchema === undefined ? undefined : jsonSchemaOf(config.outputSchema, name, "output").json;
     this.#tools.set(name, {
       name,
-      config: { ...config, inputSchema, taskSupport: support },
+      config: { ...config, inputSchema, outputSchema, taskSupport: support },
       handler,
+      validate: input.validate,
       wit: {
         name,
         title: config.title,
         description: config.description,
         inputSchema: JSON.stringify(inputSchema),
-        outputSchema: config.outputSchema === undefined ? undefined : JSON.stringify(config.outputSchema),
+        outputSchema: outputSchema === undefined ? undefined : JSON.stringify(outputSchema),
         taskSupport: support,
         deferTask: config.deferTask ?? false,
         immediateResponse: config.immediateResponse,

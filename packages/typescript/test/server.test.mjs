@@ -36,6 +36,13 @@ test("bad input gets a JSON-RPC error, as from the Rust host", async () => {
     assert.equal(unknown.error.code, -32602);
     const forbidden = await s.request("tools/call", { name: "long", arguments: {} });
     assert.equal(forbidden.error.code, -32601);
+    // greet's zod schema refuses a number for the name: the handler never runs.
+    const wrong = await s.request("tools/call", { name: "greet", arguments: { name: 42 }, task: {} });
+    const failed = await s.until(wrong.result.task.taskId, "failed");
+    assert.match(failed.statusMessage, /Invalid arguments for tool greet: name: /);
+    const plain = await s.request("tools/call", { name: "greet", arguments: { name: 42 } });
+    assert.equal(plain.error.code, -32602);
+    assert.match(plain.error.message, /Invalid arguments for tool greet/);
   } finally {
     await s.close();
   }

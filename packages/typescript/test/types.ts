@@ -2,6 +2,7 @@
 // uses them, hold against the SDK's.
 import { McpServer } from "@modelcontextprotocol/server";
 import { MemoryStore, QuestionError, Tasks, type RunContext, type TaskStore } from "mcp-tasks";
+import * as z from "zod/v4";
 
 const tasks: Tasks = await Tasks.open({ store: "memory:", pollIntervalMs: 500 });
 tasks.tool(
@@ -15,6 +16,9 @@ tasks.tool(
     return { content: [{ type: "text", text: `${args.n ?? 0} ${String(name)}` }] };
   },
 );
+tasks.tool("zodded", { inputSchema: z.object({ n: z.number() }) }, async ({ n }: { n: number }) => ({
+  content: [{ type: "text", text: String(n) }],
+}));
 tasks.workflow("twice", { description: "Twice" }, ["slow", "slow"]);
 const mcp: McpServer = tasks.attach(new McpServer({ name: "typed", version: "1.0.0" }), { owner: "me" });
 const store: TaskStore = new MemoryStore();
