@@ -12,7 +12,7 @@ import sys
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 
-from mcp_tasks import Tasks
+from mcp_tasks import Run, Tasks
 
 tasks = Tasks(name="mcp-tasks-conformance", poll_interval_ms=100, progress_interval_ms=20)
 
@@ -49,7 +49,7 @@ def capital():
 
 
 @tasks.tool("test_simple_text", description="Tests simple text content response", task_support="forbidden")
-async def simple(args, run):
+async def simple(run: Run):
     return text("This is a simple text response for testing.\n")
 
 
@@ -65,13 +65,13 @@ async def slow_compute(args, run):
 
 
 @tasks.tool("failing_job", description="Fail as a tool (isError) after a second", task_support="required")
-async def failing_job(args, run):
+async def failing_job(run: Run):
     await asyncio.sleep(1)
     raise RuntimeError("the job failed")
 
 
 @tasks.tool("protocol_error_job", description="End with a JSON-RPC error")
-async def protocol_error_job(args, run):
+async def protocol_error_job(run: Run):
     raise MCPError(-32603, "the job hit an internal error")
 
 
@@ -86,7 +86,7 @@ async def confirm_delete(args, run):
 
 
 @tasks.tool("multi_input", description="Ask two questions at once, then print both answers")
-async def multi_input(args, run):
+async def multi_input(run: Run):
     schema = obj({"name": {"type": "string"}, "confirm": {"type": "boolean"}})
     a = await run.ask({"first": elicit("First?", schema), "second": elicit("Second?", schema)})
     return text(f"{j(a['first'])} {j(a['second'])}\n")
@@ -97,45 +97,45 @@ def plain(name, description):
 
 
 @plain("test_input_required_result_elicitation", "Ask for the user's name, then greet them")
-async def irr_elicitation(args, run):
+async def irr_elicitation(run: Run):
     return text(f"Hello: {j((await run.ask(ask_name()))['user_name'])}\n")
 
 
 @plain("test_input_required_result_request_state", "Ask for the user's name, keeping the call's state in requestState")
-async def irr_state(args, run):
+async def irr_state(run: Run):
     return text(f"state checked: {j((await run.ask(ask_name()))['user_name'])}\n")
 
 
 @plain("test_input_required_result_tampered_state", "Ask for the user's name; a tampered requestState is refused")
-async def irr_tampered(args, run):
+async def irr_tampered(run: Run):
     return text(f"{j((await run.ask(ask_name()))['user_name'])}\n")
 
 
 @plain("test_input_required_result_sampling", "Ask the client's model a question")
-async def irr_sampling(args, run):
+async def irr_sampling(run: Run):
     return text(f"Model said: {j((await run.ask(capital()))['capital_question'])}\n")
 
 
 @plain("test_input_required_result_list_roots", "Ask the client for its roots, then list them")
-async def irr_roots(args, run):
+async def irr_roots(run: Run):
     return text(f"Roots: {j((await run.ask({'client_roots': ROOTS}))['client_roots'])}\n")
 
 
 @plain("test_input_required_result_multiple_inputs", "Ask for a name, a model's answer and the roots at once")
-async def irr_multiple(args, run):
+async def irr_multiple(run: Run):
     a = await run.ask({**ask_name(), **capital(), "client_roots": ROOTS})
     return text(f"Answers: {j(a['user_name'])} {j(a['capital_question'])} {j(a['client_roots'])}\n")
 
 
 @plain("test_input_required_result_multi_round", "Ask one question, then another, then answer")
-async def irr_rounds(args, run):
+async def irr_rounds(run: Run):
     first = (await run.ask(ask_name()))["user_name"]
     second = (await run.ask({"user_age": elicit("How old are you?", obj({"age": {"type": "number"}}, ["age"]))}))["user_age"]
     return text(f"Rounds: {j(first)} {j(second)}\n")
 
 
 @plain("test_input_required_result_capabilities", "Ask the client's model, which it must have declared")
-async def irr_capabilities(args, run):
+async def irr_capabilities(run: Run):
     return text(f"{j((await run.ask(capital()))['capital_question'])}\n")
 
 
@@ -145,7 +145,7 @@ async def irr_capabilities(args, run):
     task_support="required",
     defer_task=True,
 )
-async def with_task(args, run):
+async def with_task(run: Run):
     name = (await run.ask(ask_name()))["user_name"]
     await run.detach()
     await asyncio.sleep(0.3)

@@ -9,13 +9,13 @@ import asyncio
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
 
-from mcp_tasks import Tasks
+from mcp_tasks import Run, Tasks
 
 tasks = Tasks()
 
 
 @tasks.tool(description="Wait a tenth of a second, then say so")
-async def pause(arguments, run):
+async def pause(run: Run):
     await asyncio.sleep(0.1)
     return {"content": [{"type": "text", "text": "paused"}]}
 

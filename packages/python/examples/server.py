@@ -13,7 +13,7 @@ import sys
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.exceptions import MCPError
 
-from mcp_tasks import Tasks
+from mcp_tasks import Run, Tasks
 
 store = sys.argv[1] if len(sys.argv) > 1 else "memory:"
 owner = sys.argv[2] if len(sys.argv) > 2 else "default"
@@ -29,15 +29,17 @@ def text(t):
     return {"content": [{"type": "text", "text": t}]}
 
 
-@tasks.tool("greet", description="Greet someone after a short pause", input_schema=named)
-async def greet(args, run):
+# Arguments from the signature, as the SDK's @server.tool() takes them.
+@tasks.tool("greet")
+async def greet(name: str, run: Run):
+    """Greet someone after a short pause"""
     await run.progress(message="warming up")
     await asyncio.sleep(0.3)
-    return text(f"hello, {args['name']}\n")
+    return f"hello, {name}\n"
 
 
 @tasks.tool("long", description="Sleep for five minutes (to be cancelled)", task_support="required")
-async def long(args, run):
+async def long(run: Run):
     try:
         await asyncio.sleep(300)
     except asyncio.CancelledError:
@@ -48,14 +50,14 @@ async def long(args, run):
 
 
 @tasks.tool("confirm", description="Ask the client to confirm, then print its answer", task_support="required")
-async def confirm(args, run):
+async def confirm(run: Run):
     schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
     answer = await run.elicit("Proceed?", schema)
     return text(f"{compact(answer.get('content'))}\n")
 
 
 @tasks.tool("interview", description="Ask two questions at once, then print both answers", task_support="required")
-async def interview(args, run):
+async def interview(run: Run):
     answers = await run.ask(
         {
             "name": {
@@ -76,12 +78,12 @@ async def interview(args, run):
 
 
 @tasks.tool("limited", description="End with a JSON-RPC error")
-async def limited(args, run):
+async def limited(run: Run):
     raise MCPError(-32603, "API rate limit exceeded")
 
 
 @tasks.tool("broken", description="Raise an exception")
-async def broken(args, run):
+async def broken(run: Run):
     raise RuntimeError("the disk is full")
 
 

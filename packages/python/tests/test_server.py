@@ -8,6 +8,9 @@ def test_a_2025_11_25_client_gets_tasks_and_plain_calls(example):
     assert init["result"]["capabilities"]["tasks"] == {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
     tools = {t["name"]: t for t in s.request("tools/list")["result"]["tools"]}
     assert tools["long"]["execution"] == {"taskSupport": "required"}
+    # From greet's signature and docstring.
+    assert tools["greet"]["inputSchema"]["required"] == ["name"], tools["greet"]
+    assert tools["greet"]["description"] == "Greet someone after a short pause"
     created = s.request("tools/call", {"name": "greet", "arguments": {"name": "Ada"}, "task": {"ttl": 60000}})
     task_id = created["result"]["task"]["taskId"]
     s.until(task_id, "completed")
@@ -22,6 +25,12 @@ def test_bad_input_gets_a_json_rpc_error_as_from_the_rust_host(example):
     assert missing["error"]["code"] == -32602 and "name" in missing["error"]["message"]
     assert s.request("tasks/get", {"taskId": "no-such-task"})["error"]["code"] == -32602
     assert s.request("tools/call", {"name": "long", "arguments": {}})["error"]["code"] == -32601
+    # greet's signature wants a str name: a list is refused, and the function never runs.
+    wrong = s.request("tools/call", {"name": "greet", "arguments": {"name": [1]}, "task": {}})
+    failed = s.until(wrong["result"]["task"]["taskId"], "failed")
+    assert failed["statusMessage"].startswith("Invalid arguments for tool greet: name: "), failed
+    plain = s.request("tools/call", {"name": "greet", "arguments": {"name": [1]}})
+    assert plain["error"]["code"] == -32602 and "Invalid arguments for tool greet" in plain["error"]["message"]
 
 
 def test_an_exception_fails_its_task_and_an_mcp_error_is_a_json_rpc_error(example):

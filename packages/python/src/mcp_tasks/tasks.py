@@ -7,6 +7,7 @@ Rust host."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import json
 import secrets
@@ -115,11 +116,18 @@ class Tasks:
         queue: bool = False,
         steps: Optional[list[str]] = None,
     ) -> Callable[[Handler], Handler]:
-        """A tool whose calls the component handles, as a decorator of an async handler
-        `(arguments, run) -> CallToolResult | dict`. `input_schema` is a JSON Schema object (its
-        `required` list is checked before a call runs). An exception the handler raises ends the
-        call with a tool error carrying its message, or with its JSON-RPC error if it is the
-        SDK's `MCPError`; a cancel of the task cancels the handler (`asyncio.CancelledError`)."""
+        """A tool whose calls the component handles, as a decorator of an async function.
+
+        As the SDK's `@server.tool()`: the function's parameters are the tool's arguments (their
+        JSON Schema and validation are the SDK's own), its docstring the description, and what it
+        returns the result (a `str` is its text); one more parameter, annotated `Run` or named
+        `run`, gets the run context. Or, with `input_schema` (a JSON Schema object, whose
+        `required` list is checked before a call runs), the function is `(arguments, run)` and
+        returns a `CallToolResult` or its dict.
+
+        An exception the function raises ends the call with a tool error carrying its message,
+        or with its JSON-RPC error if it is the SDK's `MCPError`; a cancel of the task cancels it
+        (`asyncio.CancelledError`)."""
 
         def register(handler: Optional[Handler]) -> Optional[Handler]:
             tool_name = name or handler.__name__  # type: ignore[union-attr]
@@ -127,15 +135,20 @@ class Tasks:
                 raise ValueError(f"mcp-tasks: the tool {tool_name} is already registered")
             if task_support not in SUPPORT:
                 raise ValueError(f"mcp-tasks: task_support of {tool_name} must be forbidden, optional or required")
-            schema = input_schema or {"type": "object"}
+            call = handler
+            schema = input_schema
+            if schema is None and handler is not None:
+                call, schema = _from_signature(tool_name, handler)
+            schema = schema or {"type": "object"}
+            description_ = description if description is not None or handler is None else inspect.getdoc(handler)
             listed = {"name": tool_name, "inputSchema": schema}
-            for key, value in (("title", title), ("description", description), ("outputSchema", output_schema)):
+            for key, value in (("title", title), ("description", description_), ("outputSchema", output_schema)):
                 if value is not None:
                     listed[key] = value
             wit = record(
                 name=tool_name,
                 title=title,
-                description=description,
+                description=description_,
                 input_schema=json.dumps(schema),
                 output_schema=None if output_schema is None else json.dumps(output_schema),
                 task_support=task_support,
@@ -147,7 +160,7 @@ class Tasks:
                 queue=queue,
                 steps=steps or [],
             )
-            self._tools[tool_name] = _Tool(tool_name, handler, listed, wit)
+            self._tools[tool_name] = _Tool(tool_name, call, listed, wit)
             return handler
 
         return register  # type: ignore[return-value]
@@ -292,6 +305,37 @@ def _check_name_header(ctx: Any) -> None:
     name, task_id = headers.get("mcp-name"), (ctx.params or {}).get("taskId")
     if name is not None and name != task_id:
         raise MCPError(HEADER_MISMATCH, f"Mcp-Name header value '{name}' does not match body value '{task_id}'")
+
+
+def _from_signature(name: str, fn: Callable[..., Awaitable[Any]]) -> tuple[Handler, dict[str, Any]]:
+    """A tool's schema and handler from its function's signature, as the SDK's `@server.tool()`
+    makes them: every parameter but the run context (the one annotated `Run`, or named `run`) is
+    an argument, validated and parsed by the SDK's own `func_metadata`; the return value becomes
+    a `CallToolResult` as the SDK converts it (a `str` is its text), unless it is one (a dict with
+    `content`)."""
+    from mcp.server.mcpserver.utilities.func_metadata import func_metadata
+    from pydantic import ValidationError
+
+    from .run import Run
+
+    params = inspect.signature(fn).parameters.values()
+    run_param = next((p.name for p in params if p.annotation in (Run, "Run") or p.name == "run"), None)
+    meta = func_metadata(fn, skip_names=[run_param] if run_param else [])
+    schema = meta.arg_model.model_json_schema(by_alias=True)
+
+    async def call(arguments: dict[str, Any], run: Run) -> Any:
+        try:
+            validated = meta.validate_arguments(arguments)
+        except ValidationError as e:
+            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'arguments'}: {err['msg']}" for err in e.errors())
+            raise MCPError(-32602, f"Invalid arguments for tool {name}: {problems}") from e
+        result = await meta.call_fn(fn, inspect.iscoroutinefunction(fn), validated, {run_param: run} if run_param else None)
+        # A CallToolResult given as a dict is the result itself, not a value to convert.
+        if isinstance(result, dict) and "content" in result:
+            return result
+        return meta.convert_result(result)
+
+    return call, schema
 
 
 async def _quietly(coroutine: Awaitable[Any]) -> None:
