@@ -179,7 +179,7 @@ class Tasks:
         self._host.start()
         method = ctx.method
         if method == "initialize":
-            peer = self._peer(ctx)
+            peer = self._peer(ctx, handshake=True)
             # The component keeps what it needs of the handshake (the client's capabilities, the
             # revision) as this connection's session; the SDK answers.
             handshake = Peer(owner=peer.owner, client=peer.client, write=lambda m, k: None, push=peer.push)
@@ -228,18 +228,21 @@ class Tasks:
             message["params"] = dict(ctx.params)
         return json.dumps(message)
 
-    def _peer(self, ctx: Any) -> Peer:
+    def _peer(self, ctx: Any, handshake: bool = False) -> Peer:
         # mcp 2.3.0 gives a request no public handle on its connection; its `state` is where a
         # server keeps what belongs to one client.
         connection = ctx.session._connection
         peer = connection.state.get(_PEER)
         if peer is None:
-            owner = self._owner(ctx) if callable(self._owner) else self._owner
             pending = _Pending()
             outbound = connection.outbound
-            peer = Peer(owner=owner, client=f"c{next(self._clients)}", write=lambda m, k: self._write(peer, pending, outbound, m, k))
+            peer = Peer(owner="", client=f"c{next(self._clients)}", write=lambda m, k: self._write(peer, pending, outbound, m, k))
             peer.pending = pending  # type: ignore[attr-defined]
             connection.state[_PEER] = peer
+        # The owner of each request: a function of its context may read what the handshake
+        # committed (the client's info) or what the request carries (its HTTP request).
+        if not handshake:
+            peer.owner = self._owner(ctx) if callable(self._owner) else self._owner
         return peer
 
     def _write(self, peer: Peer, pending: _Pending, outbound: Any, message: dict[str, Any], kind: str) -> None:
