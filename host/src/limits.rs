@@ -22,6 +22,10 @@ pub struct Limits {
     /// Beyond them, notifications are dropped (logged and counted); responses and the server's
     /// requests are always queued, and they are bounded by the requests in flight.
     pub max_queued_bytes: usize,
+    /// Stdio, at the end of input, SIGTERM or Ctrl-C: how long plain calls still running, and
+    /// requests still waiting, get to be answered before the server stops them (each then gets a
+    /// JSON-RPC error saying the server is stopping).
+    pub drain: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -32,6 +36,7 @@ impl Default for Limits {
             streams_per_owner: 16,
             tasks_per_owner: 256,
             max_queued_bytes: 16 * 1024 * 1024,
+            drain: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -155,6 +155,11 @@ struct HttpArgs {
     /// or the tools file's max_queued_bytes].
     #[arg(long, value_name = "BYTES", value_parser = at_least_one())]
     max_queued_bytes: Option<usize>,
+    /// Stdio: at the end of input, SIGTERM or Ctrl-C, how long running plain calls and waiting
+    /// requests get to be answered; then each still open gets an error saying the server is
+    /// stopping [default: 10, or the tools file's drain_timeout_ms].
+    #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+    drain_timeout: Option<std::time::Duration>,
 }
 
 impl HttpArgs {
@@ -208,8 +213,17 @@ impl HttpArgs {
             streams_per_owner: self.max_streams_per_owner.unwrap_or(file.streams_per_owner),
             tasks_per_owner: self.max_tasks_per_owner.unwrap_or(file.tasks_per_owner),
             max_queued_bytes: self.max_queued_bytes.unwrap_or(file.max_queued_bytes),
+            drain: self.drain_timeout.unwrap_or(file.drain),
         }
     }
+}
+
+/// A time given on the command line in seconds (`10`, `0.5`).
+fn seconds(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("'{text}' is not a number of seconds"))
 }
 
 /// A bound given on the command line: a count or a size of at least 1.

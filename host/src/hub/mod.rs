@@ -28,6 +28,10 @@ pub(crate) use requests::{Places, answer_error};
 use runs::RunHandle;
 use watch::Subscription;
 
+/// The JSON-RPC error code of a request the server stopped before answering it (at the end of
+/// input, SIGTERM or Ctrl-C, once the drain is over): -32000, a server error.
+pub(crate) const SERVER_STOPPING: i32 = -32000;
+
 /// How many change events a waiting `tasks/result` may fall behind before it simply re-checks.
 const CHANGED_BACKLOG: usize = 1024;
 

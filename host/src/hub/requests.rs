@@ -11,7 +11,7 @@ use tokio::task::JoinSet;
 
 use super::runs::RunBinding;
 use super::watch::Subscription;
-use super::{Hub, Peer};
+use super::{Hub, Peer, SERVER_STOPPING};
 use crate::bindings::exports::mcp::tasks::router::{Action, Wait};
 use crate::component::{Call, GuestError};
 use crate::types::Outgoing;
@@ -145,7 +145,12 @@ impl Hub {
             tokio::pin!(recheck);
             loop {
                 tokio::select! {
-                    _ = self.shutdown.cancelled() => return,
+                    // Stopping: a waiting request is answered, not dropped.
+                    _ = self.shutdown.cancelled() => {
+                        let message = "The server is stopping before this request could be \
+                                       answered; ask again of a server that shares its store";
+                        return answer_error(&peer, &line, SERVER_STOPPING.into(), message);
+                    }
                     _ = &mut recheck => break,
                     event = changed.recv() => match event {
                         Ok(id) if id != wait.task_id => continue,

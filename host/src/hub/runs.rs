@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Hub, Peer};
+use super::{Hub, Peer, SERVER_STOPPING};
 use crate::bindings::exports::mcp::tasks::router::{Action, Run, ToolQuestion};
 use crate::component::Call;
 use crate::tools::{FromTool, ToolContext, ToolOutcome, reports};
@@ -22,6 +22,8 @@ pub(super) struct RunHandle {
     pub(super) cancel: CancellationToken,
     /// Whose call it runs, to count each caller's tools in flight.
     pub(super) owner: String,
+    /// Whether it answers a plain call (a request waits for it) rather than a task.
+    pub(super) plain: bool,
     pub(super) name: Arc<Mutex<RunBinding>>,
 }
 
@@ -48,6 +50,7 @@ impl Hub {
             RunHandle {
                 cancel: cancel.clone(),
                 owner: peer.owner.clone(),
+                plain: run.task_id.is_none(),
                 name: name.clone(),
             },
         );
@@ -272,6 +275,49 @@ impl Hub {
                 conn.execute(actions, &peer);
             }
         });
+    }
+
+    /// Whether a plain call's tool is running: a request waits for it.
+    pub(crate) fn has_plain_runs(&self) -> bool {
+        lock(&self.runs).values().any(|run| run.plain)
+    }
+
+    /// Stop the tools of plain calls, each answered by the component with an error that says the
+    /// server is stopping (their requests must not go unanswered at shutdown).
+    pub(crate) async fn stop_plain_runs(self: &Arc<Self>) {
+        let stopped: Vec<RunHandle> = {
+            let mut runs = lock(&self.runs);
+            let plain: Vec<String> = runs
+                .iter()
+                .filter(|(_, run)| run.plain)
+                .map(|(token, _)| token.clone())
+                .collect();
+            plain
+                .iter()
+                .filter_map(|token| runs.remove(token))
+                .collect()
+        };
+        for run in stopped {
+            // Out of the runs first: the run's own end then finds it gone and reports nothing.
+            run.cancel.cancel();
+            let RunBinding { token, peer, .. } = lock(&run.name).clone();
+            let call = Call::Finished {
+                token,
+                outcome: Outcome::Error(RpcError {
+                    code: SERVER_STOPPING,
+                    message: "The server is stopping: the tool was stopped before it finished"
+                        .into(),
+                    data: None,
+                }),
+                message: None,
+            };
+            match self.guest.call(call, self.ctx(&peer)).await {
+                Ok(actions) => {
+                    self.execute(actions, &peer);
+                }
+                Err(e) => tracing::error!("answering a stopped call failed: {e}"),
+            }
+        }
     }
 
     pub(super) fn stop_all_runs(&self) {

@@ -88,6 +88,7 @@ struct ServerSection {
     max_streams_per_owner: Option<usize>,
     max_tasks_per_owner: Option<usize>,
     max_queued_bytes: Option<usize>,
+    drain_timeout_ms: Option<u64>,
     max_tool_output_bytes: Option<u64>,
     max_tool_line_bytes: Option<usize>,
 }
@@ -278,6 +279,9 @@ impl ToolsFile {
             streams_per_owner: s.max_streams_per_owner.unwrap_or(d.streams_per_owner),
             tasks_per_owner: s.max_tasks_per_owner.unwrap_or(d.tasks_per_owner),
             max_queued_bytes: s.max_queued_bytes.unwrap_or(d.max_queued_bytes),
+            drain: s
+                .drain_timeout_ms
+                .map_or(d.drain, std::time::Duration::from_millis),
         }
     }
 
