@@ -22,7 +22,7 @@ pub struct Limits {
     /// Beyond them, notifications are dropped (logged and counted); responses and the server's
     /// requests are always queued, and they are bounded by the requests in flight.
     pub max_queued_bytes: usize,
-    /// Stdio, at the end of input, SIGTERM or Ctrl-C: how long plain calls still running, and
+    /// At the end of stdin, SIGTERM or Ctrl-C: how long plain calls still running, and (stdio)
     /// requests still waiting, get to be answered before the server stops them (each then gets a
     /// JSON-RPC error saying the server is stopping).
     pub drain: std::time::Duration,

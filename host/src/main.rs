@@ -155,9 +155,9 @@ struct HttpArgs {
     /// or the tools file's max_queued_bytes].
     #[arg(long, value_name = "BYTES", value_parser = at_least_one())]
     max_queued_bytes: Option<usize>,
-    /// Stdio: at the end of input, SIGTERM or Ctrl-C, how long running plain calls and waiting
-    /// requests get to be answered; then each still open gets an error saying the server is
-    /// stopping [default: 10, or the tools file's drain_timeout_ms].
+    /// At the end of stdin, SIGTERM or Ctrl-C: how long running plain calls (and, on stdio,
+    /// waiting requests) get to be answered; then each still open gets an error saying the
+    /// server is stopping [default: 10, or the tools file's drain_timeout_ms].
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     drain_timeout: Option<std::time::Duration>,
 }

@@ -136,6 +136,11 @@ impl HttpServer {
         }
     }
 
+    /// The server's process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The server's log so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()

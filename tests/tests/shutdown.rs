@@ -1,6 +1,7 @@
-//! Shutdown answers every request: at the end of stdin, a plain call whose tool finishes within
-//! the drain gets its result; one whose tool does not, and a `tasks/result` still waiting, get a
-//! JSON-RPC error saying the server is stopping; the output ends on a whole line.
+//! Shutdown answers every request: at the end of stdin or on SIGTERM, a plain call whose tool
+//! finishes within the drain gets its result; one whose tool does not, and a `tasks/result` still
+//! waiting, get a JSON-RPC error saying the server is stopping; the output ends on a whole line.
+//! Over HTTP, SIGTERM answers the plain calls in flight the same way.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -22,6 +23,21 @@ task_support = "optional"
 
 #[test]
 fn the_end_of_input_answers_every_request_in_flight() {
+    every_request_is_answered_when(End::Input);
+}
+
+#[test]
+fn sigterm_over_stdio_answers_every_request_in_flight() {
+    every_request_is_answered_when(End::Sigterm);
+}
+
+/// How the server is told to stop.
+enum End {
+    Input,
+    Sigterm,
+}
+
+fn every_request_is_answered_when(end: End) {
     let dir = mcp_tasks_e2e::tempdir::Dir::new();
     let tools = dir.path().join("tools.toml");
     std::fs::write(&tools, TOOLS).unwrap();
@@ -66,7 +82,17 @@ fn the_end_of_input_answers_every_request_in_flight() {
     // Let the calls start, then end the input.
     std::thread::sleep(Duration::from_millis(100));
     let closed = Instant::now();
-    drop(stdin);
+    let kept = match end {
+        End::Input => {
+            drop(stdin);
+            None
+        }
+        End::Sigterm => {
+            // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            Some(stdin)
+        }
+    };
 
     let mut answers = std::collections::HashMap::new();
     for line in lines {
@@ -77,6 +103,7 @@ fn the_end_of_input_answers_every_request_in_flight() {
         }
     }
     let status = child.wait().unwrap();
+    drop(kept);
     assert!(status.success(), "{status}");
     // The quick tool finished within the drain: its result.
     assert_eq!(
@@ -101,4 +128,58 @@ fn the_end_of_input_answers_every_request_in_flight() {
         "{:?}",
         closed.elapsed()
     );
+}
+
+#[test]
+fn sigterm_over_http_answers_every_plain_call_in_flight() {
+    let tools = r#"
+[[tools]]
+name = "quick"
+command = ["sh", "-c", "touch $DIR/quick; sleep 0.5; echo done"]
+task_support = "forbidden"
+
+[[tools]]
+name = "slow"
+command = ["sh", "-c", "touch $DIR/slow; exec sleep 30"]
+task_support = "forbidden"
+"#;
+    let mut server = mcp_tasks_e2e::http::HttpServer::start(tools, &["--drain-timeout", "1"]);
+    let (quick, slow) = std::thread::scope(|scope| {
+        let call = |id: u64, name: &'static str| {
+            let server = &server;
+            scope.spawn(move || {
+                server.modern(
+                    None,
+                    id,
+                    "tools/call",
+                    json!({ "name": name, "arguments": {} }),
+                )
+            })
+        };
+        let quick = call(1, "quick");
+        let slow = call(2, "slow");
+        // Both tools running: then the signal.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !["quick", "slow"]
+            .iter()
+            .all(|t| server.dir.path().join(t).exists())
+        {
+            assert!(Instant::now() < deadline, "the tools did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
+        unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
+        (quick.join().unwrap(), slow.join().unwrap())
+    });
+    assert_eq!(quick.result()["content"][0]["text"], "done\n", "{quick:?}");
+    assert_eq!(slow.error_code(), -32000, "{slow:?}");
+    assert!(
+        slow.answer()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("The server is stopping"),
+        "{slow:?}"
+    );
+    let status = server.terminate();
+    assert!(status.success(), "{status}\n{}", server.stderr());
 }

@@ -282,6 +282,16 @@ impl Hub {
         lock(&self.runs).values().any(|run| run.plain)
     }
 
+    /// Let the tools of plain calls run for up to `period` (a request waits for each); then stop
+    /// those still running, each answered with the error that says the server is stopping.
+    pub(crate) async fn drain_plain_runs(self: &Arc<Self>, period: Duration) {
+        let deadline = tokio::time::Instant::now() + period;
+        while self.has_plain_runs() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.stop_plain_runs().await;
+    }
+
     /// Stop the tools of plain calls, each answered by the component with an error that says the
     /// server is stopping (their requests must not go unanswered at shutdown).
     pub(crate) async fn stop_plain_runs(self: &Arc<Self>) {

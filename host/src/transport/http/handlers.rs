@@ -101,8 +101,17 @@ async fn answer_post(
     let handler = AbortOnDropHandle::new(tokio::spawn(http.hub.clone().handle(peer, text, None)));
 
     let first = tokio::select! {
+        // An answer already there wins over the shutdown that may follow it at once.
+        biased;
         first = rx.recv() => first,
-        () = http.shutdown.cancelled() => None,
+        // Stopping: a waiting request is answered with the stopping error as the shutdown
+        // reaches it; take that answer rather than none.
+        () = http.shutdown.cancelled() => {
+            tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv())
+                .await
+                .ok()
+                .flatten()
+        }
     };
     let Some(first) = first else {
         // Shutting down, or nothing holds the request's stream any more (which would be a bug).

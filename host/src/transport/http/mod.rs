@@ -206,8 +206,14 @@ pub(crate) async fn serve(
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     stop.await;
-                    // Waiting requests and open streams end now, so that the graceful
-                    // shutdown does not wait for them.
+                    // Plain calls whose tool runs get the drain to be answered; those still
+                    // running are then answered with the stopping error.
+                    closing
+                        .hub
+                        .drain_plain_runs(closing.options.limits.drain)
+                        .await;
+                    // Waiting requests (answered with the stopping error) and open streams end
+                    // now, so that the graceful shutdown does not wait for them.
                     closing.shutdown.cancel();
                     lock(&closing.sessions).clear();
                 })
