@@ -295,18 +295,10 @@ impl Hub {
     /// Stop the tools of plain calls, each answered by the component with an error that says the
     /// server is stopping (their requests must not go unanswered at shutdown).
     pub(crate) async fn stop_plain_runs(self: &Arc<Self>) {
-        let stopped: Vec<RunHandle> = {
-            let mut runs = lock(&self.runs);
-            let plain: Vec<String> = runs
-                .iter()
-                .filter(|(_, run)| run.plain)
-                .map(|(token, _)| token.clone())
-                .collect();
-            plain
-                .iter()
-                .filter_map(|token| runs.remove(token))
-                .collect()
-        };
+        let stopped: Vec<RunHandle> = lock(&self.runs)
+            .extract_if(|_, run| run.plain)
+            .map(|(_, run)| run)
+            .collect();
         for run in stopped {
             // Out of the runs first: the run's own end then finds it gone and reports nothing.
             run.cancel.cancel();

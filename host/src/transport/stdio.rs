@@ -140,25 +140,21 @@ async fn read<R: AsyncBufRead + Unpin>(
     read
 }
 
-/// The input ended, or `stop` came: what was read is answered. Requests that wait and plain calls
-/// whose tool runs get up to `period` to be answered; then the tools of plain calls are stopped
-/// (the component answers each with an error saying the server is stopping) and the requests
-/// still waiting are answered so too. Tasks' tools run on until the hub's shutdown.
+/// The input ended, or `stop` came: what was read is answered. Requests that wait (on a task)
+/// and then plain calls whose tool runs get up to `period` in all to be answered; then the tools
+/// of plain calls are stopped (the component answers each with an error saying the server is
+/// stopping) and the requests still waiting are answered so too. Tasks' tools run on until the
+/// hub's shutdown.
 async fn drain(hub: &Arc<Hub>, requests: &mut JoinSet<()>, period: std::time::Duration) {
     let deadline = tokio::time::Instant::now() + period;
-    loop {
-        while requests.try_join_next().is_some() {}
-        if requests.is_empty() && !hub.has_plain_runs() {
-            break;
-        }
+    while !requests.is_empty() {
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => break,
-            // A handler ends, or a tool's run does (checked every few milliseconds).
-            _ = requests.join_next(), if !requests.is_empty() => {}
-            () = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+            _ = requests.join_next() => {}
         }
     }
-    hub.stop_plain_runs().await;
+    hub.drain_plain_runs(deadline.saturating_duration_since(tokio::time::Instant::now()))
+        .await;
     hub.shutdown.cancel();
     while requests.join_next().await.is_some() {}
 }
