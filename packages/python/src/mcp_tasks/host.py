@@ -9,8 +9,8 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 from .component import Router, RpcError, record
 from .run import Run
