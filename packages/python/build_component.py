@@ -1,13 +1,14 @@
-"""Writes the mcp-tasks component into the package (src/mcp_tasks/tasks.wasm), and the SQL stores'
-schema (the Rust host's own files, host/src/store/schema/) into src/mcp_tasks/schema/, for the
-wheel.
+"""Writes the mcp-tasks component into the package (src/mcp_tasks/tasks.wasm), for the wheel.
+
+The SQL stores' schema needs no step: src/mcp_tasks/schema is a link to the Rust host's own
+files (host/src/store/schema/), which the wheel carries as files and an editable install of a
+checkout reads in place.
 
 The binary: $MCP_TASKS_BIN, else this checkout's target/release/mcp-tasks. No rule is written
 by hand in Python: the wheel carries the component, which wasmtime-py runs.
 """
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,3 @@ if not binary.exists():
 out = root / "src/mcp_tasks/tasks.wasm"
 subprocess.run([str(binary), "component", "--out", str(out)], check=True)
 print(f"build: {out.relative_to(root)} holds the component")
-schema = root / "src/mcp_tasks/schema"
-shutil.rmtree(schema, ignore_errors=True)
-shutil.copytree(root / "../../host/src/store/schema", schema)
-print(f"build: {schema.relative_to(root)} holds the stores' schema")

@@ -175,7 +175,7 @@ class MemoryStore:
 
 def migrations(dialect: str) -> list[str]:
     """The migrations of a SQL store (`sqlite` or `postgres`), in order: the Rust host's schema
-    files (host/src/store/schema/), which the package's build copies into it."""
+    files (host/src/store/schema/), which the package links to and its wheel carries."""
     folder = resources.files(__package__).joinpath("schema", dialect)
     files = [f for f in folder.iterdir() if f.name.endswith(".sql") and f.name[:-4].isdigit()]
     return [f.read_text() for f in sorted(files, key=lambda f: int(f.name[:-4]))]
