@@ -368,6 +368,71 @@ pub struct Report {
     pub message: Option<String>,
 }
 
+/// How severe a log line is: RFC 5424's levels, least severe first, as MCP names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Detail for debugging.
+    Debug,
+    /// What happens, as it happens.
+    Info,
+    /// Normal but significant.
+    Notice,
+    /// Worth a look.
+    Warning,
+    /// Something failed.
+    Error,
+    /// A part failed.
+    Critical,
+    /// Action is needed at once.
+    Alert,
+    /// The system is unusable.
+    Emergency,
+}
+
+impl LogLevel {
+    /// Every level, least severe first.
+    pub const ALL: [LogLevel; 8] = [
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Notice,
+        LogLevel::Warning,
+        LogLevel::Error,
+        LogLevel::Critical,
+        LogLevel::Alert,
+        LogLevel::Emergency,
+    ];
+
+    /// The level as the protocol spells it.
+    pub fn as_wire(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Notice => "notice",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+            LogLevel::Critical => "critical",
+            LogLevel::Alert => "alert",
+            LogLevel::Emergency => "emergency",
+        }
+    }
+
+    /// The level the protocol spells so, if any.
+    pub fn from_wire(level: &str) -> Option<LogLevel> {
+        Self::ALL.into_iter().find(|l| l.as_wire() == level)
+    }
+}
+
+/// A line a running tool logs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogEntry {
+    /// How severe it is.
+    pub level: LogLevel,
+    /// Which part of the tool logged it, if it says.
+    pub logger: Option<String>,
+    /// What it logged, as JSON text.
+    pub data: String,
+}
+
 /// A message whose answer waits until a task changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Wait {

@@ -66,6 +66,8 @@ pub mod code {
     pub const UNSUPPORTED_PROTOCOL_VERSION: i32 = -32022;
     /// Modern, over HTTP: a header does not match the body (the transport checks headers).
     pub const HEADER_MISMATCH: i32 = -32020;
+    /// A request the server stopped before answering it: it is shutting down (a server error).
+    pub const SERVER_STOPPING: i32 = -32000;
 }
 
 /// Which era a request is to be served in, from its `_meta`.

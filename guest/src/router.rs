@@ -9,7 +9,9 @@
 mod batch;
 mod dedup;
 mod legacy;
+mod logging;
 mod modern;
+mod release;
 mod retry;
 mod run_ref;
 mod run_state;

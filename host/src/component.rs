@@ -19,7 +19,7 @@ use crate::tools::Catalog;
 use crate::bindings;
 
 use bindings::exports::mcp::tasks::router::{
-    Action, Context, ProtocolVersion, Report, ToolQuestion,
+    Action, Context, LogEntry, ProtocolVersion, Report, ToolQuestion,
 };
 use bindings::mcp::tasks::types::Outcome;
 use bindings::mcp::tasks::{server, store, types};
@@ -107,8 +107,33 @@ pub enum Call {
         /// The task.
         task_id: String,
     },
+    /// `router.tool-log`: a running tool logged a line.
+    Log {
+        /// The run's token.
+        token: String,
+        /// The line.
+        entry: LogEntry,
+    },
+    /// `router.listen-ended`: the host ends a subscription itself (it is shutting down).
+    ListenEnded {
+        /// The subscription (as in the `listen` action).
+        subscription: String,
+    },
     /// `router.sweep`: housekeeping, given the tokens of the runs this host has going.
-    Sweep(Vec<String>),
+    Sweep {
+        /// The tokens of the runs this host has going.
+        running: Vec<String>,
+        /// Whether to claim tasks waiting for a host (not while draining).
+        claim: bool,
+    },
+    /// `router.tool-released`: the host stops a run at shutdown, before its tool finished.
+    Released {
+        /// The run's token.
+        token: String,
+        /// Whether the task goes back to wait for another host (the store outlives this one)
+        /// rather than failing.
+        hand_back: bool,
+    },
 }
 
 /// The WASI a component gets: what the standard library needs (clocks, random) and nothing
@@ -346,7 +371,16 @@ impl Guest {
                     .call_task_changed(store, &subscription, &task_id, &ctx)
                     .await
             }
-            Call::Sweep(running) => router.call_sweep(store, &running, &ctx).await,
+            Call::Log { token, entry } => router.call_tool_log(store, &token, &entry, &ctx).await,
+            Call::ListenEnded { subscription } => {
+                router.call_listen_ended(store, &subscription, &ctx).await
+            }
+            Call::Sweep { running, claim } => router.call_sweep(store, &running, claim, &ctx).await,
+            Call::Released { token, hand_back } => {
+                router
+                    .call_tool_released(store, &token, hand_back, &ctx)
+                    .await
+            }
         };
         let store_failed = instance.store.data().store_failed;
         Ok((self.checkin(instance, result)?, store_failed))
@@ -370,6 +404,11 @@ impl Guest {
     /// Whether its store reads in this process's memory (see [`TaskStore::reads_locally`]).
     pub(crate) fn reads_locally(&self) -> bool {
         self.store.reads_locally()
+    }
+
+    /// Whether its store outlives this process (see [`TaskStore::outlives_process`]).
+    pub(crate) fn store_outlives_process(&self) -> bool {
+        self.store.outlives_process()
     }
 
     /// Every protocol revision the component's router speaks (`router.versions`), newest first.

@@ -127,14 +127,14 @@ pub use util::os_user;
 /// the tools file's `lease_ms` must leave room for two sweeps.
 pub(crate) const SWEEP_EVERY_MS: u64 = 500;
 
-/// The WIT package `mcp:tasks@0.6.0` that the component implements.
+/// The WIT package `mcp:tasks@0.7.0` that the component implements.
 pub const WIT: &str = include_str!("../wit/tasks.wit");
 
 /// The types of the WIT package, as the host sees them.
 pub mod types {
     pub use crate::bindings::exports::mcp::tasks::router::{
-        Action, Context, Listen, MessageKind, Outgoing, ProtocolVersion, Rename, Report, Run,
-        RunUpdate, ToolQuestion, ToolReply, Wait,
+        Action, Context, Listen, LogEntry, LogLevel, MessageKind, Outgoing, ProtocolVersion,
+        Rename, Report, Run, RunUpdate, ToolQuestion, ToolReply, Wait,
     };
     pub use crate::bindings::mcp::tasks::server::{Settings, TaskSupport, Tool as ToolInfo};
     pub use crate::bindings::mcp::tasks::store::{Page, StoreError};

@@ -64,8 +64,11 @@ enum Command {
         run: RunMode,
     },
     /// Run queued tasks: claim tasks waiting for a run in a shared store (queued by `serve
-    /// --run queue`, waiting for their next attempt, or lost with a server that died) and run
-    /// their tools, until SIGINT or SIGTERM. Takes no calls itself.
+    /// --run queue`, waiting for their next attempt, lost with a server that died, or handed
+    /// back by one that stopped) and run their tools, until SIGINT or SIGTERM. Takes no calls
+    /// itself. On the signal it drains: it claims no more, lets its tools finish for up to
+    /// --drain-timeout, then stops the rest and hands their tasks back to the queue without
+    /// spending an attempt; a second signal ends the drain at once.
     Worker {
         /// The tools file (the same as the servers'): the tools it runs, and the settings.
         #[arg(long, value_name = "FILE")]
@@ -77,13 +80,18 @@ enum Command {
         /// How many tools it runs at once.
         #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
         concurrency: u32,
+        /// On SIGTERM or Ctrl-C: how long its running tools get to finish before they are
+        /// stopped and their tasks handed back to the queue [default: 10, or the tools file's
+        /// drain_timeout_ms].
+        #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+        drain_timeout: Option<std::time::Duration>,
         /// How logs are written to stderr.
         #[arg(long, value_name = "FORMAT", default_value = "text")]
         log_format: LogFormat,
     },
     /// Print the hex SHA-256 of a bearer token (read from stdin), as a tokens file lists it.
     TokenHash,
-    /// Print the WIT package mcp:tasks@0.6.0 that the component implements.
+    /// Print the WIT package mcp:tasks@0.7.0 that the component implements.
     Wit,
     /// Write an embedded component (a wasm32-wasip2 component) to a file.
     Component {
@@ -155,9 +163,12 @@ struct HttpArgs {
     /// or the tools file's max_queued_bytes].
     #[arg(long, value_name = "BYTES", value_parser = at_least_one())]
     max_queued_bytes: Option<usize>,
-    /// At the end of stdin, SIGTERM or Ctrl-C: how long running plain calls (and, on stdio,
-    /// waiting requests) get to be answered; then each still open gets an error saying the
-    /// server is stopping [default: 10, or the tools file's drain_timeout_ms].
+    /// At the end of stdin, SIGTERM or Ctrl-C the server drains: it takes no new calls or
+    /// claims, and its running tools (and, on stdio, waiting requests) get this long to finish;
+    /// then the tools still running are stopped: a plain call gets an error saying the server is
+    /// stopping, a task goes back to wait for a host without spending an attempt (or fails, on
+    /// the memory store). A second signal ends the drain at once [default: 10, or the tools
+    /// file's drain_timeout_ms].
     #[arg(long, value_name = "SECONDS", value_parser = seconds)]
     drain_timeout: Option<std::time::Duration>,
 }
@@ -290,10 +301,11 @@ fn main() -> ExitCode {
             tools,
             store,
             concurrency,
+            drain_timeout,
             log_format,
         } => {
             init_logging(log_format);
-            match work(&tools, &store, concurrency) {
+            match work(&tools, &store, concurrency, drain_timeout) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("mcp-tasks: error: {e:#}");
@@ -410,9 +422,10 @@ fn serve(
                 .with_context(|| format!("cannot listen on {addr}"))?;
             // The bound address, not the asked one: port 0 picks a free port.
             let options = http.options(listener.local_addr()?, limits);
+            let stop = stop_signals(server.clone());
             server
-                .serve_http(listener, options, async {
-                    if let Err(e) = stop_signal().await {
+                .serve_http(listener, options, async move {
+                    if let Err(e) = stop.await {
                         tracing::error!("cannot wait for signals: {e}");
                         std::future::pending::<()>().await;
                     }
@@ -425,7 +438,8 @@ fn serve(
     }
     // On a worker of the runtime, not this thread: the requests it spawns then start on the
     // same worker, instead of each waking one from outside.
-    let serve = runtime.spawn(async move { server.serve_stdio_until(stop_signal()).await });
+    let serve =
+        runtime.spawn(async move { server.serve_stdio_until(stop_signals(server.clone())).await });
     runtime
         .block_on(serve)
         .context("the stdio server stopped abnormally")??;
@@ -436,7 +450,12 @@ fn serve(
 }
 
 /// `mcp-tasks worker`: claim and run tasks waiting in a shared store until a stop signal.
-fn work(tools: &Path, store: &str, concurrency: u32) -> anyhow::Result<()> {
+fn work(
+    tools: &Path,
+    store: &str,
+    concurrency: u32,
+    drain_timeout: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         store != "memory",
         "a worker needs a store that servers share: file:PATH or postgres://…"
@@ -446,13 +465,18 @@ fn work(tools: &Path, store: &str, concurrency: u32) -> anyhow::Result<()> {
     let mut settings = file.settings();
     settings.queue = false;
     settings.claim_limit = concurrency;
-    let worker = Server::builder()
-        .store(store)
-        .settings(settings)
-        .tools(file.tools())
-        .build()?;
+    let mut limits = file.limits();
+    limits.drain = drain_timeout.unwrap_or(limits.drain);
+    let worker = Arc::new(
+        Server::builder()
+            .store(store)
+            .settings(settings)
+            .tools(file.tools())
+            .limits(limits)
+            .build()?,
+    );
     tracing::info!(concurrency, "working");
-    runtime.block_on(worker.work_until(stop_signal()))?;
+    runtime.block_on(worker.work_until(stop_signals(worker.clone())))?;
     runtime.shutdown_background();
     Ok(())
 }
@@ -467,6 +491,20 @@ fn runtime_and_store(
         .context("cannot start the async runtime")?;
     let store = runtime.block_on(mcp_tasks::store::open(store))?;
     Ok((runtime, store))
+}
+
+/// Completes at the first SIGINT or SIGTERM, which starts the server's drain; a second one
+/// ends the drain at once ([`Server::hurry`]).
+async fn stop_signals(server: Arc<Server>) -> std::io::Result<()> {
+    stop_signal().await?;
+    tracing::info!("stopping: draining (a second SIGTERM or Ctrl-C stops at once)");
+    tokio::spawn(async move {
+        if stop_signal().await.is_ok() {
+            tracing::warn!("stopping at once: the drain is cut short");
+            server.hurry();
+        }
+    });
+    Ok(())
 }
 
 /// SIGINT or SIGTERM.

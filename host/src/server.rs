@@ -71,7 +71,8 @@ impl ServerBuilder {
     }
 
     /// Refuse beyond these limits when serving stdio ([`Server::serve`]; HTTP takes its own from
-    /// [`HttpOptions`](crate::transport::http::HttpOptions)). Default: [`Limits::default`].
+    /// [`HttpOptions`](crate::transport::http::HttpOptions)), and drain for their `drain` when
+    /// stdio or a worker ([`Server::work_until`]) stops. Default: [`Limits::default`].
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
@@ -88,6 +89,7 @@ impl ServerBuilder {
                 owner: self.owner,
                 executor: format!("{}/{}", hostname(), uuid::Uuid::new_v4()),
                 limits: self.limits,
+                hurry: Default::default(),
             },
         })
     }
@@ -159,17 +161,35 @@ impl Server {
 
     /// Work as a worker until `stop` completes: take no calls, but claim tasks waiting for a run
     /// in the store (queued by servers running with `queue` set, waiting for their next
-    /// attempt, or lost with a host that died) and run their tools, as many at once as the
-    /// settings' `claim_limit`. Cancels, questions and answers reach its tools through the
-    /// store, as for any host sharing it. At `stop`, running tools are stopped; their tasks
-    /// are taken over (or failed) by another host once their lease lapses.
+    /// attempt, lost with a host that died, or handed back by one that stopped) and run their
+    /// tools, as many at once as the settings' `claim_limit`. Cancels, questions and answers
+    /// reach its tools through the store, as for any host sharing it.
+    ///
+    /// At `stop` it drains: it claims no more tasks, lets its running tools finish for up to
+    /// the limits' `drain` (or until [`hurry`](Self::hurry)), then stops those still running and
+    /// hands their tasks back to wait for another host, without spending an attempt.
     pub async fn work_until(
         &self,
         stop: impl Future<Output = std::io::Result<()>>,
     ) -> std::io::Result<()> {
         // A worker has no client: what its runs would send has nowhere to go (clients poll).
         let nobody = Peer::nowhere(self.runner.owner.clone());
-        self.runner.serve_loop(nobody, |_hub| stop).await
+        let drain = self.runner.limits.drain;
+        self.runner
+            .serve_loop(nobody, |hub| async move {
+                let stopped = stop.await;
+                hub.drain_runs(tokio::time::Instant::now() + drain).await;
+                stopped
+            })
+            .await
+    }
+
+    /// End the drain under way at once, rather than after its period (see [`Limits::drain`]):
+    /// what a second SIGTERM or Ctrl-C does. The tools still running are stopped at once, their
+    /// calls answered and their tasks handed back (or failed), as at the end of a drain. Before a
+    /// stop it makes the coming drain end at once.
+    pub fn hurry(&self) {
+        self.runner.hurry.cancel();
     }
 
     /// Serve MCP over Streamable HTTP on `listener` until `stop` completes; then stop taking

@@ -566,13 +566,20 @@ pub fn collect_stderr(child: &mut Child) -> Arc<Mutex<String>> {
 }
 
 /// A `mcp-tasks worker` process, killed when dropped.
-pub struct Worker(Child);
+pub struct Worker(Child, Arc<Mutex<String>>);
 
 impl Worker {
     /// `mcp-tasks worker --concurrency 16 --store STORE --tools TOOLS`.
     pub fn start(tools: &Path, store: &str) -> Worker {
+        Self::start_with(tools, store, &["--concurrency", "16"])
+    }
+
+    /// `mcp-tasks worker --store STORE --tools TOOLS` with these arguments too.
+    pub fn start_with(tools: &Path, store: &str, args: &[&str]) -> Worker {
         let mut child = Command::new(binary())
-            .args(["worker", "--concurrency", "16", "--store", store, "--tools"])
+            .arg("worker")
+            .args(args)
+            .args(["--store", store, "--tools"])
             .arg(tools)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -580,8 +587,35 @@ impl Worker {
             .spawn()
             .expect("start a worker");
         // Drained, so that a chatty worker never blocks on a full pipe.
-        collect_stderr(&mut child);
-        Worker(child)
+        let stderr = collect_stderr(&mut child);
+        Worker(child, stderr)
+    }
+
+    /// Send it SIGTERM: the first starts its drain, a second ends the drain at once.
+    pub fn sigterm(&self) {
+        // SAFETY: kill(2) on our own child's pid, which is not reaped until `wait`.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+    }
+
+    /// Wait for it to exit, at most [`PATIENCE`]; its exit status.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.0.try_wait().expect("wait for a worker") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the worker did not exit:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// What it logged so far.
+    pub fn stderr(&self) -> String {
+        self.1.lock().unwrap().clone()
     }
 
     /// Kill it with SIGKILL.

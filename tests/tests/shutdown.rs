@@ -1,7 +1,9 @@
 //! Shutdown answers every request: at the end of stdin or on SIGTERM, a plain call whose tool
-//! finishes within the drain gets its result; one whose tool does not, and a `tasks/result` still
-//! waiting, get a JSON-RPC error saying the server is stopping; the output ends on a whole line.
-//! Over HTTP, SIGTERM answers the plain calls in flight the same way.
+//! finishes within the drain gets its result; one whose tool does not gets a JSON-RPC error
+//! saying the server is stopping; a `tasks/result` waiting on a task whose tool the drain stopped
+//! gets the task's end (failed, on the memory store); the output ends on a whole line. Over
+//! HTTP, SIGTERM answers the plain calls in flight the same way, and ends a subscription's
+//! stream on the result that completes it. (Workers: `drain.rs`.)
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -110,18 +112,27 @@ fn every_request_is_answered_when(end: End) {
         answers[&4]["result"]["content"][0]["text"], "done\n",
         "{answers:?}"
     );
-    // The slow plain call and the waiting tasks/result: an error that says the server stops.
-    for id in [3, 5] {
-        let error = &answers[&id]["error"];
-        assert_eq!(error["code"], -32000, "{id}: {answers:?}");
-        assert!(
-            error["message"]
-                .as_str()
-                .unwrap()
-                .contains("The server is stopping"),
-            "{id}: {error}"
-        );
-    }
+    // The slow plain call: an error that says the server stops.
+    let error = &answers[&5]["error"];
+    assert_eq!(error["code"], -32000, "{answers:?}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("The server is stopping"),
+        "{error}"
+    );
+    // The waiting tasks/result: the drain stopped its task's tool, and on the memory store (which
+    // ends with the process) the task failed, saying so: that end is its answer.
+    let result = &answers[&3]["result"];
+    assert_eq!(result["isError"], true, "{answers:?}");
+    assert!(
+        result["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("stopped before its tool finished"),
+        "{result}"
+    );
     // Within the drain (1 s) and the tools' stop, not the slow tool's 30 s.
     assert!(
         closed.elapsed() < Duration::from_secs(15),
@@ -144,6 +155,29 @@ command = ["sh", "-c", "touch $DIR/slow; exec sleep 30"]
 task_support = "forbidden"
 "#;
     let mut server = mcp_tasks_e2e::http::HttpServer::start(tools, &["--drain-timeout", "1"]);
+    // A subscription open across the shutdown: its stream ends on the result that completes it.
+    let modern = mcp_tasks_e2e::http::MODERN;
+    let listen = json!({ "jsonrpc": "2.0", "id": "sub-1", "method": "subscriptions/listen", "params": {
+        "notifications": { "taskIds": [] },
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": modern,
+            "io.modelcontextprotocol/clientCapabilities": {
+                "extensions": { "io.modelcontextprotocol/tasks": {} }
+            }
+        }
+    }});
+    let mut subscription = server.post_stream(
+        &[
+            ("mcp-protocol-version", modern),
+            ("mcp-method", "subscriptions/listen"),
+        ],
+        &listen,
+    );
+    let acknowledged = subscription.next().expect("the acknowledgement");
+    assert_eq!(
+        acknowledged["method"], "notifications/subscriptions/acknowledged",
+        "{acknowledged}"
+    );
     let (quick, slow) = std::thread::scope(|scope| {
         let call = |id: u64, name: &'static str| {
             let server = &server;
@@ -180,6 +214,17 @@ task_support = "forbidden"
             .contains("The server is stopping"),
         "{slow:?}"
     );
+    let last = subscription.last().expect("the subscription's completion");
+    assert_eq!(
+        last,
+        json!({ "jsonrpc": "2.0", "id": "sub-1", "result": {
+            "resultType": "complete",
+            "_meta": { "io.modelcontextprotocol/subscriptionId": "sub-1" }
+        }})
+    );
+    mcp_tasks_e2e::Schema::modern()
+        .check("SubscriptionsListenResultResponse", &last)
+        .unwrap();
     let status = server.terminate();
     assert!(status.success(), "{status}\n{}", server.stderr());
 }

@@ -55,6 +55,30 @@ impl wit_router::Guest for Component {
         )
     }
 
+    fn tool_log(
+        token: String,
+        entry: wit_router::LogEntry,
+        ctx: wit_router::Context,
+    ) -> Vec<wit_router::Action> {
+        use wit_router::LogLevel as L;
+        let ctx = ctx.into();
+        let entry = model::LogEntry {
+            level: match entry.level {
+                L::Debug => model::LogLevel::Debug,
+                L::Info => model::LogLevel::Info,
+                L::Notice => model::LogLevel::Notice,
+                L::Warning => model::LogLevel::Warning,
+                L::Error => model::LogLevel::Error,
+                L::Critical => model::LogLevel::Critical,
+                L::Alert => model::LogLevel::Alert,
+                L::Emergency => model::LogLevel::Emergency,
+            },
+            logger: entry.logger,
+            data: entry.data,
+        };
+        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).tool_log(&token, &entry))
+    }
+
     fn tool_finished(
         token: String,
         outcome: wit::Outcome,
@@ -92,6 +116,15 @@ impl wit_router::Guest for Component {
         )
     }
 
+    fn tool_released(
+        token: String,
+        hand_back: bool,
+        ctx: wit_router::Context,
+    ) -> Vec<wit_router::Action> {
+        let ctx = ctx.into();
+        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).tool_released(&token, hand_back))
+    }
+
     fn tool_detached(
         token: String,
         run_state: String,
@@ -115,9 +148,18 @@ impl wit_router::Guest for Component {
         )
     }
 
-    fn sweep(running: Vec<String>, ctx: wit_router::Context) -> Vec<wit_router::Action> {
+    fn listen_ended(subscription: String, ctx: wit_router::Context) -> Vec<wit_router::Action> {
         let ctx = ctx.into();
-        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).sweep(&running))
+        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).listen_ended(&subscription))
+    }
+
+    fn sweep(
+        running: Vec<String>,
+        claim: bool,
+        ctx: wit_router::Context,
+    ) -> Vec<wit_router::Action> {
+        let ctx = ctx.into();
+        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).sweep(&running, claim))
     }
 }
 /// The imported `store` interface behind the router's [`model::Store`] trait.

@@ -47,6 +47,7 @@ impl Router<'_> {
             "tasks/list" => self.tasks_list(id, params),
             "tasks/result" => self.tasks_result(id, params),
             "tasks/cancel" => self.legacy_cancel(id, params),
+            "logging/setLevel" => self.set_log_level(id, &params.value()),
             // The modern era's discovery answers whoever asks, with or without `_meta`.
             "server/discover" => Ok(vec![send_result(id, self.discover_result())]),
             _ => Err(RpcError::new(
@@ -73,6 +74,7 @@ impl Router<'_> {
             "protocolVersion": version,
             "capabilities": {
                 "tools": { "listChanged": false },
+                "logging": {},
                 "tasks": {
                     "list": {},
                     "cancel": {},

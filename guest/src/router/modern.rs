@@ -250,6 +250,21 @@ impl Router<'_> {
         }
     }
 
+    /// The host ends the subscription itself (it is shutting down): the result that completes
+    /// its `subscriptions/listen` request, as the spec asks of a server that ends a stream.
+    pub fn listen_ended(&self, subscription: &str) -> Vec<Action> {
+        let Ok(id) = serde_json::from_str::<Value>(subscription) else {
+            return Vec::new();
+        };
+        vec![send_result(
+            &id,
+            json!({
+                "resultType": "complete",
+                "_meta": { protocol::META_SUBSCRIPTION_ID: id },
+            }),
+        )]
+    }
+
     /// A modern plain call's questions: answered with an `InputRequiredResult`; the run waits
     /// for the retry that carries the answers.
     pub(super) fn modern_plain_ask(

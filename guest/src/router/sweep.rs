@@ -7,9 +7,9 @@ const ABANDONED_PER_SWEEP: u32 = 100;
 
 impl Router<'_> {
     /// Housekeeping: delete expired tasks, renew this host's leases, hand answers taken by other
-    /// hosts to this host's tools, stop runs whose task ended elsewhere, and fail tasks whose
-    /// executor is gone.
-    pub fn sweep(&self, running: &[String]) -> Vec<Action> {
+    /// hosts to this host's tools, stop runs whose task ended elsewhere, fail tasks whose
+    /// executor is gone with no attempt left, and (`claim`) claim tasks waiting for a host.
+    pub fn sweep(&self, running: &[String], claim: bool) -> Vec<Action> {
         let mut actions = Vec::new();
         if let Ok(expired) = self.store.expire(self.ctx.now) {
             for id in expired {
@@ -22,8 +22,12 @@ impl Router<'_> {
                 actions.extend(self.keep_running(token, &id));
             }
         }
-        // Claims are bounded by what this host may run at once.
-        let limit = self.settings.claim_limit as usize;
+        // Claims are bounded by what this host may run at once; a draining host makes none.
+        let limit = if claim {
+            self.settings.claim_limit as usize
+        } else {
+            0
+        };
         let mut room = limit.saturating_sub(running.len());
         if let Ok(abandoned) = self.store.abandoned(self.ctx.now, ABANDONED_PER_SWEEP) {
             for id in abandoned {

@@ -450,7 +450,36 @@ impl Harness {
     pub(crate) fn sweep(&self, running: &[&str]) -> Vec<Action> {
         let ctx = self.ctx();
         let running: Vec<String> = running.iter().map(|t| t.to_string()).collect();
-        Router::new(&self.store, &self.server, &ctx).sweep(&running)
+        Router::new(&self.store, &self.server, &ctx).sweep(&running, true)
+    }
+
+    /// The sweep of a host that is draining: it claims nothing.
+    pub(crate) fn sweep_draining(&self, running: &[&str]) -> Vec<Action> {
+        let ctx = self.ctx();
+        let running: Vec<String> = running.iter().map(|t| t.to_string()).collect();
+        Router::new(&self.store, &self.server, &ctx).sweep(&running, false)
+    }
+
+    /// A running tool logs a line.
+    pub(crate) fn log(
+        &self,
+        token: &str,
+        level: crate::model::LogLevel,
+        data: Value,
+    ) -> Vec<Action> {
+        let ctx = self.ctx();
+        let entry = crate::model::LogEntry {
+            level,
+            logger: None,
+            data: data.to_string(),
+        };
+        Router::new(&self.store, &self.server, &ctx).tool_log(token, &entry)
+    }
+
+    /// The host stops the run `token` at shutdown.
+    pub(crate) fn released(&self, token: &str, hand_back: bool) -> Vec<Action> {
+        let ctx = self.ctx();
+        Router::new(&self.store, &self.server, &ctx).tool_released(token, hand_back)
     }
 
     pub(crate) fn stored(&self, id: &str) -> Task {

@@ -2,11 +2,13 @@
 
 mod batch;
 mod legacy;
+mod logging;
 mod modern;
 mod progress;
 mod properties;
 mod queues;
 mod retries;
+mod shutdown;
 mod workflows;
 
 use std::cell::RefCell;

@@ -28,8 +28,9 @@ pub(crate) use requests::{Places, answer_error};
 use runs::RunHandle;
 use watch::Subscription;
 
-/// The JSON-RPC error code of a request the server stopped before answering it (at the end of
-/// input, SIGTERM or Ctrl-C, once the drain is over): -32000, a server error.
+/// The JSON-RPC error code of a waiting request the server stopped before answering it (at the
+/// end of input, SIGTERM or Ctrl-C, once the drain is over): -32000, a server error, as the
+/// component answers a stopped tool's call with (see the WIT's `tool-released`).
 pub(crate) const SERVER_STOPPING: i32 = -32000;
 
 /// How many change events a waiting `tasks/result` may fall behind before it simply re-checks.
@@ -87,6 +88,10 @@ pub(crate) struct Hub {
     backlog: AtomicBool,
     /// Wakes the sweeper before its next tick.
     sweep_soon: Notify,
+    /// Whether this host drains before it stops: its sweeps claim nothing more.
+    draining: AtomicBool,
+    /// Ends a drain under way at once ([`Server::hurry`](crate::Server::hurry)).
+    hurry: CancellationToken,
 }
 
 /// What a server's transports need to run hubs: its component and tools, its identity among
@@ -101,12 +106,15 @@ pub(crate) struct Runner {
     pub(crate) owner: String,
     /// What the server refuses beyond, per caller.
     pub(crate) limits: Limits,
+    /// Cancelled to end the drains under way at once (a second stop signal).
+    pub(crate) hurry: CancellationToken,
 }
 
 impl Runner {
     /// The serve loop every transport runs in: a hub for the transport's clients and its sweeper
-    /// (whose messages go to `sweeps_to`), the transport fed until its future ends, then the same
-    /// shutdown for all: waiting requests end, running tools are stopped and waited for.
+    /// (whose messages go to `sweeps_to`), the transport fed until its future ends (a transport
+    /// drains its hub's runs before it ends: see [`Hub::drain_runs`]), then the same shutdown for
+    /// all: waiting requests end, tools still running are stopped and waited for.
     pub(crate) async fn serve_loop<F: Future>(
         &self,
         sweeps_to: Arc<Peer>,
@@ -116,6 +124,7 @@ impl Runner {
             self.guest.clone(),
             self.catalog.clone(),
             self.executor.clone(),
+            self.hurry.clone(),
         );
         let sweeper = tokio::spawn(hub.clone().sweep_periodically(sweeps_to));
         let served = transport(hub.clone()).await;
@@ -134,8 +143,13 @@ impl Hub {
     }
 
     /// A hub for one transport's clients, sharing a server's component and tools; the tasks whose
-    /// tools it runs are leased to `executor`.
-    pub(crate) fn new(guest: Arc<Guest>, catalog: Arc<Catalog>, executor: String) -> Arc<Self> {
+    /// tools it runs are leased to `executor`; `hurry` ends its drain at once.
+    pub(crate) fn new(
+        guest: Arc<Guest>,
+        catalog: Arc<Catalog>,
+        executor: String,
+        hurry: CancellationToken,
+    ) -> Arc<Self> {
         Arc::new(Hub {
             guest,
             catalog,
@@ -148,6 +162,8 @@ impl Hub {
             tool_tasks: tokio_util::task::TaskTracker::new(),
             backlog: AtomicBool::new(false),
             sweep_soon: Notify::new(),
+            draining: AtomicBool::new(false),
+            hurry,
         })
     }
 

@@ -145,18 +145,21 @@ impl Hub {
             tokio::pin!(recheck);
             loop {
                 tokio::select! {
+                    // A change already seen goes before the shutdown: a task that the drain
+                    // ended (failed, on a memory store) is answered with its end.
+                    biased;
+                    event = changed.recv() => match event {
+                        Ok(id) if id != wait.task_id => continue,
+                        // Our task, a backlog overflow, or a closed channel: look again.
+                        _ => break,
+                    },
+                    _ = &mut recheck => break,
                     // Stopping: a waiting request is answered, not dropped.
                     _ = self.shutdown.cancelled() => {
                         let message = "The server is stopping before this request could be \
                                        answered; ask again of a server that shares its store";
                         return answer_error(&peer, &line, SERVER_STOPPING.into(), message);
                     }
-                    _ = &mut recheck => break,
-                    event = changed.recv() => match event {
-                        Ok(id) if id != wait.task_id => continue,
-                        // Our task, a backlog overflow, or a closed channel: look again.
-                        _ => break,
-                    },
                 }
             }
         }

@@ -9,10 +9,11 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Hub, Peer, SERVER_STOPPING};
+use super::{Hub, Peer};
 use crate::bindings::exports::mcp::tasks::router::{Action, Run, ToolQuestion};
 use crate::component::Call;
-use crate::tools::{FromTool, ToolContext, ToolOutcome, reports};
+use crate::tools::reports::{self, Reported};
+use crate::tools::{FromTool, ToolContext, ToolOutcome};
 use crate::types::{Outcome, RpcError};
 use crate::util::lock;
 
@@ -22,8 +23,6 @@ pub(super) struct RunHandle {
     pub(super) cancel: CancellationToken,
     /// Whose call it runs, to count each caller's tools in flight.
     pub(super) owner: String,
-    /// Whether it answers a plain call (a request waits for it) rather than a task.
-    pub(super) plain: bool,
     pub(super) name: Arc<Mutex<RunBinding>>,
 }
 
@@ -50,7 +49,6 @@ impl Hub {
             RunHandle {
                 cancel: cancel.clone(),
                 owner: peer.owner.clone(),
-                plain: run.task_id.is_none(),
                 name: name.clone(),
             },
         );
@@ -65,16 +63,19 @@ impl Hub {
             // reports, forwarded until its context is gone and the last one is in; and its
             // questions, moot once it has returned.
             let forward = async {
-                while let Some(report) = progress_rx.recv().await {
+                while let Some(reported) = progress_rx.recv().await {
                     let _turn = turn.lock().await;
                     let RunBinding { token, state, peer } = lock(&name).clone();
                     if !lock(&conn.runs).contains_key(&token) {
                         continue; // Stopped: its request or task has ended.
                     }
-                    let call = Call::Progress {
-                        token,
-                        run_state: state,
-                        report,
+                    let call = match reported {
+                        Reported::Progress(report) => Call::Progress {
+                            token,
+                            run_state: state,
+                            report,
+                        },
+                        Reported::Log(entry) => Call::Log { token, entry },
                     };
                     if let Ok(actions) = conn.guest.call(call, conn.ctx(&peer)).await {
                         conn.execute(actions, &peer);
@@ -277,47 +278,61 @@ impl Hub {
         });
     }
 
-    /// Whether a plain call's tool is running: a request waits for it.
-    pub(crate) fn has_plain_runs(&self) -> bool {
-        lock(&self.runs).values().any(|run| run.plain)
+    /// Stop claiming tasks waiting for a host: this host is draining before it stops. Its runs'
+    /// leases are still renewed.
+    pub(crate) fn stop_claiming(&self) {
+        self.draining.store(true, Ordering::Relaxed);
     }
 
-    /// Let the tools of plain calls run for up to `period` (a request waits for each); then stop
-    /// those still running, each answered with the error that says the server is stopping.
-    pub(crate) async fn drain_plain_runs(self: &Arc<Self>, period: Duration) {
-        let deadline = tokio::time::Instant::now() + period;
-        while self.has_plain_runs() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    /// Completes once the server is hurried: a drain under way ends at once.
+    pub(crate) async fn hurried(&self) {
+        self.hurry.cancelled().await;
+    }
+
+    /// The drain: take no more tasks, let the running tools finish until `deadline` (or until
+    /// [`Server::hurry`](crate::Server::hurry): a second stop signal), then stop those still
+    /// running. The component answers each stopped plain call with an error that says the
+    /// server is stopping, and hands each stopped task back to wait for a host without spending
+    /// an attempt — or, on a store that ends with this process, fails it saying why.
+    pub(crate) async fn drain_runs(self: &Arc<Self>, deadline: tokio::time::Instant) {
+        self.stop_claiming();
+        let running = lock(&self.runs).len();
+        if running > 0 {
+            tracing::info!(running, "draining: letting the running tools finish");
         }
-        self.stop_plain_runs().await;
+        while !lock(&self.runs).is_empty() {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(20)) => {}
+                () = tokio::time::sleep_until(deadline) => break,
+                () = self.hurried() => break,
+            }
+        }
+        self.release_runs().await;
     }
 
-    /// Stop the tools of plain calls, each answered by the component with an error that says the
-    /// server is stopping (their requests must not go unanswered at shutdown).
-    pub(crate) async fn stop_plain_runs(self: &Arc<Self>) {
-        let stopped: Vec<RunHandle> = lock(&self.runs)
-            .extract_if(|_, run| run.plain)
-            .map(|(_, run)| run)
-            .collect();
+    /// Stop every running tool before it finishes, each run released through the component
+    /// (see the WIT's `tool-released`).
+    async fn release_runs(self: &Arc<Self>) {
+        let stopped: Vec<RunHandle> = lock(&self.runs).drain().map(|(_, run)| run).collect();
+        if stopped.is_empty() {
+            return;
+        }
+        let hand_back = self.guest.store_outlives_process();
+        tracing::warn!(
+            stopped = stopped.len(),
+            tasks = if hand_back { "handed back" } else { "failed" },
+            "the drain is over: stopping the tools still running"
+        );
         for run in stopped {
             // Out of the runs first: the run's own end then finds it gone and reports nothing.
             run.cancel.cancel();
             let RunBinding { token, peer, .. } = lock(&run.name).clone();
-            let call = Call::Finished {
-                token,
-                outcome: Outcome::Error(RpcError {
-                    code: SERVER_STOPPING,
-                    message: "The server is stopping: the tool was stopped before it finished"
-                        .into(),
-                    data: None,
-                }),
-                message: None,
-            };
+            let call = Call::Released { token, hand_back };
             match self.guest.call(call, self.ctx(&peer)).await {
                 Ok(actions) => {
                     self.execute(actions, &peer);
                 }
-                Err(e) => tracing::error!("answering a stopped call failed: {e}"),
+                Err(e) => tracing::error!("releasing a stopped run failed: {e}"),
             }
         }
     }

@@ -55,6 +55,25 @@ impl Hub {
         }
     }
 
+    /// End every subscription (the server is stopping): each `subscriptions/listen` request gets
+    /// the result that completes it, the last message on its stream.
+    pub(crate) async fn end_subscriptions(&self) {
+        let ended: Vec<((u64, String), Subscription)> = lock(&self.subscriptions).drain().collect();
+        for ((_, subscription), sub) in ended {
+            let call = Call::ListenEnded { subscription };
+            match self.guest.call(call, self.ctx(&sub.peer)).await {
+                Ok(actions) => {
+                    for action in actions {
+                        if let Action::Send(message) = action {
+                            sub.peer.outbox.send(message);
+                        }
+                    }
+                }
+                Err(e) => tracing::error!("ending a subscription failed: {e}"),
+            }
+        }
+    }
+
     /// Sweep every [`SWEEP_EVERY_MS`] until aborted; what the sweep sends goes to `peer`.
     pub(crate) async fn sweep_periodically(self: Arc<Self>, peer: Arc<Peer>) {
         let mut every = tokio::time::interval(Duration::from_millis(SWEEP_EVERY_MS));
@@ -74,9 +93,18 @@ impl Hub {
                 }
             }
             let running: Vec<String> = lock(&self.runs).keys().cloned().collect();
-            let limit = self.catalog.settings().claim_limit as usize;
+            let claim = !self.draining.load(Ordering::Relaxed);
+            let limit = if claim {
+                self.catalog.settings().claim_limit as usize
+            } else {
+                0
+            };
             let room = limit.saturating_sub(running.len());
-            match self.guest.call(Call::Sweep(running), self.ctx(&peer)).await {
+            match self
+                .guest
+                .call(Call::Sweep { running, claim }, self.ctx(&peer))
+                .await
+            {
                 Ok(actions) => {
                     // A host that claims, and was full or filled up, may have left tasks waiting.
                     let claimed = actions

@@ -173,4 +173,8 @@ impl TaskStore for MemoryStore {
     fn reads_locally(&self) -> bool {
         true
     }
+
+    fn outlives_process(&self) -> bool {
+        false // Its tasks end with the process.
+    }
 }

@@ -55,6 +55,15 @@ pub trait TaskStore: Send + Sync + 'static {
     fn reads_locally(&self) -> bool {
         false
     }
+
+    /// Whether tasks kept here outlive this process (a file, a database other hosts may share):
+    /// then a task whose run a host stops at shutdown goes back to wait for a host (this one
+    /// restarted, or another), without spending an attempt; otherwise no host will see it again,
+    /// and it fails saying the server stopped. The default, `true`, suits any store that leaves
+    /// the process.
+    fn outlives_process(&self) -> bool {
+        true
+    }
 }
 
 /// Why a store could not be opened.

@@ -45,7 +45,7 @@ mod outcome;
 mod protocol;
 
 use outcome::{failure, outcome};
-use protocol::{Questions, parse_questions, progress_report};
+use protocol::{Questions, log_line, parse_questions, progress_report};
 
 /// Lines of stderr kept for the status message of a failed run.
 const STDERR_TAIL_LINES: usize = 5;
@@ -269,6 +269,10 @@ impl Tool for CommandTool {
                         Ok(Line::End) | Err(_) => break,
                     };
                     if line.is_empty() {
+                        continue;
+                    }
+                    if let Some((level, logger, data)) = log_line(&line) {
+                        cx.log(level, logger.as_deref(), data);
                         continue;
                     }
                     let report = progress_report(&line).unwrap_or(Report {

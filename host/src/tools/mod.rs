@@ -20,7 +20,7 @@ pub use command::{CommandTool, OutputLimits};
 pub(crate) use config::check_any_text;
 pub use config::{ConfigError, ToolsFile};
 
-use crate::types::{Outcome, Report, RpcError, Settings, ToolInfo};
+use crate::types::{LogEntry, LogLevel, Outcome, Report, RpcError, Settings, ToolInfo};
 
 impl ToolInfo {
     /// A tool named `name` whose arguments follow `input_schema` (a JSON Schema object, as JSON
@@ -294,7 +294,27 @@ impl ToolContext {
     /// # }
     /// ```
     pub fn report(&self, report: Report) {
-        self.progress.send(report);
+        self.progress.send(reports::Reported::Progress(report));
+    }
+
+    /// Log a line: `data` is any JSON (most often a string), `logger` names the part of the tool
+    /// that logs, if you like. A 2025-11-25 client that set a level with `logging/setLevel` gets
+    /// it as a `notifications/message` when it is at or above that level (related to the task,
+    /// for a task); others get nothing. Lines go in order with the run's reports, and are
+    /// dropped as they are when the component falls behind.
+    ///
+    /// ```
+    /// # fn f(cx: mcp_tasks::ToolContext) {
+    /// use mcp_tasks::types::LogLevel;
+    /// cx.log(LogLevel::Info, None, serde_json::json!("Tool execution started"));
+    /// # }
+    /// ```
+    pub fn log(&self, level: LogLevel, logger: Option<&str>, data: Value) {
+        self.progress.send(reports::Reported::Log(LogEntry {
+            level,
+            logger: logger.map(str::to_string),
+            data: data.to_string(),
+        }));
     }
 
     /// Fires when the run must stop (its task was cancelled or expired, or the client went

@@ -1,15 +1,24 @@
-//! A run's progress reports on their way from the tool to the component: in the tool's order,
-//! each one delivered while the component keeps up, and bounded when it does not. A tool that
-//! reports faster than the component takes its reports (a loop printing a line per item) loses
-//! the oldest of those waiting, never the newest: the last report a client sees is the tool's
-//! last.
+//! A run's progress reports and log lines on their way from the tool to the component: in the
+//! tool's order, each one delivered while the component keeps up, and bounded when it does not.
+//! A tool that reports faster than the component takes its reports (a loop printing a line per
+//! item) loses the oldest of those waiting, never the newest: the last report a client sees is
+//! the tool's last.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::Notify;
 
-use crate::types::Report;
+use crate::types::{LogEntry, Report};
+
+/// What a run tells the component besides its questions.
+#[derive(Debug, Clone)]
+pub(crate) enum Reported {
+    /// How far it has come (`router.tool-progress`).
+    Progress(Report),
+    /// A log line (`router.tool-log`).
+    Log(LogEntry),
+}
 
 /// How many reports may wait for the component before the oldest is dropped.
 pub(crate) const WAITING: usize = 64;
@@ -20,7 +29,7 @@ struct Shared {
 }
 
 struct Waiting {
-    reports: VecDeque<Report>,
+    reports: VecDeque<Reported>,
     capacity: usize,
     /// The sender is gone: once `reports` is empty there will be no more.
     closed: bool,
@@ -54,7 +63,7 @@ impl Shared {
 
 impl Sender {
     /// Queue a report; if the queue is full, the oldest waiting report makes room.
-    pub(crate) fn send(&self, report: Report) {
+    pub(crate) fn send(&self, report: Reported) {
         let mut waiting = self.0.waiting();
         if waiting.reports.len() == waiting.capacity {
             waiting.reports.pop_front();
@@ -74,7 +83,7 @@ impl Drop for Sender {
 
 impl Receiver {
     /// The next report, in the tool's order; `None` once the sender is gone and none wait.
-    pub(crate) async fn recv(&mut self) -> Option<Report> {
+    pub(crate) async fn recv(&mut self) -> Option<Reported> {
         loop {
             {
                 let mut waiting = self.0.waiting();
@@ -95,18 +104,20 @@ impl Receiver {
 mod tests {
     use super::*;
 
-    fn report(n: u32) -> Report {
-        Report {
+    fn report(n: u32) -> Reported {
+        Reported::Progress(Report {
             progress: Some(f64::from(n)),
             total: None,
             message: None,
-        }
+        })
     }
 
     async fn drain(mut rx: Receiver) -> Vec<f64> {
         let mut seen = Vec::new();
         while let Some(r) = rx.recv().await {
-            seen.extend(r.progress);
+            if let Reported::Progress(r) = r {
+                seen.extend(r.progress);
+            }
         }
         seen
     }

@@ -140,21 +140,23 @@ async fn read<R: AsyncBufRead + Unpin>(
     read
 }
 
-/// The input ended, or `stop` came: what was read is answered. Requests that wait (on a task)
-/// and then plain calls whose tool runs get up to `period` in all to be answered; then the tools
-/// of plain calls are stopped (the component answers each with an error saying the server is
-/// stopping) and the requests still waiting are answered so too. Tasks' tools run on until the
-/// hub's shutdown.
+/// The input ended, or `stop` came: what was read is answered. The host claims no more tasks;
+/// requests that wait (on a task), then the running tools — plain calls' and tasks' — get up to
+/// `period` in all, or until the server is hurried; then the tools still running are stopped
+/// (the component answers each plain call with an error saying the server is stopping, and
+/// hands each task back, or fails it) and the requests still waiting are answered so too.
 async fn drain(hub: &Arc<Hub>, requests: &mut JoinSet<()>, period: std::time::Duration) {
     let deadline = tokio::time::Instant::now() + period;
+    hub.stop_claiming();
     while !requests.is_empty() {
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => break,
+            () = hub.hurried() => break,
             _ = requests.join_next() => {}
         }
     }
-    hub.drain_plain_runs(deadline.saturating_duration_since(tokio::time::Instant::now()))
-        .await;
+    hub.drain_runs(deadline).await;
+    hub.end_subscriptions().await;
     hub.shutdown.cancel();
     while requests.join_next().await.is_some() {}
 }

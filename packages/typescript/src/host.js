@@ -290,7 +290,7 @@ export class Host {
     this.#sweeping = true;
     try {
       const peer = this.#sweepPeer;
-      const actions = await this.#call((r) => r.sweep([...this.#runs.keys()], this.context(peer)));
+      const actions = await this.#call((r) => r.sweep([...this.#runs.keys()], true, this.context(peer)));
       this.#execute(actions, peer);
     } catch (e) {
       this.#log(`sweep failed: ${e?.message ?? e}`);

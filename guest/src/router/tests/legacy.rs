@@ -331,7 +331,7 @@ fn ttl_is_clamped_defaulted_and_expiry_hides_then_sweeps() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
 
     let ctx = h.ctx();
-    let swept = Router::new(&h.store, &h.server, &ctx).sweep(&[]);
+    let swept = Router::new(&h.store, &h.server, &ctx).sweep(&[], true);
     assert_eq!(
         swept,
         [

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::types::Report;
+use crate::types::{LogLevel, Report};
 
 /// The progress report a line of stderr is, if it is one: a JSON object with a number
 /// `progress`, and optionally a number `total` and a string `message`.
@@ -20,6 +20,33 @@ pub(super) fn progress_report(line: &str) -> Option<Report> {
             .and_then(Value::as_str)
             .map(str::to_string),
     })
+}
+
+/// The log line a line of stderr is, if it is one: a JSON object with a string `level` (one of
+/// MCP's eight, `debug` to `emergency`), a `data` member (any JSON), and optionally a string
+/// `logger` — the params of the `notifications/message` it may become.
+pub(super) fn log_line(line: &str) -> Option<(LogLevel, Option<String>, Value)> {
+    if !line.starts_with('{') {
+        return None;
+    }
+    let mut value: Value = serde_json::from_str(line).ok()?;
+    let level = match value.get("level")?.as_str()? {
+        "debug" => LogLevel::Debug,
+        "info" => LogLevel::Info,
+        "notice" => LogLevel::Notice,
+        "warning" => LogLevel::Warning,
+        "error" => LogLevel::Error,
+        "critical" => LogLevel::Critical,
+        "alert" => LogLevel::Alert,
+        "emergency" => LogLevel::Emergency,
+        _ => return None,
+    };
+    let data = value.get_mut("data")?.take();
+    let logger = value
+        .get("logger")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Some((level, logger, data))
 }
 
 /// What one line on the questions descriptor asks.
@@ -63,6 +90,28 @@ pub(super) fn parse_questions(line: &str) -> Result<Questions, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stderr_line_is_a_log_line_with_a_known_level_and_data() {
+        let (level, logger, data) =
+            log_line(r#"{"level": "warning", "logger": "disk", "data": {"free": 3}}"#).unwrap();
+        assert_eq!(level, LogLevel::Warning);
+        assert_eq!(logger.as_deref(), Some("disk"));
+        assert_eq!(data, json!({ "free": 3 }));
+        let (level, logger, data) = log_line(r#"{"level": "info", "data": "started"}"#).unwrap();
+        assert_eq!(
+            (level, logger, data),
+            (LogLevel::Info, None, json!("started"))
+        );
+        for line in [
+            "info: started",
+            r#"{"level": "loud", "data": "x"}"#,
+            r#"{"level": "info"}"#,
+            r#"{"progress": 1}"#,
+        ] {
+            assert!(log_line(line).is_none(), "{line}");
+        }
+    }
 
     #[test]
     fn a_stderr_line_is_a_progress_report_only_with_a_number_progress() {

@@ -206,12 +206,13 @@ pub(crate) async fn serve(
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     stop.await;
-                    // Plain calls whose tool runs get the drain to be answered; those still
-                    // running are then answered with the stopping error.
-                    closing
-                        .hub
-                        .drain_plain_runs(closing.options.limits.drain)
-                        .await;
+                    // New connections are refused from here on. The running tools get the
+                    // drain to finish; those still running are then stopped (their calls
+                    // answered with the stopping error, their tasks handed back or failed).
+                    let deadline = tokio::time::Instant::now() + closing.options.limits.drain;
+                    closing.hub.drain_runs(deadline).await;
+                    // Each subscription's stream ends on the result that completes it.
+                    closing.hub.end_subscriptions().await;
                     // Waiting requests (answered with the stopping error) and open streams end
                     // now, so that the graceful shutdown does not wait for them.
                     closing.shutdown.cancel();

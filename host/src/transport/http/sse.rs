@@ -39,15 +39,16 @@ impl Stream for Events {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if this.shutdown.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
-        }
+        // Stopping: what is already queued still goes out (a waiting request's stopping error, a
+        // subscription's completion), then the stream ends.
+        let stopping = this.shutdown.as_mut().poll(cx).is_ready();
         let message = match this.queued.pop_front() {
             Some(message) => message,
             None if this.done => return Poll::Ready(None),
             None => match this.rx.poll_recv(cx) {
                 Poll::Ready(Some(message)) => message,
                 Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending if stopping => return Poll::Ready(None),
                 Poll::Pending => return Poll::Pending,
             },
         };

@@ -19,7 +19,7 @@ from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component as WasmComponent
 from wasmtime.component import Linker, Record, Variant
 
-PACKAGE = "mcp:tasks/{}@0.6.0"
+PACKAGE = "mcp:tasks/{}@0.7.0"
 
 
 def record(**fields: Any) -> Record:
@@ -251,5 +251,5 @@ class Router:
     def tool_detached(self, token: str, state: str, ctx: Record) -> list[Action]:
         return self._actions(self._detached(self.wasm_store, token, state, ctx))
 
-    def sweep(self, running: list[str], ctx: Record) -> list[Action]:
-        return self._actions(self._sweep(self.wasm_store, running, ctx))
+    def sweep(self, running: list[str], claim: bool, ctx: Record) -> list[Action]:
+        return self._actions(self._sweep(self.wasm_store, running, claim, ctx))

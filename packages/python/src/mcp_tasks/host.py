@@ -229,7 +229,7 @@ class Host:
             await asyncio.sleep(SWEEP_EVERY_S)
             try:
                 peer = self._sweep_peer
-                self._execute(self._call(lambda r: r.sweep(list(self._runs), self.context(peer))), peer)
+                self._execute(self._call(lambda r: r.sweep(list(self._runs), True, self.context(peer))), peer)
             except Exception as e:
                 log.warning("sweep failed: %s", e)
 
