@@ -114,6 +114,8 @@ pub enum Call {
         /// The line.
         entry: LogEntry,
     },
+    /// `router.request-stopped`: the host stops while this message waits.
+    Stopped(String),
     /// `router.listen-ended`: the host ends a subscription itself (it is shutting down).
     ListenEnded {
         /// The subscription (as in the `listen` action).
@@ -372,6 +374,7 @@ impl Guest {
                     .await
             }
             Call::Log { token, entry } => router.call_tool_log(store, &token, &entry, &ctx).await,
+            Call::Stopped(message) => router.call_request_stopped(store, &message, &ctx).await,
             Call::ListenEnded { subscription } => {
                 router.call_listen_ended(store, &subscription, &ctx).await
             }

@@ -1,8 +1,9 @@
 //! Shutdown answers every request: at the end of stdin or on SIGTERM, a plain call whose tool
 //! finishes within the drain gets its result; one whose tool does not gets a JSON-RPC error
 //! saying the server is stopping; a `tasks/result` waiting on a task whose tool the drain stopped
-//! gets the task's end (failed, on the memory store); the output ends on a whole line. Over
-//! HTTP, SIGTERM answers the plain calls in flight the same way, and ends a subscription's
+//! gets the task's end (failed, on the memory store) or, on a file store where the task is
+//! handed back, the stopping error with the task as it stands; the output ends on a whole line.
+//! Over HTTP, SIGTERM answers the plain calls in flight the same way, and ends a subscription's
 //! stream on the result that completes it. (Workers: `drain.rs`.)
 
 use std::io::{BufRead, BufReader, Write};
@@ -227,4 +228,72 @@ task_support = "forbidden"
         .unwrap();
     let status = server.terminate();
     assert!(status.success(), "{status}\n{}", server.stderr());
+}
+
+#[test]
+fn on_a_file_store_a_task_is_handed_back_and_its_waiting_result_request_told_where_it_stands() {
+    let dir = mcp_tasks_e2e::tempdir::Dir::new();
+    let tools = dir.path().join("tools.toml");
+    std::fs::write(&tools, TOOLS).unwrap();
+    let store = format!("file:{}", dir.path().join("tasks.db").display());
+    let mut child = Command::new(mcp_tasks_e2e::binary())
+        .args([
+            "serve",
+            "--drain-timeout",
+            "0.3",
+            "--store",
+            &store,
+            "--tools",
+        ])
+        .arg(&tools)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut send = |message: Value| {
+        stdin.write_all(format!("{message}\n").as_bytes()).unwrap();
+    };
+    let init = json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
+    send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init}));
+    send(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "slow", "arguments": {}, "task": {}}}),
+    );
+    let task_id = loop {
+        let message: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        if message["id"] == 2 {
+            break message["result"]["task"]["taskId"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        }
+    };
+    send(
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/result", "params": {"taskId": task_id}}),
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let answer = lines
+        .map(|line| serde_json::from_str::<Value>(&line.unwrap()).unwrap())
+        .find(|m| m["id"] == 3)
+        .expect("the tasks/result answer");
+    assert!(child.wait().unwrap().success());
+    mcp_tasks_e2e::Schema::get()
+        .check("JSONRPCErrorResponse", &answer)
+        .unwrap_or_else(|e| panic!("{e}: {answer}"));
+    let error = &answer["error"];
+    assert_eq!(error["code"], -32000, "{answer}");
+    let task = &error["data"]["task"];
+    assert_eq!(task["taskId"], task_id.as_str());
+    assert_eq!(task["status"], "working", "{answer}");
+    assert!(
+        task["statusMessage"]
+            .as_str()
+            .unwrap()
+            .contains("stopped before it finished; the attempt starts again"),
+        "{answer}"
+    );
 }

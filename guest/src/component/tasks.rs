@@ -148,6 +148,11 @@ impl wit_router::Guest for Component {
         )
     }
 
+    fn request_stopped(message: String, ctx: wit_router::Context) -> Vec<wit_router::Action> {
+        let ctx = ctx.into();
+        convert(Router::new(&ImportedStore, &ImportedServer, &ctx).request_stopped(&message))
+    }
+
     fn listen_ended(subscription: String, ctx: wit_router::Context) -> Vec<wit_router::Action> {
         let ctx = ctx.into();
         convert(Router::new(&ImportedStore, &ImportedServer, &ctx).listen_ended(&subscription))

@@ -1,6 +1,6 @@
-//! Runs a host stops because it is shutting down: a plain call is answered with an error that
+//! What a host that is shutting down stops: a run — a plain call is answered with an error that
 //! says so; a task goes back to wait for another host without spending an attempt, or, when no
-//! host will ever see it again, fails saying why.
+//! host will ever see it again, fails saying why — and a request still waiting, answered now.
 
 use super::*;
 
@@ -27,6 +27,31 @@ impl Router<'_> {
             }
             None => Vec::new(),
         }
+    }
+
+    /// The host stops while `message` waits (a `wait` action held it): its answer now. A
+    /// `tasks/result` whose task has ended gets that end; one whose task goes on gets the
+    /// stopping error, with the task as `tasks/get` shows it in `data.task`, so the client
+    /// knows where it stands and asks again of a server that shares the store.
+    pub fn request_stopped(&self, message: &str) -> Vec<Action> {
+        let Ok(Incoming::Request { id, method, params }) = protocol::parse(message) else {
+            return Vec::new(); // Only requests wait.
+        };
+        let stopping = "The server is stopping before this request could be answered; ask again \
+                        of a server that shares its store";
+        let data = match self.visible_task(&method, params) {
+            Ok(task) if machine::is_terminal(task.status) => return self.handle(message),
+            Ok(task) if method == "tasks/result" => {
+                Some(json!({ "task": protocol::task_json(&task) }).to_string())
+            }
+            _ => None,
+        };
+        let error = RpcError {
+            code: code::SERVER_STOPPING,
+            message: stopping.into(),
+            data,
+        };
+        vec![send_error(&id, &error)]
     }
 
     /// The run of `task` stopped with this host: the task waits for the next host to claim it,

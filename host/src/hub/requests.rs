@@ -154,8 +154,14 @@ impl Hub {
                         _ => break,
                     },
                     _ = &mut recheck => break,
-                    // Stopping: a waiting request is answered, not dropped.
+                    // Stopping: a waiting request is answered, not dropped — by the component,
+                    // with where its task stands, or by the host if the component cannot.
                     _ = self.shutdown.cancelled() => {
+                        let call = Call::Stopped(line.clone());
+                        if let Ok(actions) = self.guest.call(call, self.ctx(&peer)).await {
+                            self.execute(actions, &peer);
+                            return;
+                        }
                         let message = "The server is stopping before this request could be \
                                        answered; ask again of a server that shares its store";
                         return answer_error(&peer, &line, SERVER_STOPPING.into(), message);

@@ -132,3 +132,41 @@ fn a_plain_call_stopped_at_shutdown_is_answered_with_the_stopping_error() {
     let error = response(&h.released(&modern.token, false)).unwrap_err();
     assert_eq!(error["code"], code::SERVER_STOPPING);
 }
+
+#[test]
+fn a_request_still_waiting_at_the_stop_gets_where_its_task_stands() {
+    let h = Harness::new();
+    let (id, token) = h.create(None);
+    let waiting =
+        json!({ "jsonrpc": "2.0", "id": 7, "method": "tasks/result", "params": { "taskId": id } });
+    let ctx = h.ctx();
+    let stopped =
+        |h: &Harness| Router::new(&h.store, &h.server, &ctx).request_stopped(&waiting.to_string());
+    // The task goes on elsewhere: the stopping error, with the task as tasks/get shows it.
+    h.released(&token, true);
+    let error = response(&stopped(&h)).unwrap_err();
+    assert_eq!(error["code"], code::SERVER_STOPPING);
+    assert_eq!(error["data"]["task"]["taskId"], id);
+    assert_eq!(error["data"]["task"]["status"], "working");
+    assert!(
+        error["data"]["task"]["statusMessage"]
+            .as_str()
+            .unwrap()
+            .contains("stopped before it finished")
+    );
+    // The task ended meanwhile: its end.
+    *h.executor.borrow_mut() = "host-b".into();
+    let run = run_of(&h.sweep(&[]));
+    h.finish(&run.token, ok_result("done"), None);
+    let result = response(&stopped(&h)).unwrap();
+    assert_eq!(result["content"][0]["text"], "done");
+    // Anything else that waits gets the plain stopping error.
+    let other = json!({ "jsonrpc": "2.0", "id": 8, "method": "tasks/result", "params": { "taskId": "nope" } });
+    let error =
+        response(&Router::new(&h.store, &h.server, &ctx).request_stopped(&other.to_string()))
+            .unwrap_err();
+    assert_eq!(
+        (error["code"].clone(), error.get("data")),
+        (json!(code::SERVER_STOPPING), None)
+    );
+}
