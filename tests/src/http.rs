@@ -310,6 +310,8 @@ fn read_reply(response: ureq::http::Response<ureq::Body>) -> Reply {
     let messages = if sse {
         text.lines()
             .filter_map(|l| l.strip_prefix("data:"))
+            // A priming event has no data: it is no message.
+            .filter(|d| !d.trim().is_empty())
             .map(|d| serde_json::from_str(d.trim()).expect("an SSE event that is JSON"))
             .collect()
     } else if text.trim().is_empty() {
@@ -325,8 +327,15 @@ fn read_reply(response: ureq::http::Response<ureq::Body>) -> Reply {
     }
 }
 
-/// The JSON-RPC messages of an SSE stream, as they arrive.
-pub struct Events(Box<dyn BufRead + Send>);
+/// The JSON-RPC messages of an SSE stream, as they arrive (an event with no data, such as a
+/// stream's priming event, is not one), and the ID and `retry` of the last event read.
+pub struct Events {
+    reader: Box<dyn BufRead + Send>,
+    /// The `id` of the last event read, if it had one.
+    pub last_id: Option<String>,
+    /// The last `retry` field read, in ms.
+    pub retry: Option<u64>,
+}
 
 impl Iterator for Events {
     type Item = Value;
@@ -335,10 +344,16 @@ impl Iterator for Events {
         let mut line = String::new();
         loop {
             line.clear();
-            if self.0.read_line(&mut line).ok()? == 0 {
+            if self.reader.read_line(&mut line).ok()? == 0 {
                 return None;
             }
-            if let Some(data) = line.strip_prefix("data:") {
+            if let Some(id) = line.strip_prefix("id:") {
+                self.last_id = Some(id.trim().to_string());
+            } else if let Some(retry) = line.strip_prefix("retry:") {
+                self.retry = retry.trim().parse().ok();
+            } else if let Some(data) = line.strip_prefix("data:")
+                && !data.trim().is_empty()
+            {
                 return Some(serde_json::from_str(data.trim()).expect("an SSE event that is JSON"));
             }
         }
@@ -357,5 +372,9 @@ fn events(response: ureq::http::Response<ureq::Body>) -> Events {
         "expected an SSE stream, got {} {content_type}",
         response.status()
     );
-    Events(Box::new(BufReader::new(response.into_body().into_reader())))
+    Events {
+        reader: Box::new(BufReader::new(response.into_body().into_reader())),
+        last_id: None,
+        retry: None,
+    }
 }

@@ -192,6 +192,12 @@ impl Hub {
         serde_json::from_str(&tool.info().input_schema).ok()
     }
 
+    /// How long a 2025-11-25 call of this tool keeps its SSE stream open (see
+    /// [`Tool::stream_close_after`](crate::Tool::stream_close_after)).
+    pub(crate) fn stream_close_after(&self, tool: &str) -> Option<std::time::Duration> {
+        self.catalog.get(tool)?.stream_close_after()
+    }
+
     /// The peer's stream has closed: its subscriptions end.
     pub(crate) fn forget(&self, peer_id: u64) {
         lock(&self.subscriptions).retain(|(id, _), _| *id != peer_id);

@@ -84,6 +84,7 @@ pub struct CommandTool {
     cwd: Option<PathBuf>,
     questions: bool,
     limits: OutputLimits,
+    close_stream_after: Option<Duration>,
 }
 
 impl CommandTool {
@@ -98,6 +99,7 @@ impl CommandTool {
             cwd: None,
             questions: false,
             limits: OutputLimits::default(),
+            close_stream_after: None,
         }
     }
 
@@ -122,6 +124,13 @@ impl CommandTool {
     /// Let the program ask the client questions on file descriptor 3 (see the module docs).
     pub fn with_questions(mut self) -> Self {
         self.questions = true;
+        self
+    }
+
+    /// Over HTTP, close a 2025-11-25 call's SSE stream this long after it opens, for the client
+    /// to resume it (see [`Tool::stream_close_after`]).
+    pub fn with_stream_close_after(mut self, after: Duration) -> Self {
+        self.close_stream_after = Some(after);
         self
     }
 
@@ -170,6 +179,10 @@ enum Ended {
 impl Tool for CommandTool {
     fn info(&self) -> &ToolInfo {
         &self.info
+    }
+
+    fn stream_close_after(&self) -> Option<Duration> {
+        self.close_stream_after
     }
 
     async fn call(&self, arguments: Value, cx: ToolContext) -> ToolOutcome {

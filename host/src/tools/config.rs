@@ -119,6 +119,7 @@ struct ToolEntry {
     run: RunMode,
     input_schema: Option<Value>,
     output_schema: Option<Value>,
+    close_stream_after_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -346,6 +347,9 @@ impl ToolsFile {
                 if t.questions {
                     tool = tool.with_questions();
                 }
+                if let Some(ms) = t.close_stream_after_ms {
+                    tool = tool.with_stream_close_after(Duration::from_millis(ms));
+                }
                 let output = OutputLimits::default();
                 tool = tool.with_output_limits(OutputLimits {
                     stdout_bytes: self
@@ -389,6 +393,10 @@ fn check_workflow(tool: &ToolEntry, all: &[ToolEntry]) -> Result<(), String> {
         ("grace_secs", tool.grace_secs.is_some()),
         ("cwd", tool.cwd.is_some()),
         ("questions", tool.questions),
+        (
+            "close_stream_after_ms",
+            tool.close_stream_after_ms.is_some(),
+        ),
         ("defer_task", tool.defer_task),
         ("max_attempts", tool.max_attempts.is_some()),
         ("retry_backoff_ms", tool.retry_backoff_ms.is_some()),

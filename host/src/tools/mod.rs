@@ -85,6 +85,14 @@ pub trait Tool: Send + Sync + 'static {
     /// Run the tool with these arguments (a JSON object). Report progress through `cx`, and stop
     /// soon after `cx.cancelled()` fires: the outcome of a cancelled run is discarded.
     async fn call(&self, arguments: Value, cx: ToolContext) -> ToolOutcome;
+
+    /// Over HTTP, how long the SSE stream of a 2025-11-25 call of this tool stays open before the
+    /// server closes it, its answer not yet come, for the client to resume it later with GET and
+    /// `Last-Event-ID` (SEP-1699's polling shape, for calls that take long). `None`, the
+    /// default: the stream stays open until the answer.
+    fn stream_close_after(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 /// A workflow: a tool made of other tools of the server (`ToolInfo::steps`), which the component

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::incoming::{Incoming, header_version};
+use super::replay;
 use super::sse::{CancelOnClose, Events, sse};
 use super::{Http, Refused, SESSION_ID, refusal, too_many};
 use crate::outbox::{Outbox, Sink, channel};
@@ -72,6 +73,14 @@ async fn answer_post(
         tokio::spawn(http.hub.clone().handle(peer, incoming.text, None));
         return Ok(StatusCode::ACCEPTED.into_response());
     }
+    // A 2025-11-25 call of a tool that polls (SEP-1699): its stream opens at once and closes
+    // after the tool's time, and the client resumes it.
+    let close_after = match (&session, incoming.is("tools/call")) {
+        (Some(_), true) => incoming.message["params"]["name"]
+            .as_str()
+            .and_then(|tool| http.hub.stream_close_after(tool)),
+        _ => None,
+    };
     let (request_slot, stream_slot) = http.admit(&owner, &incoming)?;
     let Incoming {
         text,
@@ -100,41 +109,52 @@ async fn answer_post(
     });
     let handler = AbortOnDropHandle::new(tokio::spawn(http.hub.clone().handle(peer, text, None)));
 
-    let first = tokio::select! {
-        // An answer already there wins over the shutdown that may follow it at once.
-        biased;
-        first = rx.recv() => first,
-        // Stopping: a waiting request is answered with the stopping error as the shutdown
-        // reaches it; take that answer rather than none.
-        () = http.shutdown.cancelled() => {
-            tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv())
-                .await
-                .ok()
-                .flatten()
+    let first = match close_after {
+        // Its stream opens at once, whatever comes first.
+        Some(_) => None,
+        None => {
+            let first = tokio::select! {
+                // An answer already there wins over the shutdown that may follow it at once.
+                biased;
+                first = rx.recv() => first,
+                // Stopping: a waiting request is answered with the stopping error as the
+                // shutdown reaches it; take that answer rather than none.
+                () = http.shutdown.cancelled() => {
+                    tokio::time::timeout(std::time::Duration::from_secs(1), rx.recv())
+                        .await
+                        .ok()
+                        .flatten()
+                }
+            };
+            let Some(first) = first else {
+                // Shutting down, or nothing holds the request's stream any more (which would be
+                // a bug).
+                return Err(Box::new(refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(&id),
+                    -32603,
+                    "Internal error: the request ended without an answer",
+                )));
+            };
+            Some(first)
         }
     };
-    let Some(first) = first else {
-        // Shutting down, or nothing holds the request's stream any more (which would be a bug).
-        return Err(Box::new(refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Some(&id),
-            -32603,
-            "Internal error: the request ended without an answer",
-        )));
-    };
     let mut extra = HeaderMap::new();
-    if let Some(session) = session.filter(|_| method.as_deref() == Some("initialize")) {
+    if let Some(session) = session
+        .as_ref()
+        .filter(|_| method.as_deref() == Some("initialize"))
+    {
         // The component keeps state only for a session it agreed to.
         if !lock(&session.state).is_empty() {
             if let Ok(value) = HeaderValue::from_str(&session.id) {
                 extra.insert(SESSION_ID, value);
             }
-            lock(&http.sessions).insert(session.id.clone(), session);
+            lock(&http.sessions).insert(session.id.clone(), session.clone());
         }
     }
     // What the component sent in the same step is queued already: it all goes out, and the
     // answer last, as the answer ends the stream (a question sent with a tasks/get's answer).
-    let mut queued = std::collections::VecDeque::from([first]);
+    let mut queued: std::collections::VecDeque<_> = first.into_iter().collect();
     while let Some(message) = rx.try_recv() {
         queued.push_back(message);
     }
@@ -164,6 +184,28 @@ async fn answer_post(
                 queued.push_front(first);
             }
             let hub = http.hub.clone();
+            if let Some(session) = &session {
+                // A session's stream is resumable: its log carries what it carries, and the
+                // request runs on while its client reconnects.
+                let log = session
+                    .replay
+                    .open(id, http.options.limits.max_queued_bytes);
+                for message in queued {
+                    log.push(message);
+                }
+                tokio::spawn(replay::pump(
+                    log.clone(),
+                    rx,
+                    Box::new((handler, request_slot)),
+                    Box::new(move || hub.forget(peer_id)),
+                ));
+                let shutdown = Box::pin(http.shutdown.clone().cancelled_owned());
+                let reader = replay::Reader::new(log, 0, shutdown, Box::new(stream_slot))
+                    .closing_after(close_after);
+                let mut response = reader.into_response();
+                response.headers_mut().extend(extra);
+                return Ok(response);
+            }
             sse(Events {
                 queued,
                 rx,
@@ -211,6 +253,16 @@ pub(super) async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap
     else {
         return too_many(&Value::Null, "this caller has too many streams open");
     };
+    // Resuming one of the session's POST streams (SEP-1699): what followed that event, then
+    // the rest as it comes, until the request's answer.
+    if let Some((log, seq)) = headers
+        .get("last-event-id")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|last| session.replay.resume(last))
+    {
+        let shutdown = Box::pin(http.shutdown.clone().cancelled_owned());
+        return replay::Reader::new(log, seq + 1, shutdown, Box::new(slot)).into_response();
+    }
     let (tx, rx) = channel(http.options.limits.max_queued_bytes);
     {
         let mut stream = lock(&session.stream);

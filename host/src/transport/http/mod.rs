@@ -3,7 +3,8 @@
 //! - 2025-11-25: `initialize` opens a session (`Mcp-Session-Id`); each POST is answered with JSON,
 //!   or with an SSE stream when the server has more to say before the answer (a task's question
 //!   on `tasks/result`); GET opens the session's stream for messages that belong to no request
-//!   (a task's status notifications); DELETE ends the session.
+//!   (a task's status notifications); DELETE ends the session. A session's SSE streams are
+//!   resumable (SEP-1699): event IDs, and GET with `Last-Event-ID` replays what followed.
 //! - 2026-07-28: stateless. `Mcp-Method` and `Mcp-Name` (and a tool's `Mcp-Param-*`) must match
 //!   the body, else 400 with -32020; `subscriptions/listen` is answered with an SSE stream that
 //!   stays open.
@@ -18,6 +19,7 @@ mod handlers;
 mod headers;
 mod incoming;
 mod limits;
+mod replay;
 mod sessions;
 mod sse;
 

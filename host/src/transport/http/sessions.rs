@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, StatusCode};
 
 use super::incoming::{Incoming, header_version};
+use super::replay::Replay;
 use super::{Http, Refused, SESSION_ID, refusal};
 use crate::outbox::Standby;
 use crate::util::lock;
@@ -14,7 +15,8 @@ use crate::util::lock;
 /// A session unused this long, with no stream open, is forgotten.
 const SESSION_IDLE: Duration = Duration::from_secs(3600);
 
-/// A 2025-11-25 session: whose it is, the component's state for it, and its GET stream.
+/// A 2025-11-25 session: whose it is, the component's state for it, its GET stream, and its
+/// POST streams kept for resuming.
 pub(super) struct Session {
     /// Its `Mcp-Session-Id`.
     pub(super) id: String,
@@ -22,6 +24,8 @@ pub(super) struct Session {
     pub(super) state: Arc<Mutex<String>>,
     pub(super) stream: Standby,
     pub(super) last_seen: Mutex<Instant>,
+    /// Its POST streams, kept for a client to resume (SEP-1699).
+    pub(super) replay: Replay,
 }
 
 impl Http {
@@ -31,6 +35,7 @@ impl Http {
         loop {
             every.tick().await;
             lock(&self.sessions).retain(|_, s| {
+                s.replay.prune();
                 lock(&s.last_seen).elapsed() < SESSION_IDLE || lock(&s.stream).is_some()
             });
             self.auth.refresh().await;
@@ -96,6 +101,7 @@ impl Http {
                 state: Arc::default(),
                 stream: Arc::default(),
                 last_seen: Mutex::new(Instant::now()),
+                replay: Replay::default(),
             }));
         }
         self.session(headers, owner)
