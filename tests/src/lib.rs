@@ -489,6 +489,19 @@ impl Server {
         self.pending.drain(..).collect()
     }
 
+    /// Poll `tasks/get` until the task is `completed` (up to [`PATIENCE`]); its `tasks/result`.
+    pub fn completed_result(&mut self, task_id: &str) -> Value {
+        let done = self.poll_task(task_id, "completed", |t| {
+            matches!(
+                t["status"].as_str(),
+                Some("completed" | "failed" | "cancelled")
+            )
+        });
+        assert_eq!(done["status"], "completed", "{done}");
+        self.request("tasks/result", json!({ "taskId": task_id }))
+            .expect("tasks/result")
+    }
+
     /// Poll `tasks/get` until `pred` accepts the task (up to [`PATIENCE`]).
     pub fn poll_task(&mut self, task_id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + PATIENCE;

@@ -85,11 +85,7 @@ fn a_stopped_worker_finishes_its_running_tool_within_the_drain_and_claims_no_mor
     let status = worker.wait();
     assert!(status.success(), "{status}\n{}", worker.stderr());
 
-    let done = server.poll_task(&running, "completed", |t| t["status"] == "completed");
-    assert_eq!(done["status"], "completed");
-    let result = server
-        .request("tasks/result", json!({ "taskId": running }))
-        .unwrap();
+    let result = server.completed_result(&running);
     assert_eq!(result["content"][0]["text"], "job 1 done\n");
     assert_eq!(runs(&server), ["start 1", "end 1"]);
     let queued = server.poll_task(&waiting, "working", |t| t["status"] == "working");
@@ -129,11 +125,7 @@ fn a_tool_still_running_after_the_drain_is_stopped_and_its_task_handed_back_with
 
     // Another worker runs the same, only, attempt: the task completes rather than failing.
     let _second = Worker::start(&tools_of(&server), &store);
-    let done = server.poll_task(&id, "completed", |t| t["status"] == "completed");
-    assert_eq!(done["status"], "completed", "{done}");
-    let result = server
-        .request("tasks/result", json!({ "taskId": id }))
-        .unwrap();
+    let result = server.completed_result(&id);
     assert_eq!(result["content"][0]["text"], "done on a later run\n");
 }
 

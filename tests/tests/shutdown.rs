@@ -6,8 +6,9 @@
 //! Over HTTP, SIGTERM answers the plain calls in flight the same way, and ends a subscription's
 //! stream on the result that completes it. (Workers: `drain.rs`.)
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Lines, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -40,42 +41,83 @@ enum End {
     Sigterm,
 }
 
+/// A `serve` over stdio (`TOOLS`, these arguments), initialized, with a task of `slow` running
+/// and a `tasks/result` (id 3) waiting on it.
+struct Waiting {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Lines<BufReader<ChildStdout>>,
+    task_id: String,
+}
+
+impl Waiting {
+    fn start(dir: &Path, args: &[&str]) -> Waiting {
+        let tools = dir.join("tools.toml");
+        std::fs::write(&tools, TOOLS).unwrap();
+        let mut child = Command::new(mcp_tasks_e2e::binary())
+            .arg("serve")
+            .args(args)
+            .arg("--tools")
+            .arg(&tools)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut server = Waiting {
+            child,
+            stdin,
+            lines,
+            task_id: String::new(),
+        };
+        let init = json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
+        server.send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init}));
+        server.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        server.send(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "slow", "arguments": {}, "task": {}}}),
+        );
+        server.task_id = server.created_task();
+        let task_id = server.task_id.clone();
+        server.send(
+            json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/result", "params": {"taskId": task_id}}),
+        );
+        server
+    }
+
+    fn send(&mut self, message: Value) {
+        self.stdin
+            .write_all(format!("{message}\n").as_bytes())
+            .unwrap();
+    }
+
+    /// The ID of the task the call (id 2) created.
+    fn created_task(&mut self) -> String {
+        loop {
+            let line = self.lines.next().unwrap().unwrap();
+            let message: Value = serde_json::from_str(&line).unwrap();
+            if message["id"] == 2 {
+                return message["result"]["task"]["taskId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+            }
+        }
+    }
+}
+
 fn every_request_is_answered_when(end: End) {
     let dir = mcp_tasks_e2e::tempdir::Dir::new();
-    let tools = dir.path().join("tools.toml");
-    std::fs::write(&tools, TOOLS).unwrap();
-    let mut child = Command::new(mcp_tasks_e2e::binary())
-        .args(["serve", "--drain-timeout", "1", "--tools"])
-        .arg(&tools)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let Waiting {
+        mut child,
+        mut stdin,
+        lines,
+        ..
+    } = Waiting::start(dir.path(), &["--drain-timeout", "1"]);
     let mut send = |message: Value| {
         stdin.write_all(format!("{message}\n").as_bytes()).unwrap();
     };
-    let init = json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
-    send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init}));
-    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
-    send(
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "slow", "arguments": {}, "task": {}}}),
-    );
-    // The task's ID, to wait on it.
-    let task_id = loop {
-        let message: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-        if message["id"] == 2 {
-            break message["result"]["task"]["taskId"]
-                .as_str()
-                .unwrap()
-                .to_string();
-        }
-    };
-    send(
-        json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/result", "params": {"taskId": task_id}}),
-    );
     send(
         json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "quick", "arguments": {}}}),
     );
@@ -233,46 +275,13 @@ task_support = "forbidden"
 #[test]
 fn on_a_file_store_a_task_is_handed_back_and_its_waiting_result_request_told_where_it_stands() {
     let dir = mcp_tasks_e2e::tempdir::Dir::new();
-    let tools = dir.path().join("tools.toml");
-    std::fs::write(&tools, TOOLS).unwrap();
     let store = format!("file:{}", dir.path().join("tasks.db").display());
-    let mut child = Command::new(mcp_tasks_e2e::binary())
-        .args([
-            "serve",
-            "--drain-timeout",
-            "0.3",
-            "--store",
-            &store,
-            "--tools",
-        ])
-        .arg(&tools)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut send = |message: Value| {
-        stdin.write_all(format!("{message}\n").as_bytes()).unwrap();
-    };
-    let init = json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
-    send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": init}));
-    send(
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "slow", "arguments": {}, "task": {}}}),
-    );
-    let task_id = loop {
-        let message: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-        if message["id"] == 2 {
-            break message["result"]["task"]["taskId"]
-                .as_str()
-                .unwrap()
-                .to_string();
-        }
-    };
-    send(
-        json!({"jsonrpc": "2.0", "id": 3, "method": "tasks/result", "params": {"taskId": task_id}}),
-    );
+    let Waiting {
+        mut child,
+        lines,
+        task_id,
+        ..
+    } = Waiting::start(dir.path(), &["--drain-timeout", "0.3", "--store", &store]);
     std::thread::sleep(Duration::from_millis(100));
     // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };

@@ -143,11 +143,7 @@ fn a_worker_killed_mid_task_takes_its_tool_along_and_another_runs_the_next_attem
     let _second = Worker::start(&tools, &store);
     first.kill_hard();
     wait_until_dead(&pids, "the killed worker's tool");
-    let done = server.poll_task(&id, "completed", |t| t["status"] == "completed");
-    assert_eq!(done["status"], "completed");
-    let result = server
-        .request("tasks/result", json!({ "taskId": id }))
-        .unwrap();
+    let result = server.completed_result(&id);
     assert_eq!(result["content"][0]["text"], "done on a later run\n");
 }
 

@@ -91,28 +91,12 @@ impl Router<'_> {
     /// The run of `task` stopped with this host and no host will see the task again: it fails,
     /// saying why.
     fn fail_stopped(&self, task: Task) -> Vec<Action> {
-        let now = self.ctx.now;
         let executor = self.ctx.executor.clone();
-        let message = workflow::step_message(
-            &task,
-            &format!("The server running this task ({executor}) stopped before its tool finished."),
-        );
-        // A modern task fails only on a JSON-RPC error; a legacy one the way it always has.
-        let outcome = match task.era {
-            Era::Legacy => tool_error_result(&message),
-            Era::Modern => Outcome::Error(RpcError::new(code::SERVER_STOPPING, message.clone())),
+        let why =
+            format!("The server running this task ({executor}) stopped before its tool finished.");
+        let mine = |t: &Task| {
+            !machine::is_terminal(t.status) && t.executor.as_deref() == Some(executor.as_str())
         };
-        let failed = self.update(task, |t| {
-            if machine::is_terminal(t.status) || t.executor.as_deref() != Some(executor.as_str()) {
-                return Ok(Edit::Nothing);
-            }
-            let mut t = machine::transition(t, Status::Failed, Some(message.clone()), now)?;
-            t.outcome = Some(outcome.clone());
-            Ok(Edit::Change(t))
-        });
-        match failed {
-            Ok(Updated::Written(task)) => self.status_changed(&task),
-            _ => Vec::new(),
-        }
+        self.fail_run(task, &why, code::SERVER_STOPPING, mine)
     }
 }

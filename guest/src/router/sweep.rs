@@ -126,15 +126,30 @@ impl Router<'_> {
                 task.attempt
             ),
         };
-        let message = workflow::step_message(&task, &message);
+        // Renewed, or ended, since the store listed it: not abandoned after all.
+        let abandoned = |t: &Task| t.lease_until.is_some_and(|until| until <= now);
+        self.fail_run(task, &message, code::INTERNAL_ERROR, abandoned)
+    }
+
+    /// Fail `task`, whose run its host lost, saying `why` (a workflow's says which step): a
+    /// legacy task with a tool error result, a modern one with the JSON-RPC error `code` — unless
+    /// `still`, asked of the stored task, finds it is no longer this host's to fail.
+    pub(super) fn fail_run(
+        &self,
+        task: Task,
+        why: &str,
+        code: i32,
+        still: impl Fn(&Task) -> bool,
+    ) -> Vec<Action> {
+        let now = self.ctx.now;
+        let message = workflow::step_message(&task, why);
         // A modern task fails only on a JSON-RPC error; a legacy one the way it always has.
         let outcome = match task.era {
             Era::Legacy => tool_error_result(&message),
-            Era::Modern => Outcome::Error(RpcError::internal(message.clone())),
+            Era::Modern => Outcome::Error(RpcError::new(code, message.clone())),
         };
         let failed = self.update(task, |t| {
-            // Renewed, or ended, since the store listed it: not abandoned after all.
-            if t.lease_until.is_none_or(|until| until > now) {
+            if !still(&t) {
                 return Ok(Edit::Nothing);
             }
             let mut t = machine::transition(t, Status::Failed, Some(message.clone()), now)?;

@@ -2,6 +2,20 @@
 
 use super::*;
 
+impl Harness {
+    /// A task of `echo` queued for a host to claim (with the server's `queue` set meanwhile); its
+    /// ID.
+    pub(super) fn queued_echo(&self) -> String {
+        let queueing = self.server.queue.replace(true);
+        let queued = self.request("tools/call", json!({ "name": "echo", "task": {} }));
+        self.server.queue.set(queueing);
+        response(&queued).unwrap()["task"]["taskId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
 #[test]
 fn a_queueing_host_starts_nothing_and_a_worker_claims_within_its_limit() {
     let h = Harness::new();
@@ -68,16 +82,10 @@ fn a_queued_tool_is_queued_even_on_a_local_host() {
 #[test]
 fn a_waiting_task_whose_tool_this_host_lacks_fails_saying_why() {
     let h = Harness::new();
-    h.server.queue.set(true);
-    let queued = h.request("tools/call", json!({ "name": "echo", "task": {} }));
-    let id = response(&queued).unwrap()["task"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = h.queued_echo();
     // As if another host, with another tools file, had queued it.
     h.store.tasks.borrow_mut().get_mut(&id).unwrap().request =
         json!({ "method": "tools/call", "params": { "name": "elsewhere" } }).to_string();
-    h.server.queue.set(false);
     assert!(!h.sweep(&[]).iter().any(|a| matches!(a, Action::RunTool(_))));
     assert_eq!(
         h.status(&id),

@@ -6,13 +6,7 @@ use super::*;
 #[test]
 fn a_draining_host_claims_nothing_but_keeps_its_runs_leases() {
     let h = Harness::new();
-    h.server.queue.set(true);
-    let queued = h.request("tools/call", json!({ "name": "echo", "task": {} }));
-    let id = response(&queued).unwrap()["task"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    h.server.queue.set(false);
+    let id = h.queued_echo();
     assert!(h.sweep_draining(&[]).is_empty(), "a draining host claims");
     assert_eq!(h.stored(&id).attempt, 0);
 
