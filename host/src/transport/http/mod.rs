@@ -208,9 +208,10 @@ pub(crate) async fn serve(
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     stop.await;
-                    // New connections are refused from here on. The running tools get the
-                    // drain to finish; those still running are then stopped (their calls
-                    // answered with the stopping error, their tasks handed back or failed).
+                    // The running tools get the drain to finish; those still running are then
+                    // stopped (their calls answered with the stopping error, their tasks handed
+                    // back or failed). Requests still come in meanwhile: the graceful shutdown,
+                    // which refuses them, starts when this future ends.
                     let deadline = tokio::time::Instant::now() + closing.options.limits.drain;
                     closing.hub.drain_runs(deadline).await;
                     // Each subscription's stream ends on the result that completes it.
