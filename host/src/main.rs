@@ -163,8 +163,9 @@ struct HttpArgs {
     /// or the tools file's max_queued_bytes].
     #[arg(long, value_name = "BYTES", value_parser = at_least_one())]
     max_queued_bytes: Option<usize>,
-    /// At the end of stdin, SIGTERM or Ctrl-C the server drains: it claims no more tasks (on
-    /// stdio, reads no more calls), and its running tools (and, on stdio, waiting requests) get this long to finish;
+    /// At the end of stdin, SIGTERM or Ctrl-C the server drains: it takes no more calls
+    /// and claims no more tasks, and its running tools and waiting requests get this long to
+    /// finish;
     /// then the tools still running are stopped: a plain call gets an error saying the server is
     /// stopping, a task goes back to wait for a host without spending an attempt (or fails, on
     /// the memory store). A second signal ends the drain at once [default: 10, or the tools

@@ -246,6 +246,17 @@ task_support = "forbidden"
         }
         // SAFETY: kill(2) on our own child's pid, which is not reaped yet.
         unsafe { libc::kill(server.pid() as i32, libc::SIGTERM) };
+        // While the drain lets the slow tool run on, the server takes no new request: its
+        // listener is closed.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(server.addr()).is_ok() {
+            assert!(
+                Instant::now() < deadline,
+                "the server still takes connections"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!slow.is_finished(), "the drain ended before the check");
         (quick.join().unwrap(), slow.join().unwrap())
     });
     assert_eq!(quick.result()["content"][0]["text"], "done\n", "{quick:?}");

@@ -204,24 +204,22 @@ pub(crate) async fn serve(
                     "no authentication: every caller is the one owner, and sees every task"
                 );
             }
-            let closing = http.clone();
+            // The drain runs beside the graceful shutdown, which begins at the signal: the
+            // listener closes and connections take no new requests, while the requests in
+            // flight (and the streams) are answered as the drain ends them.
+            let accepting = CancellationToken::new();
+            let drain = AbortOnDropHandle::new(tokio::spawn(
+                http.clone().drain_after(stop, accepting.clone()),
+            ));
             let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    stop.await;
-                    // The running tools get the drain to finish; those still running are then
-                    // stopped (their calls answered with the stopping error, their tasks handed
-                    // back or failed). Requests still come in meanwhile: the graceful shutdown,
-                    // which refuses them, starts when this future ends.
-                    let deadline = tokio::time::Instant::now() + closing.options.limits.drain;
-                    closing.hub.drain_runs(deadline).await;
-                    // Each subscription's stream ends on the result that completes it.
-                    closing.hub.end_subscriptions().await;
-                    // Waiting requests (answered with the stopping error) and open streams end
-                    // now, so that the graceful shutdown does not wait for them.
-                    closing.shutdown.cancel();
-                    lock(&closing.sessions).clear();
-                })
+                .with_graceful_shutdown(accepting.cancelled_owned())
                 .await;
+            // The graceful shutdown ends once every connection has closed, which the drain's end
+            // brings about; the drain still owns the runs' end, so it is awaited (unless the
+            // server failed before any signal).
+            if served.is_ok() {
+                let _ = drain.await;
+            }
             drop(upkeep);
             served
         })
@@ -230,6 +228,24 @@ pub(crate) async fn serve(
 }
 
 impl Http {
+    /// At `stop`, stop taking requests (`accepting`), then drain: the running tools get the drain
+    /// period to finish; those still running are stopped (their calls answered with the stopping
+    /// error, their tasks handed back or failed); each subscription's stream ends on the result
+    /// that completes it; waiting requests (answered with the stopping error) and open streams end.
+    async fn drain_after(
+        self: Arc<Self>,
+        stop: impl Future<Output = ()>,
+        accepting: CancellationToken,
+    ) {
+        stop.await;
+        accepting.cancel();
+        let deadline = tokio::time::Instant::now() + self.options.limits.drain;
+        self.hub.drain_runs(deadline).await;
+        self.hub.end_subscriptions().await;
+        self.shutdown.cancel();
+        lock(&self.sessions).clear();
+    }
+
     /// The endpoint, and the metadata beside it.
     fn router(self: Arc<Self>) -> axum::Router {
         let path = self.options.path.clone();
