@@ -409,6 +409,11 @@ impl Guest {
         self.store.reads_locally()
     }
 
+    /// Its store.
+    pub(crate) fn task_store(&self) -> Arc<dyn TaskStore> {
+        self.store.clone()
+    }
+
     /// Whether its store outlives this process (see [`TaskStore::outlives_process`]).
     pub(crate) fn store_outlives_process(&self) -> bool {
         self.store.outlives_process()

@@ -31,6 +31,10 @@ impl Outgoing {
 /// A stream a message can be written to later, if one is open (an HTTP session's GET stream).
 pub(crate) type Standby = Arc<Mutex<Option<Sink>>>;
 
+/// Where a message goes that no stream of this process can take: to the hosts sharing the store,
+/// one of which may hold the client's stream (a 2025-11-25 session's GET stream).
+pub(crate) type Relay = Arc<dyn Fn(Outgoing) + Send + Sync>;
+
 /// The sending end of one client stream's queue: a stdio connection's, or one HTTP stream's.
 /// Beyond `limit` bytes not yet taken by the stream's writer (a client that does not read),
 /// notifications are dropped, logged and counted; responses and the server's requests are always
@@ -154,12 +158,17 @@ impl Receiver {
 pub(crate) struct Outbox {
     to: Sink,
     standby: Option<Standby>,
+    elsewhere: Option<Relay>,
 }
 
 impl Outbox {
     /// Messages go to `to`, and nowhere once it has closed.
     pub(crate) fn new(to: Sink) -> Self {
-        Self { to, standby: None }
+        Self {
+            to,
+            standby: None,
+            elsewhere: None,
+        }
     }
 
     /// Messages go to `to`, and to whatever `standby` holds once `to` has closed.
@@ -167,7 +176,14 @@ impl Outbox {
         Self {
             to,
             standby: Some(standby),
+            elsewhere: None,
         }
+    }
+
+    /// What no stream here takes (neither `to` nor the standby stream) goes to `relay`.
+    pub(crate) fn relaying(mut self, relay: Option<Relay>) -> Self {
+        self.elsewhere = relay;
+        self
     }
 
     /// An outbox whose messages go nowhere: for work that answers no client (the sweep of a
@@ -186,11 +202,23 @@ impl Outbox {
             .standby
             .as_ref()
             .and_then(|s| crate::util::lock(s).clone());
-        // No stream open: a notification nobody can receive. Requests of the component that
-        // wait for an answer are sent again when the client asks (tasks/result).
-        match standby.map(|sink| sink.push(message)) {
-            Some(Ok(()) | Err(Refused::Dropped)) => {}
-            _ => tracing::debug!("no stream is open for a message; dropped"),
+        let message = match standby {
+            Some(sink) => match sink.push(message) {
+                Ok(()) | Err(Refused::Dropped) => return,
+                Err(Refused::Closed(message)) => message,
+            },
+            None => message,
+        };
+        self.relay_or_drop(message)
+    }
+
+    /// No stream here is open: another host may hold the client's stream; else the message is
+    /// one nobody can receive (requests of the component that wait for an answer are sent again
+    /// when the client asks: tasks/result).
+    fn relay_or_drop(&self, message: Outgoing) {
+        match &self.elsewhere {
+            Some(relay) => relay(message),
+            None => tracing::debug!("no stream is open for a message; dropped"),
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
 
+use super::sessions::{SessionRecord, SessionStore};
 use super::{TaskStore, cursor};
 use crate::types::{Page, Status, StoreError, Task};
 
@@ -10,6 +11,7 @@ use crate::types::{Page, Status, StoreError, Task};
 #[derive(Default)]
 pub struct MemoryStore {
     inner: RwLock<Inner>,
+    sessions: RwLock<HashMap<String, SessionRecord>>,
 }
 
 #[derive(Default)]
@@ -33,13 +35,11 @@ impl MemoryStore {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
-        // A panic elsewhere while holding the lock leaves the maps consistent (every change is
-        // a single insert or remove), so a poisoned lock is still usable.
-        self.inner.read().unwrap_or_else(|p| p.into_inner())
+        read(&self.inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
-        self.inner.write().unwrap_or_else(|p| p.into_inner())
+        write(&self.inner)
     }
 }
 
@@ -177,4 +177,50 @@ impl TaskStore for MemoryStore {
     fn outlives_process(&self) -> bool {
         false // Its tasks end with the process.
     }
+
+    fn sessions(&self) -> Option<&dyn SessionStore> {
+        Some(self)
+    }
+}
+
+/// One process holds this store: its sessions are that process's, and nothing is relayed.
+#[async_trait::async_trait]
+impl SessionStore for MemoryStore {
+    async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(read(&self.sessions).get(id).cloned())
+    }
+
+    async fn save(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        write(&self.sessions).insert(session.id.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn touch(&self, id: &str, seen_at: u64) -> Result<(), StoreError> {
+        if let Some(session) = write(&self.sessions).get_mut(id) {
+            session.seen_at = seen_at;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        write(&self.sessions).remove(id);
+        Ok(())
+    }
+
+    async fn forget_idle(&self, seen_before: u64) -> Result<u64, StoreError> {
+        let mut sessions = write(&self.sessions);
+        let before = sessions.len();
+        sessions.retain(|_, s| s.seen_at >= seen_before);
+        Ok((before - sessions.len()) as u64)
+    }
+}
+
+// A panic elsewhere while holding a lock leaves the maps consistent (every change is a single
+// insert or remove), so a poisoned lock is still usable.
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
 }

@@ -6,6 +6,7 @@ mod cursor;
 mod memory;
 mod postgres;
 mod row;
+mod sessions;
 mod sqlite;
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
+pub use sessions::{Relayed, SessionRecord, SessionStore};
 pub use sqlite::SqliteStore;
 
 use crate::types::{Page, Status, StoreError, Task};
@@ -63,6 +65,13 @@ pub trait TaskStore: Send + Sync + 'static {
     /// the process.
     fn outlives_process(&self) -> bool {
         true
+    }
+
+    /// Where 2025-11-25 HTTP sessions are kept, so that every host sharing this store serves
+    /// them. The default, `None`, keeps each session in the process that opened it (a load
+    /// balancer must then send a session's requests to that process).
+    fn sessions(&self) -> Option<&dyn SessionStore> {
+        None
     }
 }
 

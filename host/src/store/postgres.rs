@@ -5,11 +5,13 @@
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::NoTls;
+use tokio::sync::mpsc;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::batch::Reads;
 use super::row::{self, Columns, to_sql};
+use super::sessions::{Relayed, SessionRecord, SessionStore};
 use super::{OpenError, TaskStore, cursor};
 use crate::types::{Page, Status, StoreError, Task};
 
@@ -25,12 +27,22 @@ const MIGRATION_LOCK: i64 = 0x6d63_705f_7461_736b; // "mcp_task"
 
 /// The schema, one migration per entry (`schema/postgres/N.sql`, which the packages apply too);
 /// the table `mcp_tasks_schema` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema/postgres/1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema/postgres/1.sql"),
+    include_str!("schema/postgres/2.sql"),
+];
+
+/// The `NOTIFY` channel that carries messages for sessions' streams between hosts.
+const RELAY_CHANNEL: &str = "mcp_tasks_sessions";
+/// How long a host waits before listening again after its listening connection broke.
+const RELISTEN_AFTER: Duration = Duration::from_secs(1);
 
 /// Tasks in a PostgreSQL database.
 pub struct PostgresStore {
     pool: Pool,
     reads: Reads,
+    /// For the connection that listens for relayed messages, outside the pool.
+    config: tokio_postgres::Config,
 }
 
 impl PostgresStore {
@@ -44,7 +56,7 @@ impl PostgresStore {
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| failed(format!("{e}")))?;
         config.connect_timeout(CONNECT_TIMEOUT);
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -57,6 +69,7 @@ impl PostgresStore {
         let store = Self {
             pool,
             reads: Reads::new(READ_ROUND_TRIPS),
+            config,
         };
         tokio::time::timeout(CONNECT_TIMEOUT * 2, store.migrate())
             .await
@@ -328,6 +341,188 @@ impl TaskStore for PostgresStore {
             .await
             .map_err(unavailable)?;
         Ok(ids(rows))
+    }
+
+    fn sessions(&self) -> Option<&dyn SessionStore> {
+        Some(self)
+    }
+}
+
+/// Sessions in the table `mcp_sessions`; messages for their streams go between hosts by
+/// `NOTIFY` on one channel (a message over PostgreSQL's 8000-byte payload limit is refused).
+#[async_trait::async_trait]
+impl SessionStore for PostgresStore {
+    async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT id, owner, state, seen_at FROM mcp_sessions WHERE id = $1")
+            .await
+            .map_err(unavailable)?;
+        let row = client.query_opt(&stmt, &[&id]).await.map_err(unavailable)?;
+        Ok(row.map(|r| SessionRecord {
+            id: r.get(0),
+            owner: r.get(1),
+            state: r.get(2),
+            seen_at: r.get::<_, i64>(3).max(0) as u64,
+        }))
+    }
+
+    async fn save(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO mcp_sessions (id, owner, state, seen_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE
+                 SET owner = EXCLUDED.owner, state = EXCLUDED.state, seen_at = EXCLUDED.seen_at",
+            )
+            .await
+            .map_err(unavailable)?;
+        let seen_at = to_sql(session.seen_at);
+        client
+            .execute(
+                &stmt,
+                &[&session.id, &session.owner, &session.state, &seen_at],
+            )
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+
+    async fn touch(&self, id: &str, seen_at: u64) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("UPDATE mcp_sessions SET seen_at = $2 WHERE id = $1")
+            .await
+            .map_err(unavailable)?;
+        client
+            .execute(&stmt, &[&id, &to_sql(seen_at)])
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute("DELETE FROM mcp_sessions WHERE id = $1", &[&id])
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+
+    async fn forget_idle(&self, seen_before: u64) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "DELETE FROM mcp_sessions WHERE seen_at < $1",
+                &[&to_sql(seen_before)],
+            )
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn listen(&self) -> Result<Option<mpsc::Receiver<Relayed>>, StoreError> {
+        let (tx, rx) = mpsc::channel(RELAY_BACKLOG);
+        // The first connection is made here, so that a database that refuses it is an error
+        // now; later ones (after a break) are made by the listening task.
+        let first = listen_once(&self.config).await?;
+        tokio::spawn(keep_listening(self.config.clone(), first, tx));
+        Ok(Some(rx))
+    }
+
+    async fn relay(&self, message: &Relayed) -> Result<(), StoreError> {
+        let payload =
+            serde_json::to_string(message).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let client = self.client().await?;
+        client
+            .execute("SELECT pg_notify($1, $2)", &[&RELAY_CHANNEL, &payload])
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+}
+
+/// Relayed messages a host takes before it drops more (a host that cannot keep up).
+const RELAY_BACKLOG: usize = 1024;
+
+/// A connection that listens on the relay channel, and the payloads it receives (until it
+/// breaks, or is dropped).
+struct Listening {
+    /// Dropping the client closes the connection.
+    _client: tokio_postgres::Client,
+    payloads: mpsc::UnboundedReceiver<String>,
+}
+
+/// Connect and `LISTEN`; the connection is driven by a task of its own.
+async fn listen_once(config: &tokio_postgres::Config) -> Result<Listening, StoreError> {
+    let (client, mut connection) = config.connect(NoTls).await.map_err(unavailable)?;
+    let (tx, payloads) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(n))) => {
+                    if tx.send(n.payload().to_string()).is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::warn!("the store's relay connection broke: {}", chain(&e));
+                    return;
+                }
+                None => return,
+            }
+        }
+    });
+    client
+        .batch_execute(&format!("LISTEN {RELAY_CHANNEL}"))
+        .await
+        .map_err(unavailable)?;
+    Ok(Listening {
+        _client: client,
+        payloads,
+    })
+}
+
+/// Hand each relayed message to `to` until it closes, listening again whenever the connection
+/// breaks (what is relayed meanwhile is lost: a client polls to learn it).
+async fn keep_listening(
+    config: tokio_postgres::Config,
+    mut listening: Listening,
+    to: mpsc::Sender<Relayed>,
+) {
+    loop {
+        loop {
+            let payload = tokio::select! {
+                () = to.closed() => return,
+                payload = listening.payloads.recv() => payload,
+            };
+            let Some(payload) = payload else { break };
+            match serde_json::from_str::<Relayed>(&payload) {
+                Ok(message) => match to.try_send(message) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        tracing::warn!("a relayed message was dropped: too many are waiting");
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                },
+                Err(e) => tracing::warn!("a relayed message could not be read: {e}"),
+            }
+        }
+        loop {
+            tokio::select! {
+                () = to.closed() => return,
+                () = tokio::time::sleep(RELISTEN_AFTER) => {}
+            }
+            match listen_once(&config).await {
+                Ok(again) => {
+                    tracing::info!("the store's relay connection is back");
+                    listening = again;
+                    break;
+                }
+                Err(e) => tracing::warn!("the store's relay connection cannot be made: {e}"),
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::batch::Reads;
 use super::row::{self, Columns, to_sql};
+use super::sessions::{SessionRecord, SessionStore};
 use super::{OpenError, TaskStore, cursor};
 use crate::types::{Page, Status, StoreError, Task};
 
@@ -24,7 +25,10 @@ const EXPIRE_BATCH: usize = 250;
 
 /// The schema, one migration per entry (`schema/sqlite/N.sql`, which the packages apply too);
 /// `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("schema/sqlite/1.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema/sqlite/1.sql"),
+    include_str!("schema/sqlite/2.sql"),
+];
 
 /// Tasks in one SQLite file.
 pub struct SqliteStore {
@@ -330,6 +334,84 @@ impl TaskStore for SqliteStore {
                 s.query_map(params![to_sql(now), i64::from(limit)], |r| r.get(0))
                     .and_then(|rows| rows.collect())
             })
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    fn sessions(&self) -> Option<&dyn SessionStore> {
+        Some(self)
+    }
+}
+
+/// Every process sharing the file serves its sessions; messages for a session's stream are not
+/// carried between processes (each reaches the streams it holds).
+#[async_trait::async_trait]
+impl SessionStore for SqliteStore {
+    async fn load(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            conn.query_row(
+                "SELECT id, owner, state, seen_at FROM sessions WHERE id = ?1",
+                params![id],
+                |r| {
+                    Ok(SessionRecord {
+                        id: r.get(0)?,
+                        owner: r.get(1)?,
+                        state: r.get(2)?,
+                        seen_at: r.get::<_, i64>(3)?.max(0) as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn save(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        let s = session.clone();
+        self.with(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO sessions (id, owner, state, seen_at) VALUES (?1, ?2, ?3, ?4)",
+                params![s.id, s.owner, s.state, to_sql(s.seen_at)],
+            )
+            .map(drop)
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn touch(&self, id: &str, seen_at: u64) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE sessions SET seen_at = ?2 WHERE id = ?1",
+                params![id, to_sql(seen_at)],
+            )
+            .map(drop)
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        let id = id.to_string();
+        self.with(move |conn| {
+            conn.execute("DELETE FROM sessions WHERE id = ?1", params![id])
+                .map(drop)
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn forget_idle(&self, seen_before: u64) -> Result<u64, StoreError> {
+        self.with(move |conn| {
+            conn.execute(
+                "DELETE FROM sessions WHERE seen_at < ?1",
+                params![to_sql(seen_before)],
+            )
+            .map(|n| n as u64)
             .map_err(unavailable)
         })
         .await

@@ -60,13 +60,13 @@ async fn answer_post(
             None
         }
         true => None,
-        false => Some(http.session_of(&headers, &incoming, &owner)?),
+        false => Some(http.session_of(&headers, &incoming, &owner).await?),
     };
 
     if !incoming.is_request() {
         // A notification, or the client's answer to a question: nothing to answer.
         let outbox = match &session {
-            Some(s) => Outbox::with_standby(Sink::closed(), s.stream.clone()),
+            Some(s) => http.session_outbox(Sink::closed(), s),
             None => Outbox::nowhere(),
         };
         let peer = http.peer(owner, session.as_deref(), outbox);
@@ -93,7 +93,7 @@ async fn answer_post(
 
     let (tx, mut rx) = channel(http.options.limits.max_queued_bytes);
     let outbox = match &session {
-        Some(s) => Outbox::with_standby(tx, s.stream.clone()),
+        Some(s) => http.session_outbox(tx, s),
         None => Outbox::new(tx),
     };
     let peer = http.peer(owner, session.as_deref(), outbox);
@@ -140,16 +140,13 @@ async fn answer_post(
         }
     };
     let mut extra = HeaderMap::new();
-    if let Some(session) = session
-        .as_ref()
-        .filter(|_| method.as_deref() == Some("initialize"))
-    {
-        // The component keeps state only for a session it agreed to.
-        if !lock(&session.state).is_empty() {
-            if let Ok(value) = HeaderValue::from_str(&session.id) {
-                extra.insert(SESSION_ID, value);
-            }
-            lock(&http.sessions).insert(session.id.clone(), session.clone());
+    if let Some(session) = &session {
+        let opening = method.as_deref() == Some("initialize");
+        if http.keep_session(session, opening).await
+            && opening
+            && let Ok(value) = HeaderValue::from_str(&session.id)
+        {
+            extra.insert(SESSION_ID, value);
         }
     }
     // What the component sent in the same step is queued already: it all goes out, and the
@@ -243,7 +240,7 @@ pub(super) async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap
             "Not Acceptable: a GET must accept text/event-stream",
         );
     }
-    let session = match http.session(&headers, &owner) {
+    let session = match http.session(&headers, &owner).await {
         Ok(session) => session,
         Err(refused) => return *refused,
     };
@@ -304,13 +301,21 @@ pub(super) async fn delete(State(http): State<Arc<Http>>, headers: HeaderMap) ->
     if header_version(&headers) == Some(http.versions.stateless.as_str()) {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
-    match http.session(&headers, &owner) {
-        Ok(_) => {
-            if let Some(id) = headers.get(SESSION_ID).and_then(|h| h.to_str().ok())
-                && let Some(session) = lock(&http.sessions).remove(id)
+    match http.session(&headers, &owner).await {
+        Ok(session) => {
+            http.forget_session(&session.id);
+            // Every host forgets it: their next request naming it, or their upkeep, finds it
+            // gone.
+            if let Some(store) = http.store.sessions()
+                && let Err(e) = store.delete(&session.id).await
             {
-                // Its GET stream ends now, though outboxes of its runs still name it.
-                lock(&session.stream).take();
+                tracing::error!("a session could not be deleted from the store: {e}");
+                return refusal(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    None,
+                    -32000,
+                    "Service unavailable: the task store cannot be reached; try again",
+                );
             }
             StatusCode::OK.into_response()
         }

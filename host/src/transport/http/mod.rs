@@ -44,11 +44,11 @@ use handlers::{delete, get_stream, post};
 use limits::PerOwner;
 use sessions::Session;
 
-use crate::GuestError;
 use crate::hub::{Hub, Peer, Runner};
 use crate::outbox::Outbox;
 use crate::types::{Era, ProtocolVersion};
 use crate::util::lock;
+use crate::{GuestError, TaskStore};
 
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const SESSION_ID: &str = "mcp-session-id";
@@ -107,6 +107,9 @@ pub enum HttpError {
     /// The component could not be loaded or called.
     #[error(transparent)]
     Guest(#[from] GuestError),
+    /// The store could not relay messages between hosts.
+    #[error("the task store cannot relay messages between hosts: {0}")]
+    Relay(String),
 }
 
 struct Http {
@@ -118,7 +121,12 @@ struct Http {
     /// The public URL of the endpoint and of its protected resource metadata.
     resource: String,
     metadata_url: String,
+    /// The sessions this host served, by ID (see [`sessions`]).
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    /// The component's store: where sessions are kept, if it keeps them.
+    store: Arc<dyn TaskStore>,
+    /// Whether the store carries messages for sessions' streams between hosts.
+    relaying: bool,
     requests: Arc<PerOwner>,
     streams: Arc<PerOwner>,
     next_peer: AtomicU64,
@@ -170,6 +178,14 @@ pub(crate) async fn serve(
         .unwrap_or_else(|| format!("http://{addr}{}", options.path));
     let metadata_url = metadata_url(&resource);
     let versions = Versions::of(server.guest.versions().await?);
+    let store = server.guest.task_store();
+    let relayed = match store.sessions() {
+        Some(sessions) => sessions
+            .listen()
+            .await
+            .map_err(|e| HttpError::Relay(e.to_string()))?,
+        None => None,
+    };
     // The sweep answers no client: what it would send for a task (its status) reaches the
     // task's owner through tasks/get.
     let nobody = Peer::nowhere(String::new());
@@ -185,12 +201,17 @@ pub(crate) async fn serve(
                 metadata_url,
                 options,
                 sessions: Mutex::new(HashMap::new()),
+                store,
+                relaying: relayed.is_some(),
                 requests: Arc::default(),
                 streams: Arc::default(),
                 next_peer: AtomicU64::new(1),
                 versions,
             });
             let upkeep = AbortOnDropHandle::new(tokio::spawn(http.clone().upkeep()));
+            let delivery = relayed.map(|feed| {
+                AbortOnDropHandle::new(tokio::spawn(http.clone().deliver_relayed(feed)))
+            });
             let app = http.clone().router();
             tracing::info!(
                 %addr,
@@ -220,7 +241,7 @@ pub(crate) async fn serve(
             if served.is_ok() {
                 let _ = drain.await;
             }
-            drop(upkeep);
+            drop((upkeep, delivery));
             served
         })
         .await;

@@ -1,0 +1,10 @@
+-- Migration 2: 2025-11-25 HTTP sessions, kept so that any host sharing the database serves them
+-- (host/src/store/sessions.rs). `state` is the component's state for the session; `seen_at` is
+-- when a request last named it (milliseconds since the Unix epoch), for the idle timeout.
+CREATE TABLE mcp_sessions (
+    id      TEXT PRIMARY KEY,
+    owner   TEXT NOT NULL,
+    state   TEXT NOT NULL,
+    seen_at BIGINT NOT NULL
+);
+CREATE INDEX mcp_sessions_by_seen ON mcp_sessions (seen_at);
