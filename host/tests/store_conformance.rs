@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex};
 
 mod fixtures;
 
-use mcp_tasks::store::{MemoryStore, PostgresStore, SqliteStore, TaskStore};
+use mcp_tasks::store::{
+    MemoryStore, PostgresStore, Relayed, SessionRecord, SqliteStore, TaskStore,
+};
 use mcp_tasks::types::{Era, InputRequest, InputState, Outcome, Status, StoreError, Task};
 
 fn task(id: &str, owner: &str, created_at: u64) -> Task {
@@ -537,6 +539,90 @@ where
     }
 }
 
+/// Sessions: kept whole, found by ID whoever asks, touched, deleted, forgotten when idle.
+async fn sessions_are_kept_touched_and_forgotten(store: Arc<dyn TaskStore>) {
+    let sessions = store.sessions().expect("this store keeps sessions");
+    let record = |id: &str, seen_at| SessionRecord {
+        id: id.into(),
+        owner: "alice".into(),
+        state: r#"{"protocolVersion":"2025-11-25"}"#.into(),
+        seen_at,
+    };
+    assert_eq!(sessions.load("s1").await.unwrap(), None);
+    sessions.save(&record("s1", 1_000)).await.unwrap();
+    sessions.save(&record("s2", 5_000)).await.unwrap();
+    assert_eq!(
+        sessions.load("s1").await.unwrap(),
+        Some(record("s1", 1_000))
+    );
+    // Saved again: replaced whole (a logging level set).
+    let mut leveled = record("s1", 2_000);
+    leveled.state = r#"{"protocolVersion":"2025-11-25","logLevel":"info"}"#.into();
+    sessions.save(&leveled).await.unwrap();
+    assert_eq!(sessions.load("s1").await.unwrap(), Some(leveled.clone()));
+    sessions.touch("s1", 3_000).await.unwrap();
+    assert_eq!(sessions.load("s1").await.unwrap().unwrap().seen_at, 3_000);
+    // Touching or deleting a session that is not there does nothing.
+    sessions.touch("nope", 3_000).await.unwrap();
+    sessions.delete("nope").await.unwrap();
+    // Idle: seen before the bound (s1 at 3000), not at or after it (s2 at 5000).
+    assert_eq!(sessions.forget_idle(5_000).await.unwrap(), 1);
+    assert_eq!(sessions.load("s1").await.unwrap(), None);
+    assert!(sessions.load("s2").await.unwrap().is_some());
+    sessions.delete("s2").await.unwrap();
+    assert_eq!(sessions.load("s2").await.unwrap(), None);
+}
+
+/// Two hosts on one PostgreSQL database: a message one relays reaches the other's feed (and
+/// its own), whatever schema each works in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_relays_messages_between_hosts() {
+    let (one, two) = (Postgres::open().await, Postgres::open().await);
+    let mut heard_by_two = two.sessions().unwrap().listen().await.unwrap().unwrap();
+    let mut heard_by_one = one.sessions().unwrap().listen().await.unwrap().unwrap();
+    let message = Relayed {
+        session: format!("s-{}", std::process::id()),
+        request: false,
+        message: r#"{"jsonrpc":"2.0","method":"notifications/tasks/status"}"#.into(),
+    };
+    one.sessions().unwrap().relay(&message).await.unwrap();
+    // The channel is the database's: other tests' messages may pass by.
+    for feed in [&mut heard_by_two, &mut heard_by_one] {
+        let heard = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            loop {
+                let got = feed.recv().await.expect("the feed stays open");
+                if got.session == message.session {
+                    return got;
+                }
+            }
+        })
+        .await
+        .expect("the relayed message arrives");
+        assert_eq!(heard, message);
+    }
+    // Memory and file stores carry nothing between hosts.
+    assert!(
+        Memory::open()
+            .await
+            .sessions()
+            .unwrap()
+            .listen()
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        File::open()
+            .await
+            .sessions()
+            .unwrap()
+            .listen()
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 macro_rules! conformance {
     ($($backend:ident => $module:ident),* $(,)?) => {$(
         mod $module {
@@ -550,6 +636,7 @@ macro_rules! conformance {
                 abandoned_finds_lapsed_leases_of_unfinished_tasks,
                 racing_cancel_and_complete_never_overwrite,
                 concurrent_reads_each_get_their_own_task,
+                sessions_are_kept_touched_and_forgotten,
             );
         }
     )*};

@@ -378,3 +378,32 @@ fn events(response: ureq::http::Response<ureq::Body>) -> Events {
         retry: None,
     }
 }
+
+/// A tokens file for alice (token `alice-token`) and bob (`bob-token`).
+pub fn tokens_file(server_dir: &std::path::Path) -> std::path::PathBuf {
+    let hash = |t: &str| {
+        let out = std::process::Command::new(binary())
+            .arg("token-hash")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(t.as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("mcp-tasks token-hash");
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let path = server_dir.join("tokens.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[tokens]\n\"{}\" = \"alice\"\n\"sha256:{}\" = \"bob\"\n",
+            hash("alice-token"),
+            hash("bob-token")
+        ),
+    )
+    .unwrap();
+    path
+}

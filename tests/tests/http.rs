@@ -42,38 +42,9 @@ task_support = "optional"
 questions = true
 "#;
 
-/// A tokens file for alice (token `alice-token`) and bob (`bob-token`).
-fn tokens_file(server_dir: &std::path::Path) -> std::path::PathBuf {
-    let hash = |t: &str| {
-        let out = std::process::Command::new(mcp_tasks_e2e::binary())
-            .arg("token-hash")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .and_then(|mut child| {
-                use std::io::Write;
-                child.stdin.take().unwrap().write_all(t.as_bytes())?;
-                child.wait_with_output()
-            })
-            .expect("mcp-tasks token-hash");
-        String::from_utf8(out.stdout).unwrap().trim().to_string()
-    };
-    let path = server_dir.join("tokens.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[tokens]\n\"{}\" = \"alice\"\n\"sha256:{}\" = \"bob\"\n",
-            hash("alice-token"),
-            hash("bob-token")
-        ),
-    )
-    .unwrap();
-    path
-}
-
 fn with_tokens() -> HttpServer {
     let dir = mcp_tasks_e2e::tempdir::Dir::new();
-    let tokens = tokens_file(dir.path());
+    let tokens = mcp_tasks_e2e::http::tokens_file(dir.path());
     let server = HttpServer::start(TOOLS, &["--auth-tokens", tokens.to_str().unwrap()]);
     drop(dir); // The server read the file at start.
     server
