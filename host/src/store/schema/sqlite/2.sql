@@ -1,6 +1,7 @@
 -- Migration 2: 2025-11-25 HTTP sessions, kept so that any process sharing the file serves them
--- (host/src/store/sessions.rs). `state` is the component's state for the session; `seen_at` is
+-- (host/src/store/sessions.rs). `state` is the component's state for the session, `seen_at`
 -- when a request last named it (milliseconds since the Unix epoch), for the idle timeout.
+-- (No semicolon but those that end statements: the Python package splits on them.)
 CREATE TABLE sessions (
     id      TEXT PRIMARY KEY,
     owner   TEXT NOT NULL,
