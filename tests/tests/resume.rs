@@ -1,7 +1,8 @@
 //! Resumable 2025-11-25 streams over HTTP (SEP-1699): a session's POST stream opens with a
 //! priming event (an ID, no data, a `retry` field) and numbers every event; a client whose
 //! connection breaks mid-call resumes with GET and `Last-Event-ID`, and gets every event after
-//! that one and the answer, losing nothing; the call ran on meanwhile.
+//! that one and the answer, losing nothing; the call ran on meanwhile. The session's GET stream
+//! resumes the same way.
 
 use mcp_tasks_e2e::http::HttpServer;
 use serde_json::{Value, json};
@@ -14,7 +15,7 @@ progress_interval_ms = 0
 name = "steps"
 description = "Report ten steps, 100 ms apart"
 command = ["sh", "-c", 'for i in 1 2 3 4 5 6 7 8 9 10; do echo "{\"progress\": $i, \"total\": 10}" >&2; sleep 0.1; done; echo "ten steps"']
-task_support = "forbidden"
+task_support = "optional"
 "#;
 
 fn open_session(server: &HttpServer) -> String {
@@ -107,4 +108,50 @@ fn an_unknown_last_event_id_opens_the_sessions_own_stream() {
         ("last-event-id", "99-1"),
     ]);
     drop(stream);
+}
+
+#[test]
+fn a_broken_session_stream_resumes_from_its_last_event_losing_nothing() {
+    let server = HttpServer::start(TOOLS, &[]);
+    let session = open_session(&server);
+    let headers = [
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+    ];
+    // A task's progress and status travel on the session's GET stream.
+    let mut stream = server.get_stream(&headers);
+    let call = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "steps", "arguments": {}, "task": { "ttl": 60000 },
+        "_meta": { "progressToken": "p" }
+    }});
+    let created = server.post(&headers, &call);
+    let task_id = created.result()["task"]["taskId"].clone();
+    let mut seen = Vec::new();
+    for message in stream.by_ref() {
+        seen.extend(progress(&message));
+        if seen.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(stream.retry, Some(1000));
+    let last = stream.last_id.clone().expect("event IDs");
+    // The connection breaks while the task runs on.
+    drop(stream);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+
+    let resumed = server.get_stream(&[
+        ("mcp-session-id", session.as_str()),
+        ("mcp-protocol-version", "2025-11-25"),
+        ("last-event-id", last.as_str()),
+    ]);
+    for message in resumed {
+        seen.extend(progress(&message));
+        if message["method"] == "notifications/tasks/status"
+            && message["params"]["taskId"] == task_id
+            && message["params"]["status"] == "completed"
+        {
+            break;
+        }
+    }
+    assert_eq!(seen, (1..=10).collect::<Vec<u64>>());
 }

@@ -260,36 +260,23 @@ pub(super) async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap
         let shutdown = Box::pin(http.shutdown.clone().cancelled_owned());
         return replay::Reader::new(log, seq + 1, shutdown, Box::new(slot)).into_response();
     }
-    let (tx, rx) = channel(http.options.limits.max_queued_bytes);
-    {
-        let mut stream = lock(&session.stream);
-        if stream.as_ref().is_some_and(|s| !s.is_closed()) {
-            return refusal(
-                StatusCode::CONFLICT,
-                None,
-                -32000,
-                "Conflict: this session's stream is already open",
-            );
-        }
-        *stream = Some(tx);
-    }
-    let standby = session.stream.clone();
-    let events = Events {
-        queued: Default::default(),
-        rx,
-        until: None,
-        done: false,
-        cancel: None,
-        shutdown: Box::pin(http.shutdown.clone().cancelled_owned()),
-        _held: Box::new(slot),
-        on_close: Some(Box::new(move || {
-            let mut stream = lock(&standby);
-            if stream.as_ref().is_some_and(|s| s.is_closed()) {
-                *stream = None;
-            }
-        })),
+    // A new GET stream, resumable too: its log keeps the last `max_queued_bytes` of what it
+    // carried while its client reconnects.
+    let limit = http.options.limits.max_queued_bytes;
+    let Some(log) = session.replay.open_standing(limit) else {
+        return refusal(
+            StatusCode::CONFLICT,
+            None,
+            -32000,
+            "Conflict: this session's stream is already open",
+        );
     };
-    sse(events)
+    let (tx, rx) = channel(limit);
+    // The stream it replaces (its reader gone) ends as its sender goes.
+    *lock(&session.stream) = Some(tx);
+    tokio::spawn(replay::pump(log.clone(), rx, Box::new(()), Box::new(|| {})));
+    let shutdown = Box::pin(http.shutdown.clone().cancelled_owned());
+    replay::Reader::new(log, 0, shutdown, Box::new(slot)).into_response()
 }
 
 /// DELETE: end a 2025-11-25 session. Its tasks stay; only the session's state and stream go.

@@ -1,4 +1,4 @@
-//! Resumable 2025-11-25 streams (SEP-1699). A session's POST stream is numbered; its first event
+//! Resumable 2025-11-25 streams (SEP-1699). A session's POST and GET streams are numbered; its first event
 //! is a priming event (an ID, no data, and a `retry` field) and every later one carries the ID
 //! `STREAM-SEQ`. What the stream carries is kept in its log, not only written to the connection,
 //! so a client whose connection broke sends GET with `Last-Event-ID` and gets everything after
@@ -7,9 +7,11 @@
 //! Bounds: a log keeps notifications up to the stream's queue limit (`max_queued_bytes`; beyond
 //! it they are dropped, never responses or the server's requests), and is kept until its answer
 //! has reached a reader, or until nobody has read it for [`KEPT_FOR`]: then its request ends as
-//! if its client had gone for good.
+//! if its client had gone for good. A GET stream's log, which no answer ends, keeps the last
+//! `max_queued_bytes` of what it carried (its oldest events go first), until nobody has read it
+//! for [`KEPT_FOR`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,24 +40,49 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// that long, then ends.
 pub(super) const KEPT_FOR: Duration = Duration::from_secs(300);
 
-/// The resumable streams of one session, by number.
+/// The resumable streams of one session, by number: its POST streams and its GET streams.
 #[derive(Default)]
 pub(super) struct Replay {
     streams: Mutex<HashMap<u64, Arc<StreamLog>>>,
     next: AtomicU64,
+    /// The log of the session's GET stream now (the last one opened).
+    standing: Mutex<Option<Arc<StreamLog>>>,
 }
 
 impl Replay {
     /// A new stream for the request whose id is `until` (JSON text): its answer ends it.
     pub(super) fn open(&self, until: String, limit: usize) -> Arc<StreamLog> {
+        self.new_log(Some(until), limit)
+    }
+
+    /// A new log for the session's GET stream, unless the current one has a reader (`None`).
+    /// It keeps the last `limit` bytes of what it carried, for a client to resume after a
+    /// break; the log it replaces ends (once its queue's sender is dropped).
+    pub(super) fn open_standing(&self, limit: usize) -> Option<Arc<StreamLog>> {
+        let mut standing = lock(&self.standing);
+        if standing
+            .as_ref()
+            .is_some_and(|log| lock(&log.inner).readers > 0)
+        {
+            return None;
+        }
+        let log = self.new_log(None, limit);
+        *standing = Some(log.clone());
+        Some(log)
+    }
+
+    fn new_log(&self, until: Option<String>, limit: usize) -> Arc<StreamLog> {
+        let trims = until.is_none();
         let number = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let log = Arc::new(StreamLog {
             number,
-            until,
+            until: until.unwrap_or_default(),
             inner: Mutex::new(Inner {
-                events: Vec::new(),
+                events: VecDeque::new(),
+                first: 1,
                 bytes: 0,
                 limit,
+                trims,
                 ended: false,
                 delivered: false,
                 readers: 0,
@@ -83,19 +110,26 @@ impl Replay {
     }
 }
 
-/// What one stream carried, in order: event `n` (from 1) is `events[n - 1]`; 0 is its priming.
+/// What one stream carried, in order: event `n` (from 1) is `events[n - first]`; 0 is its
+/// priming.
 pub(super) struct StreamLog {
     number: u64,
-    /// The id (JSON text) of the request whose answer ends the stream.
+    /// The id (JSON text) of the request whose answer ends the stream; empty for a GET stream,
+    /// which no answer ends.
     until: String,
     inner: Mutex<Inner>,
 }
 
 struct Inner {
-    events: Vec<Outgoing>,
-    /// Bytes of notifications kept, and the most that may be.
+    events: VecDeque<Outgoing>,
+    /// The number of `events[0]`: a GET stream's log forgets its oldest events.
+    first: u64,
+    /// Bytes kept (of notifications only, for a POST stream's log), and the most that may be.
     bytes: usize,
     limit: usize,
+    /// Whether the oldest events make room for new ones (a GET stream's log), rather than new
+    /// notifications being dropped (a POST stream's, whose answer must stay).
+    trims: bool,
     /// Nothing more will come (the answer is in, or the request ended).
     ended: bool,
     /// The answer went out to a reader.
@@ -111,9 +145,22 @@ impl StreamLog {
         format!("{}-{seq}", self.number)
     }
 
-    /// Keep a message, unless it is a notification beyond the bound.
+    /// Keep a message, unless it is a notification beyond the bound (a GET stream's log
+    /// forgets its oldest events instead).
     pub(super) fn push(&self, message: Outgoing) {
         let mut inner = lock(&self.inner);
+        if inner.trims {
+            inner.bytes += message.message.len();
+            inner.events.push_back(message);
+            while inner.bytes > inner.limit && inner.events.len() > 1 {
+                if let Some(old) = inner.events.pop_front() {
+                    inner.bytes -= old.message.len();
+                    inner.first += 1;
+                }
+            }
+            inner.wakers.drain(..).for_each(Waker::wake);
+            return;
+        }
         if message.kind == MessageKind::Notification {
             if inner.bytes.saturating_add(message.message.len()) > inner.limit {
                 tracing::debug!("a resumable stream's log is full: a notification dropped");
@@ -121,7 +168,7 @@ impl StreamLog {
             }
             inner.bytes += message.message.len();
         }
-        inner.events.push(message);
+        inner.events.push_back(message);
         inner.wakers.drain(..).for_each(Waker::wake);
     }
 
@@ -274,8 +321,10 @@ impl Stream for Reader {
         }
         let stopping = this.shutdown.as_mut().poll(cx).is_ready();
         let mut inner = lock(&this.log.inner);
+        // Events the log has forgotten (a GET stream's oldest) are skipped.
+        this.next = this.next.max(inner.first);
         let seq = this.next;
-        let Some(message) = usize::try_from(seq - 1)
+        let Some(message) = usize::try_from(seq - inner.first)
             .ok()
             .and_then(|at| inner.events.get(at))
         else {
@@ -310,5 +359,47 @@ impl Drop for Reader {
         if inner.readers == 0 {
             inner.unread_since = Instant::now();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(n: u32) -> Outgoing {
+        Outgoing {
+            message: format!("{{\"n\":{n:04}}}"), // 10 bytes
+            kind: MessageKind::Notification,
+            answers: None,
+            http_status: 200,
+        }
+    }
+
+    #[test]
+    fn a_get_streams_log_forgets_its_oldest_events_and_a_post_streams_drops_new_notifications() {
+        let replay = Replay::default();
+        let get = replay.open_standing(25).expect("no GET stream is read yet");
+        let post = replay.open("1".into(), 25);
+        for n in 1..=3 {
+            get.push(note(n));
+            post.push(note(n));
+        }
+        let get = lock(&get.inner);
+        assert_eq!((get.first, get.events.len(), get.bytes), (2, 2, 20));
+        assert_eq!(get.events[0].message, note(2).message);
+        let post = lock(&post.inner);
+        assert_eq!((post.first, post.events.len(), post.bytes), (1, 2, 20));
+        assert_eq!(post.events[1].message, note(2).message);
+    }
+
+    #[tokio::test]
+    async fn a_second_get_stream_is_refused_while_the_first_is_read() {
+        let replay = Replay::default();
+        let first = replay.open_standing(100).unwrap();
+        let never = Box::pin(tokio_util::sync::CancellationToken::new().cancelled_owned());
+        let reader = Reader::new(first, 0, never, Box::new(()));
+        assert!(replay.open_standing(100).is_none());
+        drop(reader);
+        assert!(replay.open_standing(100).is_some());
     }
 }
