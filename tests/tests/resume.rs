@@ -4,7 +4,7 @@
 //! that one and the answer, losing nothing; the call ran on meanwhile. The session's GET stream
 //! resumes the same way.
 
-use mcp_tasks_e2e::http::HttpServer;
+use mcp_tasks_e2e::http::{Events, HttpServer};
 use serde_json::{Value, json};
 
 const TOOLS: &str = r#"
@@ -47,6 +47,24 @@ fn progress(message: &Value) -> Option<u64> {
         .flatten()
 }
 
+/// Read a stream until its third progress notification, then break the connection: the
+/// progress seen, and the last event's ID. The priming event said when to come back (`retry`),
+/// and every event has an ID.
+fn read_three_then_break(mut stream: Events) -> (Vec<u64>, String) {
+    let mut seen = Vec::new();
+    for message in stream.by_ref() {
+        seen.extend(progress(&message));
+        if seen.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(stream.retry, Some(1000));
+    let last = stream.last_id.clone().expect("event IDs");
+    drop(stream);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    (seen, last)
+}
+
 #[test]
 fn a_broken_stream_resumes_from_its_last_event_losing_nothing() {
     let server = HttpServer::start(TOOLS, &[]);
@@ -58,21 +76,8 @@ fn a_broken_stream_resumes_from_its_last_event_losing_nothing() {
     let call = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
         "name": "steps", "arguments": {}, "_meta": { "progressToken": "p" }
     }});
-    let mut stream = server.post_stream(&headers, &call);
-    let mut seen = Vec::new();
-    for message in stream.by_ref() {
-        seen.extend(progress(&message));
-        if seen.len() == 3 {
-            break;
-        }
-    }
-    // The priming event said when to come back; every event has an ID.
-    assert_eq!(stream.retry, Some(1000));
-    let last = stream.last_id.clone().expect("event IDs");
+    let (mut seen, last) = read_three_then_break(server.post_stream(&headers, &call));
     assert!(last.ends_with("-3"), "{last}");
-    // The connection breaks.
-    drop(stream);
-    std::thread::sleep(std::time::Duration::from_millis(300));
 
     let resumed = server.get_stream(&[
         ("mcp-session-id", session.as_str()),
@@ -119,25 +124,15 @@ fn a_broken_session_stream_resumes_from_its_last_event_losing_nothing() {
         ("mcp-protocol-version", "2025-11-25"),
     ];
     // A task's progress and status travel on the session's GET stream.
-    let mut stream = server.get_stream(&headers);
+    let stream = server.get_stream(&headers);
     let call = json!({ "jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
         "name": "steps", "arguments": {}, "task": { "ttl": 60000 },
         "_meta": { "progressToken": "p" }
     }});
     let created = server.post(&headers, &call);
     let task_id = created.result()["task"]["taskId"].clone();
-    let mut seen = Vec::new();
-    for message in stream.by_ref() {
-        seen.extend(progress(&message));
-        if seen.len() == 3 {
-            break;
-        }
-    }
-    assert_eq!(stream.retry, Some(1000));
-    let last = stream.last_id.clone().expect("event IDs");
     // The connection breaks while the task runs on.
-    drop(stream);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (mut seen, last) = read_three_then_break(stream);
 
     let resumed = server.get_stream(&[
         ("mcp-session-id", session.as_str()),
