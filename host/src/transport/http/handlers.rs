@@ -206,7 +206,7 @@ async fn answer_post(
             sse(Events {
                 queued,
                 rx,
-                until: Some(id),
+                until: id,
                 done: false,
                 cancel,
                 shutdown: Box::pin(http.shutdown.clone().cancelled_owned()),
@@ -289,23 +289,10 @@ pub(super) async fn delete(State(http): State<Arc<Http>>, headers: HeaderMap) ->
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
     match http.session(&headers, &owner).await {
-        Ok(session) => {
-            http.forget_session(&session.id);
-            // Every host forgets it: their next request naming it, or their upkeep, finds it
-            // gone.
-            if let Some(store) = http.store.sessions()
-                && let Err(e) = store.delete(&session.id).await
-            {
-                tracing::error!("a session could not be deleted from the store: {e}");
-                return refusal(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    None,
-                    -32000,
-                    "Service unavailable: the task store cannot be reached; try again",
-                );
-            }
-            StatusCode::OK.into_response()
-        }
+        Ok(session) => match http.end_session(&session.id).await {
+            Ok(()) => StatusCode::OK.into_response(),
+            Err(refused) => *refused,
+        },
         Err(refused) => *refused,
     }
 }

@@ -56,7 +56,7 @@ impl Session {
 
 /// Refused: the store could not be asked about the session.
 fn store_down(e: impl std::fmt::Display) -> Refused {
-    tracing::error!("the task store could not be asked about a session: {e}");
+    tracing::error!("the task store could not be reached for a session: {e}");
     Box::new(refusal(
         StatusCode::SERVICE_UNAVAILABLE,
         None,
@@ -111,6 +111,16 @@ impl Http {
                 }
             }
             self.auth.refresh().await;
+        }
+    }
+
+    /// End a session (DELETE): here at once, and on every host sharing the store, whose next
+    /// request naming it, or whose upkeep, finds it gone.
+    pub(super) async fn end_session(&self, id: &str) -> Result<(), Refused> {
+        self.forget_session(id);
+        match self.store.sessions() {
+            Some(store) => store.delete(id).await.map_err(store_down),
+            None => Ok(()),
         }
     }
 

@@ -18,13 +18,14 @@ use crate::outbox::Receiver;
 use crate::types::Outgoing;
 
 /// The messages of one SSE response: those already read, then the channel's, until the
-/// answer to `until` (a request's stream) or until the channel or the server closes (a
-/// session's or a subscription's stream). Dropping it, as when the client goes away, aborts
-/// the request's handler and runs `on_close`.
+/// answer to `until` or until the channel or the server closes (a subscription's stream, which
+/// no answer ends while it lasts). Dropping it, as when the client goes away, aborts the
+/// request's handler and runs `on_close`.
 pub(super) struct Events {
     pub(super) queued: std::collections::VecDeque<Outgoing>,
     pub(super) rx: Receiver,
-    pub(super) until: Option<String>,
+    /// The id (JSON text) of the request whose answer ends the stream.
+    pub(super) until: String,
     /// The answer to `until` went out.
     pub(super) done: bool,
     /// Cancels the request if the stream closes before its answer.
@@ -52,13 +53,11 @@ impl Stream for Events {
                 Poll::Pending => return Poll::Pending,
             },
         };
-        if let Some(id) = &this.until {
-            this.done = message.answers(id);
-            if this.done
-                && let Some(cancel) = this.cancel.as_mut()
-            {
-                cancel.disarm();
-            }
+        this.done = message.answers(&this.until);
+        if this.done
+            && let Some(cancel) = this.cancel.as_mut()
+        {
+            cancel.disarm();
         }
         Poll::Ready(Some(Ok(Event::default().data(message.message))))
     }
