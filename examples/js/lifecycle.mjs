@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { router } from "./gen/tasks.js";
 import { machine } from "./gen-machine/machine.js";
 
-const ctx = () => ({ owner: "js", now: BigInt(Date.now()), session, executor: "node-example", push: false, client: "" });
+const ctx = () => ({ owner: "js", now: BigInt(Date.now()), session, executor: "node-example", push: false, client: "", transport: "node-example" });
 let session = "";
 let nextId = 1;
 const sent = []; // Messages the server wrote to the client.

@@ -82,6 +82,8 @@ class Context:
     push: bool = False
     # Which client sent the message, where several clients' request IDs may be equal.
     client: str = ""
+    # How the message came, for a task's history.
+    transport: str = "python"
 
 
 class Machine:

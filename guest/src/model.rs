@@ -94,6 +94,46 @@ pub struct InputRequest {
     pub response: Option<String>,
 }
 
+/// What one entry of a task's history records. See `wit/tasks.wit`'s `history-event`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HistoryEvent {
+    /// Created; the detail names the transport.
+    Created,
+    /// The status moved; the detail is the new status message.
+    Status,
+    /// An attempt started on the entry's host.
+    AttemptStarted,
+    /// An attempt ended; the detail says how.
+    AttemptEnded,
+    /// A workflow went on to its next step; the detail names it.
+    Step,
+    /// A question was asked; the detail is its key and method.
+    Asked,
+    /// A question was answered; the detail is its key.
+    Answered,
+    /// An operator re-ran the task; the detail is the new task's ID.
+    Retried,
+}
+
+/// One change in a task's life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// When, ms since the epoch.
+    pub at: u64,
+    /// What happened.
+    pub event: HistoryEvent,
+    /// The status after the change.
+    pub status: Status,
+    /// The attempt after the change (the one that ended, for `AttemptEnded`).
+    pub attempt: u32,
+    /// The host the entry is about.
+    pub host: String,
+    /// Who made the change.
+    pub by: String,
+    /// What the event says more.
+    pub detail: Option<String>,
+}
+
 /// One task as the store keeps it. See `wit/tasks.wit` for each field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
@@ -131,6 +171,8 @@ pub struct Task {
     pub attempt: u32,
     /// What the router keeps with the task between runs, a JSON object as text.
     pub variables: Option<String>,
+    /// Every change, oldest first, bounded (see `router::history`).
+    pub history: Vec<HistoryEntry>,
 }
 
 #[cfg(test)]
@@ -156,6 +198,7 @@ impl Task {
             lease_until: None,
             attempt: 1,
             variables: None,
+            history: Vec::new(),
         }
     }
 }
@@ -318,6 +361,8 @@ pub struct Context {
     pub push: bool,
     /// Which client sent the message, where clients' request IDs may be equal.
     pub client: String,
+    /// How the message came (`stdio`, `http`, `admin`, `host`, ...), for a task's history.
+    pub transport: String,
 }
 
 /// A tool the host must start.

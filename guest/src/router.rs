@@ -6,8 +6,10 @@
 //! recording questions and answers); the wire of each era lives in a module of its own:
 //! [`legacy`] (2025-11-25) and [`modern`] (2026-07-28 with the tasks extension).
 
+mod admin;
 mod batch;
 mod dedup;
+pub mod history;
 mod legacy;
 mod logging;
 mod modern;
@@ -32,6 +34,7 @@ use crate::model::{
     Settings, Status, Store, StoreError, Task, Tool, ToolQuestion, ToolReply,
 };
 use crate::protocol::{self, Capabilities, Incoming, Params, Requested, code};
+pub use admin::AdminError;
 pub use batch::handle_batch;
 use run_ref::RunRef;
 use run_state::RunState;
@@ -234,6 +237,7 @@ impl<'a> Router<'a> {
             lease_until: Some(now.saturating_add(settings.lease)),
             attempt: 1,
             variables: None,
+            history: Vec::new(),
         };
         let task = if steps.is_empty() {
             task
@@ -256,6 +260,8 @@ impl<'a> Router<'a> {
         } else {
             task
         };
+        let mut task = task;
+        history::created(&mut task, self.ctx);
         self.store.create(&task)?;
         Ok(task)
     }

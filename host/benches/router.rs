@@ -69,6 +69,8 @@ fn to_native(t: Task) -> native::Task {
         lease_until: t.lease_until,
         attempt: t.attempt,
         variables: t.variables,
+        // The benchmark's tasks (the fixture's) have no history.
+        history: Vec::new(),
     }
 }
 
@@ -188,6 +190,7 @@ fn router_call(runtime: &tokio::runtime::Runtime) {
             executor: "bench".into(),
             push: false,
             client: String::new(),
+            transport: "bench".into(),
         };
         let component_round = || {
             runtime.block_on(async {
@@ -209,6 +212,7 @@ fn router_call(runtime: &tokio::runtime::Runtime) {
             executor: "bench".into(),
             push: false,
             client: String::new(),
+            transport: "bench".into(),
         };
         let native_round = || {
             let start = Instant::now();

@@ -4,6 +4,10 @@
 //! idle ones for reuse, a concurrent request takes another, and an instance that trapped is
 //! dropped rather than returned, so a trap costs only the call that hit it.
 
+mod admin;
+
+pub use admin::{AdminCall, AdminDone};
+
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -92,6 +92,7 @@ extern crate self as mcp_tasks;
 #[path = "../tests/fixtures/mod.rs"]
 mod fixtures;
 
+pub mod admin;
 mod bindings;
 mod cache;
 mod component;
@@ -111,7 +112,8 @@ mod util;
 pub use async_trait::async_trait;
 pub use cache::CompileCache;
 pub use component::{
-    Call, ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MACHINE_COMPONENT, Guest, GuestError,
+    AdminCall, AdminDone, Call, ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MACHINE_COMPONENT,
+    Guest, GuestError,
 };
 pub use machine::{Machine, TransitionError};
 pub use server::{Server, ServerBuilder};
@@ -127,11 +129,12 @@ pub use util::os_user;
 /// the tools file's `lease_ms` must leave room for two sweeps.
 pub(crate) const SWEEP_EVERY_MS: u64 = 500;
 
-/// The WIT package `mcp:tasks@0.7.0` that the component implements.
+/// The WIT package `mcp:tasks@0.8.0` that the component implements.
 pub const WIT: &str = include_str!("../wit/tasks.wit");
 
 /// The types of the WIT package, as the host sees them.
 pub mod types {
+    pub use crate::bindings::exports::mcp::tasks::admin::AdminError;
     pub use crate::bindings::exports::mcp::tasks::router::{
         Action, Context, Listen, LogEntry, LogLevel, MessageKind, Outgoing, ProtocolVersion,
         Rename, Report, Run, RunUpdate, ToolQuestion, ToolReply, Wait,
@@ -139,6 +142,6 @@ pub mod types {
     pub use crate::bindings::mcp::tasks::server::{Settings, TaskSupport, Tool as ToolInfo};
     pub use crate::bindings::mcp::tasks::store::{Page, StoreError};
     pub use crate::bindings::mcp::tasks::types::{
-        Era, InputRequest, InputState, Outcome, RpcError, Status, Task,
+        Era, HistoryEntry, HistoryEvent, InputRequest, InputState, Outcome, RpcError, Status, Task,
     };
 }

@@ -1,6 +1,8 @@
 //! The `mcp-tasks` binary: serve MCP Tasks over stdio or Streamable HTTP, or print what it
 //! embeds.
 
+mod admin_command;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -89,9 +91,13 @@ enum Command {
         #[arg(long, value_name = "FORMAT", default_value = "text")]
         log_format: LogFormat,
     },
+    /// See and steer every task of a shared store, whoever owns it: list with filters, show
+    /// one whole (history included), cancel, retry, purge, and the queues. Changes go through
+    /// the task rules and are kept in each task's history.
+    Admin(admin_command::AdminArgs),
     /// Print the hex SHA-256 of a bearer token (read from stdin), as a tokens file lists it.
     TokenHash,
-    /// Print the WIT package mcp:tasks@0.7.0 that the component implements.
+    /// Print the WIT package mcp:tasks@0.8.0 that the component implements.
     Wit,
     /// Write an embedded component (a wasm32-wasip2 component) to a file.
     Component {
@@ -314,6 +320,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Admin(args) => match admin_command::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mcp-tasks: error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         Command::TokenHash => {
             let mut token = String::new();
             match std::io::stdin().read_line(&mut token) {

@@ -393,6 +393,9 @@ where
                 .and_then(|a| u32::try_from(a).ok())
                 .unwrap_or(1),
             variables: field("variables").as_str().map(String::from),
+            // Opaque to the store like `variables`; the body codec's round trip is tested in
+            // host/src/store/row.rs.
+            history: Vec::new(),
         }
     };
     let error_tag = |e: &StoreError| match e {

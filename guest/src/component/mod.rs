@@ -17,6 +17,8 @@ wit_bindgen::generate!({
 });
 
 #[cfg(not(feature = "machine-only"))]
+mod admin;
+#[cfg(not(feature = "machine-only"))]
 mod tasks;
 
 use exports::mcp::tasks::machine as wit_machine;
@@ -142,6 +144,7 @@ impl From<wit::Task> for Task {
             lease_until: t.lease_until,
             attempt: t.attempt,
             variables: t.variables,
+            history: t.history.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -184,6 +187,48 @@ impl From<Task> for wit::Task {
             lease_until: t.lease_until,
             attempt: t.attempt,
             variables: t.variables,
+            history: t.history.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// The history events, the same names on both sides.
+macro_rules! history_events {
+    ($from:path => $to:path: $($name:ident),*) => {{
+        use $from as F;
+        use $to as T;
+        |e: F| match e { $(F::$name => T::$name),* }
+    }};
+}
+
+impl From<wit::HistoryEntry> for model::HistoryEntry {
+    fn from(e: wit::HistoryEntry) -> Self {
+        let event = history_events!(wit::HistoryEvent => model::HistoryEvent:
+            Created, Status, AttemptStarted, AttemptEnded, Step, Asked, Answered, Retried);
+        model::HistoryEntry {
+            at: e.at,
+            event: event(e.event),
+            status: e.status.into(),
+            attempt: e.attempt,
+            host: e.host,
+            by: e.by,
+            detail: e.detail,
+        }
+    }
+}
+
+impl From<model::HistoryEntry> for wit::HistoryEntry {
+    fn from(e: model::HistoryEntry) -> Self {
+        let event = history_events!(model::HistoryEvent => wit::HistoryEvent:
+            Created, Status, AttemptStarted, AttemptEnded, Step, Asked, Answered, Retried);
+        wit::HistoryEntry {
+            at: e.at,
+            event: event(e.event),
+            status: e.status.into(),
+            attempt: e.attempt,
+            host: e.host,
+            by: e.by,
+            detail: e.detail,
         }
     }
 }

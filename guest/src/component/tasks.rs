@@ -168,7 +168,7 @@ impl wit_router::Guest for Component {
     }
 }
 /// The imported `store` interface behind the router's [`model::Store`] trait.
-struct ImportedStore;
+pub(super) struct ImportedStore;
 
 impl model::Store for ImportedStore {
     fn get(&self, id: &str) -> Result<Option<Task>, StoreError> {
@@ -213,7 +213,7 @@ impl model::Store for ImportedStore {
 }
 
 /// The imported `server` interface behind the router's [`model::Server`] trait.
-struct ImportedServer;
+pub(super) struct ImportedServer;
 
 impl model::Server for ImportedServer {
     fn settings(&self) -> std::borrow::Cow<'_, model::Settings> {
@@ -250,7 +250,7 @@ fn imported_settings() -> model::Settings {
     }
 }
 
-fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
+pub(super) fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
     actions
         .into_iter()
         .map(|a| match a {
@@ -310,6 +310,7 @@ impl From<wit_router::Context> for Context {
             executor: c.executor,
             push: c.push,
             client: c.client,
+            transport: c.transport,
         }
     }
 }

@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 use super::update::{Edit, Updated};
 use super::{
-    CANCELLED_MESSAGE, Capabilities, Handled, Router, RunRef, RunState, missing_capability_message,
-    send_error, send_result, store_failure, tool_error_result, workflow,
+    CANCELLED_MESSAGE, Capabilities, Handled, Router, RunRef, RunState, admin,
+    missing_capability_message, send_error, send_result, store_failure, tool_error_result,
 };
 use crate::machine::{self, TransitionError};
 use crate::model::{
@@ -31,7 +31,7 @@ impl Router<'_> {
             "tasks/get" => {
                 let task = self.visible_task(method, params)?;
                 let mut got = protocol::task_json(&task);
-                if let Some(meta) = workflow::task_meta(&task) {
+                if let Some(meta) = admin::task_meta(&task) {
                     got = got.with("_meta", meta);
                 }
                 let mut actions = vec![send_result(id, got)];

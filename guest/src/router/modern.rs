@@ -8,8 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::update::Updated;
 use super::{
-    Capabilities, Handled, Router, RunRef, RunState, missing_capability_message, send_result,
-    workflow,
+    Capabilities, Handled, Router, RunRef, RunState, admin, missing_capability_message, send_result,
 };
 use crate::model::{
     Action, Era, Outcome, Outgoing, RpcError, Status, Task, TaskSupport, ToolQuestion,
@@ -50,7 +49,7 @@ impl Router<'_> {
             "tasks/get" => {
                 let task = self.visible_task(method, params)?;
                 let mut got = detailed_task(&task)?.with_result_type("complete");
-                if let Some(meta) = workflow::task_meta(&task) {
+                if let Some(meta) = admin::task_meta(&task) {
                     got = got.with("_meta", meta);
                 }
                 Ok(vec![send_result(id, got)])

@@ -1,5 +1,6 @@
 //! Native tests of the router against a small in-memory store.
 
+mod admin;
 mod batch;
 mod legacy;
 mod logging;

@@ -1,8 +1,8 @@
 //! A task changed in one place: every write of a stored task goes through [`Router::update`],
-//! which applies a change, bumps the version and stamps the time itself, and retries the
-//! compare-and-swap when another writer got there first.
+//! which applies a change, bumps the version, stamps the time and adds to the task's history
+//! itself, and retries the compare-and-swap when another writer got there first.
 
-use super::{Router, store_failure};
+use super::{Router, history, store_failure};
 use crate::machine::TransitionError;
 use crate::model::{RpcError, StoreError, Task};
 
@@ -50,6 +50,7 @@ impl Router<'_> {
         for _ in 0..CAS_ROUNDS {
             let expected = task.version;
             let last_updated_at = task.last_updated_at;
+            let before = task.clone();
             let mut changed = match change(task) {
                 Ok(Edit::Change(mut t)) => {
                     t.last_updated_at = self.ctx.now;
@@ -63,6 +64,7 @@ impl Router<'_> {
                 Err(refused) => return Ok(Updated::Refused(refused)),
             };
             changed.version = expected + 1;
+            history::record(&before, &mut changed, self.ctx);
             match self.store.update(&changed, expected) {
                 Ok(()) => return Ok(Updated::Written(changed)),
                 Err(StoreError::Conflict(_)) => {

@@ -42,6 +42,11 @@ impl Workflow {
         }
     }
 
+    /// The same workflow from its first step again (an operator's retry).
+    pub(super) fn restart(self) -> Self {
+        Self::start(&self.steps)
+    }
+
     /// The workflow a task runs, if it is a workflow's.
     pub(super) fn of(task: &Task) -> Option<Self> {
         let variables: Value = serde_json::from_str(task.variables.as_deref()?).ok()?;

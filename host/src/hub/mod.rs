@@ -48,6 +48,8 @@ pub(crate) struct Peer {
     pub(crate) push: bool,
     /// Tells this client's request IDs from another's (see the WIT's `context.client`).
     pub(crate) client: String,
+    /// How its messages come, for a task's history (see the WIT's `context.transport`).
+    pub(crate) transport: &'static str,
     pub(crate) outbox: Outbox,
 }
 
@@ -61,6 +63,7 @@ impl Peer {
             session: Arc::default(),
             push: false,
             client: String::new(),
+            transport: "host",
             outbox: Outbox::nowhere(),
         })
     }
@@ -175,6 +178,7 @@ impl Hub {
             executor: self.executor.clone(),
             push: peer.push,
             client: peer.client.clone(),
+            transport: peer.transport.into(),
         }
     }
 

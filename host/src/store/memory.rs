@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
 
 use super::sessions::{SessionRecord, SessionStore};
-use super::{TaskStore, cursor};
+use super::{Scan, TaskStore, cursor};
 use crate::types::{Page, Status, StoreError, Task};
 
 /// Tasks in this process's memory, indexed for listing by owner and for expiry.
@@ -127,6 +127,35 @@ impl TaskStore for MemoryStore {
         let mut matching = range
             .filter_map(|(_, id)| inner.tasks.get(id))
             .filter(|t| status.is_none_or(|s| t.status == s));
+        let tasks: Vec<Task> = matching.by_ref().take(limit as usize).cloned().collect();
+        let next_cursor = match (tasks.last(), matching.next()) {
+            (Some(last), Some(_)) => Some(cursor::encode(last)),
+            _ => None,
+        };
+        Ok(Page { tasks, next_cursor })
+    }
+
+    async fn scan(
+        &self,
+        scan: &Scan,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let after = cursor.map(cursor::decode).transpose()?;
+        let inner = self.read();
+        // An operator's occasional look: every owner's index merged, no index of its own.
+        let mut keys: Vec<&(u64, String)> = inner
+            .by_owner
+            .iter()
+            .filter(|(owner, _)| scan.owner.as_ref().is_none_or(|o| o == *owner))
+            .flat_map(|(_, keys)| keys.iter())
+            .filter(|k| after.as_ref().is_none_or(|a| *k > a))
+            .collect();
+        keys.sort_unstable();
+        let mut matching = keys
+            .into_iter()
+            .filter_map(|(_, id)| inner.tasks.get(id))
+            .filter(|t| scan.selects(t));
         let tasks: Vec<Task> = matching.by_ref().take(limit as usize).cloned().collect();
         let next_cursor = match (tasks.last(), matching.next()) {
             (Some(last), Some(_)) => Some(cursor::encode(last)),

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
+pub(crate) use row::{history_event_name, status_name};
 pub use sessions::{Relayed, SessionRecord, SessionStore};
 pub use sqlite::SqliteStore;
 
@@ -48,6 +49,10 @@ pub trait TaskStore: Send + Sync + 'static {
     /// Up to `limit` IDs of tasks that are `working` or `input_required` and whose lease has
     /// lapsed by `now` (`lease_until <= now`).
     async fn abandoned(&self, now: u64, limit: u32) -> Result<Vec<String>, StoreError>;
+    /// For an operator: up to `limit` tasks of every owner (or of `scan.owner`), with a status
+    /// among `scan.statuses` (any if empty), in creation order after `cursor`, expired or not.
+    async fn scan(&self, scan: &Scan, cursor: Option<&str>, limit: u32)
+    -> Result<Page, StoreError>;
 
     /// Whether a read is a look in this process's memory rather than a round trip (a file, a
     /// database). Lines a client pipelines cross into the component together, read one after
@@ -73,6 +78,41 @@ pub trait TaskStore: Send + Sync + 'static {
     fn sessions(&self) -> Option<&dyn SessionStore> {
         None
     }
+}
+
+/// Which tasks [`TaskStore::scan`] reads: what a store's indexes select. An operator's other
+/// filters (tool, text, times) are applied to what it returns (see `admin`).
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Only this owner's tasks.
+    pub owner: Option<String>,
+    /// Only tasks in one of these statuses; every status when empty.
+    pub statuses: Vec<Status>,
+}
+
+impl Scan {
+    /// Whether `task` is one this scan reads.
+    pub fn selects(&self, task: &Task) -> bool {
+        self.owner.as_ref().is_none_or(|o| *o == task.owner)
+            && (self.statuses.is_empty() || self.statuses.contains(&task.status))
+    }
+
+    /// The statuses as the SQL columns spell them, comma-separated (`""` for any).
+    fn status_names(&self) -> String {
+        let names: Vec<&str> = self.statuses.iter().map(|s| row::status_name(*s)).collect();
+        names.join(",")
+    }
+}
+
+/// The cursor after `task`, as every backend's `list` and `scan` hand it out.
+pub(crate) fn cursor_of(task: &Task) -> String {
+    cursor::encode(task)
+}
+
+/// A cursor from which `list` and `scan` read the tasks created at or after `at` (ms).
+pub(crate) fn cursor_at(at: u64) -> String {
+    // Strictly after (at, ""): every ID is longer than none.
+    format!("{at}:")
 }
 
 /// Why a store could not be opened.

@@ -12,7 +12,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use super::batch::Reads;
 use super::row::{self, Columns, to_sql};
 use super::sessions::{Relayed, SessionRecord, SessionStore};
-use super::{OpenError, TaskStore, cursor};
+use super::{OpenError, Scan, TaskStore};
 use crate::types::{Page, Status, StoreError, Task};
 
 /// Connections kept open per host.
@@ -291,14 +291,44 @@ impl TaskStore for PostgresStore {
             }
         }
         .map_err(unavailable)?;
-        let mut tasks = rows
-            .iter()
-            .map(|r| row::decode(r.get(0)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let more = tasks.len() > limit as usize;
-        tasks.truncate(limit as usize);
-        let next_cursor = more.then(|| tasks.last().map(cursor::encode)).flatten();
-        Ok(Page { tasks, next_cursor })
+        row::page(rows.iter().map(|r| r.get(0)), limit)
+    }
+
+    async fn scan(
+        &self,
+        scan: &Scan,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let (after_at, after_id) = row::resume_after(cursor)?;
+        let statuses: Vec<&str> = scan.statuses.iter().map(|s| row::status_name(*s)).collect();
+        let client = self.client().await?;
+        // An operator's look, not a hot path: one statement for every shape.
+        let stmt = client
+            .prepare_cached(
+                "SELECT body FROM mcp_tasks
+                 WHERE ($1::text IS NULL OR owner = $1)
+                   AND (cardinality($2::text[]) = 0 OR status = ANY($2))
+                   AND (created_at, id) > ($3, $4)
+                 ORDER BY created_at, id
+                 LIMIT $5",
+            )
+            .await
+            .map_err(unavailable)?;
+        let rows = client
+            .query(
+                &stmt,
+                &[
+                    &scan.owner,
+                    &statuses,
+                    &after_at,
+                    &after_id,
+                    &(i64::from(limit) + 1),
+                ],
+            )
+            .await
+            .map_err(unavailable)?;
+        row::page(rows.iter().map(|r| r.get(0)), limit)
     }
 
     async fn delete(&self, id: &str) -> Result<(), StoreError> {

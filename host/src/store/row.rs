@@ -6,10 +6,13 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::cursor;
-use crate::types::{Era, InputRequest, InputState, Outcome, RpcError, Status, StoreError, Task};
+use crate::types::{
+    Era, HistoryEntry, HistoryEvent, InputRequest, InputState, Outcome, Page, RpcError, Status,
+    StoreError, Task,
+};
 
 /// The status as the columns keep it (the protocol's spelling).
-pub(super) fn status_name(status: Status) -> &'static str {
+pub(crate) fn status_name(status: Status) -> &'static str {
     match status {
         Status::Working => "working",
         Status::InputRequired => "input_required",
@@ -38,7 +41,35 @@ fn input_state_from(name: &str) -> Option<InputState> {
     })
 }
 
-fn status_from(name: &str) -> Option<Status> {
+/// A history event as the body, `admin` and the dashboard spell it (the WIT's names).
+pub(crate) fn history_event_name(event: HistoryEvent) -> &'static str {
+    match event {
+        HistoryEvent::Created => "created",
+        HistoryEvent::Status => "status",
+        HistoryEvent::AttemptStarted => "attempt-started",
+        HistoryEvent::AttemptEnded => "attempt-ended",
+        HistoryEvent::Step => "step",
+        HistoryEvent::Asked => "asked",
+        HistoryEvent::Answered => "answered",
+        HistoryEvent::Retried => "retried",
+    }
+}
+
+fn history_event_from(name: &str) -> Option<HistoryEvent> {
+    Some(match name {
+        "created" => HistoryEvent::Created,
+        "status" => HistoryEvent::Status,
+        "attempt-started" => HistoryEvent::AttemptStarted,
+        "attempt-ended" => HistoryEvent::AttemptEnded,
+        "step" => HistoryEvent::Step,
+        "asked" => HistoryEvent::Asked,
+        "answered" => HistoryEvent::Answered,
+        "retried" => HistoryEvent::Retried,
+        _ => return None,
+    })
+}
+
+pub(crate) fn status_from(name: &str) -> Option<Status> {
     Some(match name {
         "working" => Status::Working,
         "input_required" => Status::InputRequired,
@@ -125,6 +156,26 @@ struct Body<'a> {
     attempt: Option<u64>,
     #[serde(borrow, default)]
     variables: Option<Cow<'a, str>>,
+    // Rows written before histories hold none.
+    #[serde(borrow, default)]
+    history: Option<Vec<HistoryBody<'a>>>,
+}
+
+/// One history entry.
+#[derive(Serialize, Deserialize)]
+struct HistoryBody<'a> {
+    at: u64,
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    attempt: u64,
+    #[serde(borrow)]
+    host: Cow<'a, str>,
+    #[serde(borrow)]
+    by: Cow<'a, str>,
+    #[serde(borrow, default)]
+    detail: Option<Cow<'a, str>>,
 }
 
 /// An outcome: `{"result": <text>}` or `{"error": {code, message, data}}`.
@@ -209,6 +260,20 @@ pub(super) fn encode(task: &Task) -> String {
         lease_until: task.lease_until,
         attempt: Some(task.attempt.into()),
         variables: task.variables.as_deref().map(text),
+        history: Some(
+            task.history
+                .iter()
+                .map(|e| HistoryBody {
+                    at: e.at,
+                    event: text(history_event_name(e.event)),
+                    status: text(status_name(e.status)),
+                    attempt: e.attempt.into(),
+                    host: text(&e.host),
+                    by: text(&e.by),
+                    detail: e.detail.as_deref().map(text),
+                })
+                .collect(),
+        ),
     };
     // Serializing strings and integers into a String cannot fail.
     serde_json::to_string(&body).unwrap_or_default()
@@ -249,6 +314,22 @@ pub(super) fn decode(body: &str) -> Result<Task, StoreError> {
             })
         })
         .collect::<Result<_, StoreError>>()?;
+    let history = b
+        .history
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| {
+            Ok(HistoryEntry {
+                at: e.at,
+                event: history_event_from(&e.event).ok_or_else(|| damaged("history[].event"))?,
+                status: status_from(&e.status).ok_or_else(|| damaged("history[].status"))?,
+                attempt: u32::try_from(e.attempt).map_err(|_| damaged("history[].attempt"))?,
+                host: e.host.into_owned(),
+                by: e.by.into_owned(),
+                detail: e.detail.map(Cow::into_owned),
+            })
+        })
+        .collect::<Result<_, StoreError>>()?;
     let era = match b.era.as_deref() {
         // Rows written before the modern era are legacy tasks.
         None | Some("legacy") => Era::Legacy,
@@ -276,7 +357,24 @@ pub(super) fn decode(body: &str) -> Result<Task, StoreError> {
             .map_or(Ok(1), u32::try_from)
             .map_err(|_| damaged("attempt"))?,
         variables: b.variables.map(Cow::into_owned),
+        history,
     })
+}
+
+/// One page of a query that read `limit + 1` rows' bodies: the first `limit` tasks, and a
+/// cursor after the last of them when there were more.
+pub(super) fn page<'b>(
+    bodies: impl IntoIterator<Item = &'b str>,
+    limit: u32,
+) -> Result<Page, StoreError> {
+    let mut tasks = bodies
+        .into_iter()
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?;
+    let more = tasks.len() > limit as usize;
+    tasks.truncate(limit as usize);
+    let next_cursor = more.then(|| tasks.last().map(cursor::encode)).flatten();
+    Ok(Page { tasks, next_cursor })
 }
 
 /// Where a `list` query resumes: strictly after the cursor's (created_at, id), in the
@@ -334,6 +432,15 @@ mod tests {
             lease_until: Some(5),
             attempt: 2,
             variables: Some(r#"{"workflow":{"steps":["a"],"step":1}}"#.into()),
+            history: vec![HistoryEntry {
+                at: 1,
+                event: HistoryEvent::AttemptEnded,
+                status: Status::Working,
+                attempt: 1,
+                host: "host/1".into(),
+                by: "o".into(),
+                detail: Some("Attempt 1 of 2 failed".into()),
+            }],
         };
         assert_eq!(decode(&encode(&task)).unwrap(), task);
         task.outcome = Some(Outcome::Success("{\"content\":[]}".into()));
@@ -356,6 +463,7 @@ mod tests {
         assert_eq!(task.request, r#"{"method":"tools/call"}"#);
         assert_eq!(task.outcome, Some(Outcome::Success("{}".into())));
         assert!(task.input_requests.is_empty());
+        assert!(task.history.is_empty());
         assert_eq!(task.attempt, 1);
         assert_eq!(task.poll_interval, Some(5000));
         for (damage, why) in [

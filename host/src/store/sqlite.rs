@@ -14,7 +14,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use super::batch::Reads;
 use super::row::{self, Columns, to_sql};
 use super::sessions::{SessionRecord, SessionStore};
-use super::{OpenError, TaskStore, cursor};
+use super::{OpenError, Scan, TaskStore};
 use crate::types::{Page, Status, StoreError, Task};
 
 /// How long a change waits for another process's write to finish before it fails.
@@ -269,14 +269,39 @@ impl TaskStore for SqliteStore {
                 )
                 .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                 .map_err(unavailable)?;
-            let mut tasks = bodies
-                .iter()
-                .map(|b| row::decode(b))
-                .collect::<Result<Vec<_>, _>>()?;
-            let more = tasks.len() > limit as usize;
-            tasks.truncate(limit as usize);
-            let next_cursor = more.then(|| tasks.last().map(cursor::encode)).flatten();
-            Ok(Page { tasks, next_cursor })
+            row::page(bodies.iter().map(String::as_str), limit)
+        })
+        .await
+    }
+
+    async fn scan(
+        &self,
+        scan: &Scan,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page, StoreError> {
+        let (after_at, after_id) = row::resume_after(cursor)?;
+        let owner = scan.owner.clone();
+        let statuses = scan.status_names();
+        self.with(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT body FROM tasks
+                     WHERE (?1 IS NULL OR owner = ?1)
+                       AND (?2 = '' OR instr(',' || ?2 || ',', ',' || status || ',') > 0)
+                       AND (created_at, id) > (?3, ?4)
+                     ORDER BY created_at, id
+                     LIMIT ?5",
+                )
+                .map_err(unavailable)?;
+            let bodies = stmt
+                .query_map(
+                    params![owner, statuses, after_at, after_id, i64::from(limit) + 1],
+                    |r| r.get::<_, String>(0),
+                )
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(unavailable)?;
+            row::page(bodies.iter().map(String::as_str), limit)
         })
         .await
     }

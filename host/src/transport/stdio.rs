@@ -39,6 +39,7 @@ where
         // One stream, one client: a legacy task's question can go out as soon as it is asked.
         push: true,
         client: String::new(),
+        transport: "stdio",
         outbox,
     });
     let read = server

@@ -17,6 +17,8 @@ const TRAPPED = -32603;
  * @property {string} owner  tasks are created for, and shown to, this owner only
  * @property {string} client  names the client where request IDs of several may be equal
  * @property {boolean} push  whether a server-to-client request may be written at any time
+ * @property {string} [transport]  how its messages come, for a task's history (the SDK
+ *   transport's class name)
  * @property {string} session  the router's session state (its `set-session`)
  * @property {(message: object) => void} write  writes one JSON-RPC message to the client
  */
@@ -75,6 +77,7 @@ export class Host {
       executor: this.#executor,
       push: peer.push,
       client: peer.client,
+      transport: peer.transport ?? "typescript",
     };
   }
 
@@ -305,6 +308,7 @@ export class Host {
     owner: "",
     client: "mcp-tasks-sweep",
     push: false,
+    transport: "host",
     session: "",
     write: () => {},
   };

@@ -52,7 +52,7 @@ export class Tasks {
   constructor(options) {
     this.#options = {
       name: "mcp-tasks",
-      version: "0.7.0",
+      version: "0.8.0",
       owner: "default",
       defaultTtlMs: 3_600_000,
       maxTtlMs: 86_400_000,
@@ -194,6 +194,8 @@ function intercept(inner, host, tools, ownerOf, client) {
     // One client per transport: the request IDs are its own.
     client,
     push: true,
+    // The SDK transport's class (StdioServerTransport, ...), for a task's history.
+    transport: inner.constructor?.name ?? "typescript",
     session: "",
     write: (message, outgoing) => {
       if (outgoing?.kind === "request") asked.add(JSON.stringify(message.id));

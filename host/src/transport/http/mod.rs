@@ -297,6 +297,7 @@ impl Http {
             // shows it (or of tasks/result), as on stdio: clients that poll and never wait (the
             // ext-tasks v1 client) are asked too. A stateless request is never sent requests.
             push: session.is_some(),
+            transport: "http",
             outbox,
         })
     }

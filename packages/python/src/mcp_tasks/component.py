@@ -19,7 +19,7 @@ from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component as WasmComponent
 from wasmtime.component import Linker, Record, Variant
 
-PACKAGE = "mcp:tasks/{}@0.7.0"
+PACKAGE = "mcp:tasks/{}@0.8.0"
 
 
 def record(**fields: Any) -> Record:
@@ -43,6 +43,19 @@ class InputRequest:
     params: str
     state: str  # open | sent | answered | done
     response: Optional[str]
+
+
+@dataclass
+class HistoryEntry:
+    """One change in a task's life; the `history-entry` record of wit/tasks.wit."""
+
+    at: int
+    event: str  # created | status | attempt-started | attempt-ended | step | asked | answered | retried
+    status: str
+    attempt: int
+    host: str
+    by: str
+    detail: Optional[str]
 
 
 @dataclass
@@ -74,11 +87,13 @@ class Task:
     lease_until: Optional[int]
     attempt: int
     variables: Optional[str]
+    history: list[HistoryEntry]
 
     @staticmethod
     def from_wit(r: Record) -> "Task":
         f = fields(r)
         f["input_requests"] = [InputRequest(**fields(q)) for q in f["input_requests"]]
+        f["history"] = [HistoryEntry(**fields(e)) for e in f["history"]]
         if isinstance(f["outcome"], Record):
             f["outcome"] = RpcError(**fields(f["outcome"]))
         return Task(**f)
@@ -86,6 +101,7 @@ class Task:
     def to_wit(self) -> Record:
         f = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         f["input_requests"] = [record(**dataclasses.asdict(q)) for q in self.input_requests]
+        f["history"] = [record(**dataclasses.asdict(e)) for e in self.history]
         if isinstance(self.outcome, RpcError):
             f["outcome"] = record(**dataclasses.asdict(self.outcome))
         return record(**f)

@@ -33,6 +33,8 @@ class Peer:
     write: Callable[[dict[str, Any], str], None]
     push: bool = True
     session: str = ""
+    # How its messages come, for a task's history.
+    transport: str = "python"
 
 
 @dataclass
@@ -54,7 +56,7 @@ class Host:
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._sweeper: Optional[asyncio.Task[None]] = None
         self._closed = False
-        self._sweep_peer = Peer(owner="", client="mcp-tasks-sweep", write=lambda m, k: None, push=False)
+        self._sweep_peer = Peer(owner="", client="mcp-tasks-sweep", write=lambda m, k: None, push=False, transport="host")
 
     def start(self) -> None:
         """Start sweeping (once a loop runs)."""
@@ -79,6 +81,7 @@ class Host:
             executor=self._executor,
             push=peer.push,
             client=peer.client,
+            transport=peer.transport,
         )
 
     def _call(self, f: Callable[[Router], Any]) -> Any:

@@ -15,7 +15,17 @@ import sqlite3
 from importlib import resources
 from typing import Any, Optional
 
-from .component import AlreadyExists, Conflict, InputRequest, InvalidCursor, NotFound, RpcError, Task, Unavailable
+from .component import (
+    AlreadyExists,
+    Conflict,
+    HistoryEntry,
+    InputRequest,
+    InvalidCursor,
+    NotFound,
+    RpcError,
+    Task,
+    Unavailable,
+)
 
 LIVE = ("working", "input-required")
 
@@ -70,6 +80,18 @@ def encode_body(t: Task) -> str:
             "leaseUntil": t.lease_until,
             "attempt": t.attempt,
             "variables": t.variables,
+            "history": [
+                {
+                    "at": e.at,
+                    "event": e.event,
+                    "status": status_name(e.status),
+                    "attempt": e.attempt,
+                    "host": e.host,
+                    "by": e.by,
+                    "detail": e.detail,
+                }
+                for e in t.history
+            ],
         },
         separators=(",", ":"),
     )
@@ -107,6 +129,13 @@ def decode_body(text: str) -> Task:
             lease_until=b.get("leaseUntil"),
             attempt=b.get("attempt") or 1,
             variables=b.get("variables"),
+            # Rows written before histories hold none.
+            history=[
+                HistoryEntry(
+                    e["at"], e["event"], _status_from(e["status"]), e["attempt"], e["host"], e["by"], e.get("detail")
+                )
+                for e in b.get("history") or []
+            ],
         )
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise Unavailable(f"a stored task is damaged: {e}") from e

@@ -60,6 +60,15 @@ export function encodeBody(t) {
     leaseUntil: num(t.leaseUntil) ?? null,
     attempt: t.attempt,
     variables: t.variables ?? null,
+    history: t.history.map((e) => ({
+      at: num(e.at),
+      event: e.event,
+      status: statusName(e.status),
+      attempt: e.attempt,
+      host: e.host,
+      by: e.by,
+      detail: e.detail ?? null,
+    })),
   });
 }
 
@@ -102,6 +111,16 @@ export function decodeBody(text) {
     leaseUntil: big(b.leaseUntil),
     attempt: b.attempt ?? 1,
     variables: opt(b.variables),
+    // Rows written before histories hold none.
+    history: (b.history ?? []).map((e) => ({
+      at: BigInt(e.at),
+      event: e.event,
+      status: statusFrom(e.status),
+      attempt: e.attempt,
+      host: e.host,
+      by: e.by,
+      detail: opt(e.detail),
+    })),
   };
 }
 
