@@ -509,6 +509,12 @@ pub struct Outgoing {
     pub answers: Option<String>,
     /// For a response: the HTTP status it goes with when it answers a 2026-07-28 request.
     pub http_status: u16,
+    /// For a response: the method of the request it answers.
+    pub method: Option<String>,
+    /// For a response with a method: the era it was served in.
+    pub era: Option<Era>,
+    /// For a response: whether it is a JSON-RPC error.
+    pub is_error: bool,
 }
 
 impl Outgoing {
@@ -520,6 +526,17 @@ impl Outgoing {
             kind: MessageKind::Response,
             answers: (!id.is_null()).then(|| id.to_string()),
             http_status,
+            method: None,
+            era: None,
+            is_error: false,
+        }
+    }
+
+    /// An error response to the request `id` (see [`Outgoing::response`]).
+    pub fn error(id: &serde_json::Value, message: String, http_status: u16) -> Self {
+        Self {
+            is_error: true,
+            ..Self::response(id, message, http_status)
         }
     }
 
@@ -530,6 +547,9 @@ impl Outgoing {
             kind: MessageKind::Notification,
             answers: None,
             http_status: 200,
+            method: None,
+            era: None,
+            is_error: false,
         }
     }
 
@@ -540,6 +560,9 @@ impl Outgoing {
             kind: MessageKind::Request,
             answers: None,
             http_status: 200,
+            method: None,
+            era: None,
+            is_error: false,
         }
     }
 }

@@ -30,8 +30,8 @@ use serde_json::{Map, Value, json};
 
 use crate::machine::{self, TransitionError};
 use crate::model::{
-    Action, Context, Era, InputRequest, InputState, Outcome, Outgoing, Report, RpcError, Server,
-    Settings, Status, Store, StoreError, Task, Tool, ToolQuestion, ToolReply,
+    Action, Context, Era, InputRequest, InputState, MessageKind, Outcome, Outgoing, Report,
+    RpcError, Server, Settings, Status, Store, StoreError, Task, Tool, ToolQuestion, ToolReply,
 };
 use crate::protocol::{self, Capabilities, Incoming, Params, Requested, code};
 pub use admin::AdminError;
@@ -74,28 +74,56 @@ impl<'a> Router<'a> {
         match protocol::parse(message) {
             Err((id, error)) => vec![send_error(&id, &error)],
             Ok(Incoming::Request { id, method, params }) => {
-                let handled = match protocol::requested_era(params) {
-                    Requested::Legacy => self.legacy_request(&id, &method, params),
-                    Requested::Modern(capabilities) => {
-                        self.modern_request(&id, &method, params, capabilities)
-                    }
-                    Requested::Unsupported(version) => Err(modern::unsupported_version(&version)),
-                    Requested::MissingCapabilities => {
-                        let error = RpcError::invalid_params(format!(
-                            "a {} request carries {} in params._meta",
-                            protocol::MODERN_PROTOCOL_VERSION,
-                            protocol::META_CLIENT_CAPABILITIES
-                        ));
-                        // The version's envelope is broken: over HTTP, a 400.
-                        let message = protocol::error_response(&id, &error);
-                        return vec![Action::Send(Outgoing::response(&id, message, 400))];
-                    }
+                let requested = protocol::requested_era(params);
+                let era = match requested {
+                    Requested::Legacy => Era::Legacy,
+                    _ => Era::Modern,
                 };
-                handled.unwrap_or_else(|error| vec![send_error(&id, &error)])
+                let mut actions = self.request(&id, &method, params, requested);
+                // What the host's metrics count the answer under.
+                let answers = id.to_string();
+                for action in &mut actions {
+                    if let Action::Send(o) = action
+                        && o.kind == MessageKind::Response
+                        && o.answers.as_deref() == Some(answers.as_str())
+                    {
+                        o.method = Some(method.to_string());
+                        o.era = Some(era);
+                    }
+                }
+                actions
             }
             Ok(Incoming::Notification { method, params }) => self.notification(&method, params),
             Ok(Incoming::Response { id, reply }) => self.legacy_response(&id, reply),
         }
+    }
+
+    /// Handle one request, in the era it asks for.
+    fn request(
+        &self,
+        id: &Value,
+        method: &str,
+        params: Params<'_>,
+        requested: Requested,
+    ) -> Vec<Action> {
+        let handled = match requested {
+            Requested::Legacy => self.legacy_request(id, method, params),
+            Requested::Modern(capabilities) => {
+                self.modern_request(id, method, params, capabilities)
+            }
+            Requested::Unsupported(version) => Err(modern::unsupported_version(&version)),
+            Requested::MissingCapabilities => {
+                let error = RpcError::invalid_params(format!(
+                    "a {} request carries {} in params._meta",
+                    protocol::MODERN_PROTOCOL_VERSION,
+                    protocol::META_CLIENT_CAPABILITIES
+                ));
+                // The version's envelope is broken: over HTTP, a 400.
+                let message = protocol::error_response(id, &error);
+                return vec![Action::Send(Outgoing::error(id, message, 400))];
+            }
+        };
+        handled.unwrap_or_else(|error| vec![send_error(id, &error)])
     }
 
     fn notification(&self, method: &str, params: Params<'_>) -> Vec<Action> {

@@ -4,6 +4,9 @@
 //! same run, against the TypeScript SDK's own Streamable HTTP server with its in-memory task store
 //! (`interop/typescript/bench-server.mjs`, 1.32.x, sessions, JSON responses).
 //!
+//! The binary runs twice, with its `/metrics` (the default) and with `--no-metrics`, so the run
+//! shows what counting costs.
+//!
 //! `cargo bench -p mcp-tasks --bench http`. Each figure is the median of the rounds; rounds of
 //! the servers alternate, so that the machine's noise falls on all of them alike.
 
@@ -204,7 +207,7 @@ impl Drop for Running {
     }
 }
 
-fn start_mcp_tasks(dir: &Path) -> (Running, String) {
+fn start_mcp_tasks(dir: &Path, extra: &[&str]) -> (Running, String) {
     let tools = dir.join("tools.toml");
     std::fs::write(&tools, TOOLS).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-tasks"))
@@ -217,6 +220,7 @@ fn start_mcp_tasks(dir: &Path) -> (Running, String) {
         ])
         .arg("--tools")
         .arg(&tools)
+        .args(extra)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -268,7 +272,9 @@ fn main() {
     // `cargo bench` passes --bench; a plain `cargo test` of benches passes nothing: run either way.
     let dir = std::env::temp_dir().join(format!("mcp-tasks-http-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let (_ours, url) = start_mcp_tasks(&dir);
+    let (_ours, url) = start_mcp_tasks(&dir, &[]);
+    // The same server without metrics, for what counting costs.
+    let (_plain, plain_url) = start_mcp_tasks(&dir, &["--no-metrics"]);
     let baseline = start_typescript_sdk();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -284,6 +290,14 @@ fn main() {
         }
         targets.push(("mcp-tasks, 2025-11-25 sessions", legacy));
         targets.push(("mcp-tasks, 2026-07-28 stateless", modern));
+        let mut legacy = Vec::new();
+        let mut modern = Vec::new();
+        for _ in 0..CLIENTS {
+            legacy.push(Arc::new(Poller::legacy(&plain_url).await));
+            modern.push(Arc::new(Poller::modern(&plain_url).await));
+        }
+        targets.push(("mcp-tasks --no-metrics, 2025-11-25 sessions", legacy));
+        targets.push(("mcp-tasks --no-metrics, 2026-07-28 stateless", modern));
         if let Some((_, ts_url)) = &baseline {
             let mut ts = Vec::new();
             for _ in 0..CLIENTS {
@@ -302,13 +316,18 @@ fn main() {
             ROUND.as_secs()
         );
         let medians: Vec<f64> = rates.into_iter().map(median).collect();
-        let baseline = (targets.len() == 3).then(|| medians[2]);
+        let baseline = (targets.len() == 5).then(|| medians[4]);
         for ((name, _), rate) in targets.iter().zip(&medians) {
             match baseline {
-                Some(b) => println!("  {name:<42} {rate:>9.0}/s  ({:.2}× the TypeScript SDK)", rate / b),
-                None => println!("  {name:<42} {rate:>9.0}/s"),
+                Some(b) => println!("  {name:<46} {rate:>9.0}/s  ({:.2}× the TypeScript SDK)", rate / b),
+                None => println!("  {name:<46} {rate:>9.0}/s"),
             }
         }
+        println!(
+            "  metrics on / off: 2025-11-25 {:.3}, 2026-07-28 {:.3}",
+            medians[0] / medians[2],
+            medians[1] / medians[3]
+        );
     });
     drop(baseline);
     let _ = std::fs::remove_dir_all(&dir);

@@ -164,7 +164,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
 async fn command(admin: &Admin, command: AdminCommand, now: u64) -> anyhow::Result<()> {
     match command {
         AdminCommand::Queues { json } => {
-            let queues = admin::queues(admin, now).await?;
+            let queues = admin::queues(admin.store().as_ref(), now).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&queues)?);
                 return Ok(());

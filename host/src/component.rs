@@ -456,7 +456,10 @@ impl Guest {
                 self.put_idle(instance);
                 Ok(value)
             }
-            Err(trap) => Err(GuestError::trap(trap)),
+            Err(trap) => {
+                crate::metrics::trap();
+                Err(GuestError::trap(trap))
+            }
         }
     }
 

@@ -102,6 +102,7 @@ mod hub;
 mod limits;
 mod lines;
 mod machine;
+pub mod metrics;
 mod outbox;
 mod server;
 pub mod store;

@@ -90,6 +90,10 @@ enum Command {
         /// How logs are written to stderr.
         #[arg(long, value_name = "FORMAT", default_value = "text")]
         log_format: LogFormat,
+        /// Serve Prometheus metrics at http://IP:PORT/metrics (unauthenticated: bind it where
+        /// only the scraper reaches).
+        #[arg(long, value_name = "IP:PORT")]
+        metrics: Option<SocketAddr>,
     },
     /// See and steer every task of a shared store, whoever owns it: list with filters, show
     /// one whole (history included), cancel, retry, purge, and the queues. Changes go through
@@ -125,6 +129,10 @@ struct HttpArgs {
     /// the OAuth metadata [default: http://IP:PORT/PATH].
     #[arg(long, value_name = "URL", requires = "http")]
     public_url: Option<String>,
+    /// Serve no Prometheus metrics at /metrics (they are on by default, behind the same access
+    /// checks as the endpoint).
+    #[arg(long, requires = "http")]
+    no_metrics: bool,
     /// Also accept requests whose Origin header is this (e.g. https://app.example.com); loopback
     /// origins are always accepted. Repeatable.
     #[arg(long, value_name = "ORIGIN", requires = "http")]
@@ -310,9 +318,10 @@ fn main() -> ExitCode {
             concurrency,
             drain_timeout,
             log_format,
+            metrics,
         } => {
             init_logging(log_format);
-            match work(&tools, &store, concurrency, drain_timeout) {
+            match work(&tools, &store, concurrency, drain_timeout, metrics) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("mcp-tasks: error: {e:#}");
@@ -392,6 +401,9 @@ fn serve(
 ) -> anyhow::Result<()> {
     if let Some(addr) = http.http {
         http.check(addr)?;
+        if !http.no_metrics {
+            mcp_tasks::metrics::enable()?;
+        }
     }
     if http.http.is_some() && owner.is_some() {
         anyhow::ensure!(
@@ -469,6 +481,7 @@ fn work(
     store: &str,
     concurrency: u32,
     drain_timeout: Option<std::time::Duration>,
+    metrics: Option<SocketAddr>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
         store != "memory",
@@ -476,6 +489,20 @@ fn work(
     );
     let file = ToolsFile::load(tools)?;
     let (runtime, store) = runtime_and_store(store)?;
+    if let Some(addr) = metrics {
+        mcp_tasks::metrics::enable()?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        tracing::info!(addr = %listener.local_addr()?, "serving metrics");
+        let store = store.clone();
+        runtime.spawn(async move {
+            if let Err(e) = mcp_tasks::metrics::serve(listener, store, std::future::pending()).await
+            {
+                tracing::error!("the metrics endpoint stopped: {e}");
+            }
+        });
+    }
     let mut settings = file.settings();
     settings.queue = false;
     settings.claim_limit = concurrency;

@@ -19,6 +19,10 @@ impl Outgoing {
             kind: MessageKind::Response,
             answers: id.map(Value::to_string),
             http_status: 200,
+            // The host answers only what the component could not: a request it refused.
+            method: None,
+            era: None,
+            is_error: true,
         }
     }
 

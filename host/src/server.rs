@@ -81,7 +81,8 @@ impl ServerBuilder {
     /// Compile the component (or load it from the compile cache) and make the server.
     pub fn build(self) -> Result<Server, GuestError> {
         let catalog = Arc::new(Catalog::new(self.settings, self.tools));
-        let guest = Guest::load(&self.component, &self.cache, self.store, catalog.clone())?;
+        let store = crate::metrics::wrap(self.store);
+        let guest = Guest::load(&self.component, &self.cache, store, catalog.clone())?;
         Ok(Server {
             runner: Runner {
                 guest: Arc::new(guest),

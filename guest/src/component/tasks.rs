@@ -263,6 +263,12 @@ pub(super) fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
                 },
                 answers: o.answers,
                 http_status: o.http_status,
+                method: o.method,
+                era: o.era.map(|e| match e {
+                    model::Era::Legacy => wit::Era::Legacy,
+                    model::Era::Modern => wit::Era::Modern,
+                }),
+                is_error: o.is_error,
             }),
             Action::SetSession(s) => wit_router::Action::SetSession(s),
             Action::RunTool(r) => wit_router::Action::RunTool(wit_router::Run {

@@ -90,7 +90,7 @@ pub(super) fn send_result(id: &Value, result: impl Serialize) -> Action {
 
 pub(super) fn send_error(id: &Value, error: &RpcError) -> Action {
     let message = protocol::error_response(id, error);
-    Action::Send(Outgoing::response(id, message, http_status(error.code)))
+    Action::Send(Outgoing::error(id, message, http_status(error.code)))
 }
 
 /// The HTTP status an error answer goes with in the 2026-07-28 era: 400 for an envelope the

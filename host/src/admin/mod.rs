@@ -102,57 +102,12 @@ impl Admin {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page, AdminFailure> {
-        let scan = filter.scan();
-        // Created at or after a time: start the store's order there.
-        let start = filter.created_after.map(crate::store::cursor_at);
-        let mut cursor = cursor.map(String::from).or(start);
-        let mut tasks = Vec::new();
-        loop {
-            let page = self
-                .store
-                .scan(&scan, cursor.as_deref(), SCAN_BATCH)
-                .await?;
-            let past_end = |t: &Task| filter.created_before.is_some_and(|b| t.created_at >= b);
-            for task in page.tasks {
-                if past_end(&task) {
-                    return Ok(Page {
-                        tasks,
-                        next_cursor: None,
-                    });
-                }
-                let at = crate::store::cursor_of(&task);
-                if filter.matches(&task) {
-                    tasks.push(task);
-                    if tasks.len() == limit as usize {
-                        return Ok(Page {
-                            tasks,
-                            next_cursor: Some(at),
-                        });
-                    }
-                }
-                cursor = Some(at);
-            }
-            if page.next_cursor.is_none() {
-                return Ok(Page {
-                    tasks,
-                    next_cursor: None,
-                });
-            }
-        }
+        list(self.store.as_ref(), filter, cursor, limit).await
     }
 
     /// Every task that passes `filter`.
     pub async fn all(&self, filter: &Filter) -> Result<Vec<Task>, AdminFailure> {
-        let mut all = Vec::new();
-        let mut cursor = None;
-        loop {
-            let page = self.list(filter, cursor.as_deref(), SCAN_BATCH).await?;
-            all.extend(page.tasks);
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(all),
-            }
-        }
+        all(self.store.as_ref(), filter).await
     }
 
     /// The task with this ID, whoever owns it.
@@ -220,6 +175,64 @@ impl Admin {
             push: false,
             client: String::new(),
             transport: "admin".into(),
+        }
+    }
+}
+
+/// Up to `limit` of `store`'s tasks that pass `filter`, oldest first, after `cursor`; the page's
+/// cursor resumes after the last task read.
+pub async fn list(
+    store: &dyn TaskStore,
+    filter: &Filter,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<Page, AdminFailure> {
+    let scan = filter.scan();
+    // Created at or after a time: start the store's order there.
+    let start = filter.created_after.map(crate::store::cursor_at);
+    let mut cursor = cursor.map(String::from).or(start);
+    let mut tasks = Vec::new();
+    loop {
+        let page = store.scan(&scan, cursor.as_deref(), SCAN_BATCH).await?;
+        let past_end = |t: &Task| filter.created_before.is_some_and(|b| t.created_at >= b);
+        for task in page.tasks {
+            if past_end(&task) {
+                return Ok(Page {
+                    tasks,
+                    next_cursor: None,
+                });
+            }
+            let at = crate::store::cursor_of(&task);
+            if filter.matches(&task) {
+                tasks.push(task);
+                if tasks.len() == limit as usize {
+                    return Ok(Page {
+                        tasks,
+                        next_cursor: Some(at),
+                    });
+                }
+            }
+            cursor = Some(at);
+        }
+        if page.next_cursor.is_none() {
+            return Ok(Page {
+                tasks,
+                next_cursor: None,
+            });
+        }
+    }
+}
+
+/// Every task of `store` that passes `filter`.
+pub async fn all(store: &dyn TaskStore, filter: &Filter) -> Result<Vec<Task>, AdminFailure> {
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = list(store, filter, cursor.as_deref(), SCAN_BATCH).await?;
+        all.extend(page.tasks);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(all),
         }
     }
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Admin, AdminFailure, Filter, tool_of};
+use super::{AdminFailure, Filter, all, tool_of};
+use crate::store::TaskStore;
 use crate::types::{Status, Task};
 
 /// One tool's queue.
@@ -24,13 +25,13 @@ pub struct Queue {
     pub hosts: BTreeMap<String, usize>,
 }
 
-/// Every tool with a live task, by name, at `now`.
-pub async fn queues(admin: &Admin, now: u64) -> Result<Vec<Queue>, AdminFailure> {
+/// Every tool of `store` with a live task, by name, at `now`.
+pub async fn queues(store: &dyn TaskStore, now: u64) -> Result<Vec<Queue>, AdminFailure> {
     let live = Filter {
         statuses: vec![Status::Working, Status::InputRequired],
         ..Filter::default()
     };
-    Ok(tally(&admin.all(&live).await?, now))
+    Ok(tally(&all(store, &live).await?, now))
 }
 
 /// The queues these live tasks make.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -27,10 +27,11 @@ impl Hub {
         line: String,
         places: Option<Places>,
     ) {
+        let since = Instant::now();
         // Boxed: the call's future is large, and this one is moved whole when spawned.
         let call = Box::pin(self.guest.call(Call::Handle(line.clone()), self.ctx(&peer)));
         match call.await {
-            Ok(actions) => self.carry_on(peer, line, places, actions).await,
+            Ok(actions) => self.carry_on(peer, line, places, actions, since).await,
             Err(e) => fail_request(&peer, &line, e),
         }
     }
@@ -47,6 +48,7 @@ impl Hub {
         handlers: &mut JoinSet<()>,
     ) {
         tracing::trace!(messages = lines.len(), "a batch");
+        let since = Instant::now();
         let mut lines = lines;
         let mut places = places;
         // The lines before `start` are handled, or on their way.
@@ -67,8 +69,11 @@ impl Hub {
             for actions in handled.into_iter().take(lines.len() - start) {
                 let (line, places) = (std::mem::take(&mut lines[start]), places[start].take());
                 start += 1;
-                if self.execute(actions, peer).is_some() {
-                    handlers.spawn(self.clone().wait_and_retry(peer.clone(), line, places));
+                if self.execute_since(actions, peer, Some(since)).is_some() {
+                    handlers.spawn(
+                        self.clone()
+                            .wait_and_retry(peer.clone(), line, places, since),
+                    );
                 }
             }
             // The first line the batch did not handle would write: it goes alone, and the lines
@@ -93,9 +98,10 @@ impl Hub {
         line: String,
         places: Option<Places>,
         actions: Vec<Action>,
+        since: Instant,
     ) {
-        if self.execute(actions, &peer).is_some() {
-            self.wait_and_retry(peer, line, places).await;
+        if self.execute_since(actions, &peer, Some(since)).is_some() {
+            self.wait_and_retry(peer, line, places, since).await;
         }
     }
 
@@ -108,6 +114,7 @@ impl Hub {
         peer: Arc<Peer>,
         line: String,
         places: Option<Places>,
+        since: Instant,
     ) {
         // Held until the request is answered.
         let mut _waiting_place = None;
@@ -138,7 +145,7 @@ impl Hub {
                 Ok(actions) => actions,
                 Err(e) => return fail_request(&peer, &line, e),
             };
-            let Some(wait) = self.execute(actions, &peer) else {
+            let Some(wait) = self.execute_since(actions, &peer, Some(since)) else {
                 return;
             };
             let recheck = tokio::time::sleep(Duration::from_millis(wait.recheck_after));
@@ -159,7 +166,7 @@ impl Hub {
                     _ = self.shutdown.cancelled() => {
                         let call = Call::Stopped(line.clone());
                         if let Ok(actions) = self.guest.call(call, self.ctx(&peer)).await {
-                            self.execute(actions, &peer);
+                            self.execute_since(actions, &peer, Some(since));
                             return;
                         }
                         let message = "The server is stopping before this request could be \
@@ -177,10 +184,23 @@ impl Hub {
         actions: Vec<Action>,
         peer: &Arc<Peer>,
     ) -> Option<Wait> {
+        self.execute_since(actions, peer, None)
+    }
+
+    /// [`Hub::execute`] for a request that arrived at `since`: its answer is timed from then.
+    pub(super) fn execute_since(
+        self: &Arc<Self>,
+        actions: Vec<Action>,
+        peer: &Arc<Peer>,
+        since: Option<Instant>,
+    ) -> Option<Wait> {
         let mut wait = None;
         for action in actions {
             match action {
-                Action::Send(message) => peer.outbox.send(message),
+                Action::Send(message) => {
+                    crate::metrics::response(&message, since);
+                    peer.outbox.send(message)
+                }
                 Action::SetSession(session) => *lock(&peer.session) = session,
                 Action::RunTool(run) => self.start(run, peer.clone()),
                 Action::StopTool(token) => {

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -53,6 +53,9 @@ impl Hub {
             },
         );
         let conn = self.clone();
+        // A plain call's answer is its tool's outcome: timed from the run's start.
+        let since = Instant::now();
+        let in_flight = crate::metrics::InFlight::start();
         // One report or question of the run in the component at a time, in the tool's order:
         // each may replace the run's state, which the next must see.
         let turn = Arc::new(tokio::sync::Mutex::new(()));
@@ -149,7 +152,7 @@ impl Hub {
                     }
                     Ok((actions, _)) => {
                         lock(&conn.runs).remove(&token);
-                        conn.execute(actions, &peer);
+                        conn.execute_since(actions, &peer, Some(since));
                         break;
                     }
                     Err(e) => {
@@ -164,6 +167,7 @@ impl Hub {
             if conn.backlog.load(Ordering::Relaxed) {
                 conn.sweep_soon.notify_one();
             }
+            drop(in_flight);
         });
     }
 

@@ -46,6 +46,9 @@ impl Relayed {
             },
             answers: None,
             http_status: 200,
+            method: None,
+            era: None,
+            is_error: false,
         }
     }
 }

@@ -564,6 +564,11 @@ fn outgoing_messages_say_their_kind_request_and_http_status() {
         ),
         (MessageKind::Response, Some("1"), 404)
     );
+    // What a host's metrics count it under.
+    assert_eq!(
+        (sent[0].method.as_deref(), sent[0].era, sent[0].is_error),
+        (Some("tasks/list"), Some(Era::Modern), true)
+    );
     // A modern request without its capabilities in _meta: 400, answering its string id.
     let sent = outgoing(h.handle(json!({
         "jsonrpc": "2.0", "id": "x", "method": "tasks/get",
@@ -583,6 +588,10 @@ fn outgoing_messages_say_their_kind_request_and_http_status() {
     assert_eq!(
         (sent[0].kind, sent[0].http_status),
         (MessageKind::Response, 200)
+    );
+    assert_eq!(
+        (sent[0].method.as_deref(), sent[0].is_error),
+        (Some("tasks/get"), false)
     );
     h.initialize(json!({}));
     let (legacy, _) = h.create(None);

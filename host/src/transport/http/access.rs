@@ -132,6 +132,25 @@ pub(super) fn metadata_url(resource: &str) -> String {
     }
 }
 
+/// GET /metrics: the Prometheus text (see [`crate::metrics`]), for the callers the endpoint
+/// admits (the same Origin and Host checks, and the same tokens when it authenticates).
+pub(super) async fn metrics(State(http): State<Arc<Http>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = http.caller(&headers).await {
+        return *refused;
+    }
+    match crate::metrics::render(http.store.as_ref()).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,7 +37,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use access::{metadata, metadata_url};
+use access::{metadata, metadata_url, metrics};
 use auth::Authenticator;
 pub use auth::{AuthError, JwksSource, JwtConfig, token_hash};
 use handlers::{delete, get_stream, post};
@@ -270,7 +270,12 @@ impl Http {
     /// The endpoint, and the metadata beside it.
     fn router(self: Arc<Self>) -> axum::Router {
         let path = self.options.path.clone();
-        axum::Router::new()
+        let router = if crate::metrics::enabled() {
+            axum::Router::new().route("/metrics", get(metrics))
+        } else {
+            axum::Router::new()
+        };
+        router
             .route(&path, get(get_stream).post(post).delete(delete))
             .route("/.well-known/oauth-protected-resource", get(metadata))
             .route(

@@ -372,6 +372,9 @@ mod tests {
             kind: MessageKind::Notification,
             answers: None,
             http_status: 200,
+            method: None,
+            era: None,
+            is_error: false,
         }
     }
 

@@ -1,0 +1,190 @@
+//! Prometheus metrics: what a host counts as it serves, and the text `/metrics` shows.
+//!
+//! Off until [`enable`] installs the process's recorder (the `metrics` crate's facade): until
+//! then every count below is a no-op. The binary enables them for `serve --http` (unless
+//! `--no-metrics`), `worker --metrics` and `admin --http`.
+//!
+//! | metric | labels | what |
+//! |---|---|---|
+//! | `mcp_tasks_requests_total` | `method`, `era`, `outcome` | requests answered (`ok` or `error`) |
+//! | `mcp_tasks_request_duration_seconds` | `method`, `era` | histogram: from the request's arrival to its answer |
+//! | `mcp_tasks_task_events_total` | `tool`, `event` | tasks `created`, `completed`, `failed`, `cancelled`, `retried` (by the router or an operator) |
+//! | `mcp_tasks_runs_in_flight` | | tool runs going in this process |
+//! | `mcp_tasks_queue_waiting`, `mcp_tasks_queue_running` | `tool` | live tasks waiting for a host, and running (read from the store at each scrape) |
+//! | `mcp_tasks_queue_oldest_waiting_seconds` | `tool` | how long the task that has waited longest has waited |
+//! | `mcp_tasks_store_call_duration_seconds` | `op` | histogram of store calls |
+//! | `mcp_tasks_store_errors_total` | `op` | store calls that failed (`unavailable`) |
+//! | `mcp_tasks_component_traps_total` | | calls into the component that trapped |
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use ::metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::admin;
+use crate::store::TaskStore;
+use crate::types::{Era, Outgoing};
+use crate::util::lock;
+
+/// Histogram buckets (seconds): from half a millisecond to a minute.
+const BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The tools whose queue gauges the last scrape set.
+static QUEUES_SHOWN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Why metrics could not be turned on.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot turn metrics on: {0}")]
+pub struct MetricsError(String);
+
+/// Turn metrics on for this process (once; later calls return the same handle).
+pub fn enable() -> Result<PrometheusHandle, MetricsError> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+        .map_err(|e| MetricsError(e.to_string()))?
+        .build_recorder();
+    let handle = recorder.handle();
+    ::metrics::set_global_recorder(recorder).map_err(|e| MetricsError(e.to_string()))?;
+    let _ = HANDLE.set(handle.clone());
+    Ok(HANDLE.get().cloned().unwrap_or(handle))
+}
+
+/// Whether [`enable`] was called.
+pub fn enabled() -> bool {
+    HANDLE.get().is_some()
+}
+
+/// The Prometheus text of every metric, with the queues read from `store` now.
+pub async fn render(store: &dyn TaskStore) -> Result<String, MetricsError> {
+    let handle = HANDLE
+        .get()
+        .ok_or_else(|| MetricsError("metrics are off".into()))?;
+    let queues = admin::queues(store, crate::util::now_ms())
+        .await
+        .map_err(|e| MetricsError(e.to_string()))?;
+    // A tool whose queue emptied since the last scrape shows 0, not its last depth.
+    let mut shown = lock(&QUEUES_SHOWN);
+    let now_shown: BTreeSet<String> = queues.iter().map(|q| q.tool.clone()).collect();
+    let emptied = shown
+        .difference(&now_shown)
+        .cloned()
+        .map(|tool| admin::Queue {
+            tool,
+            ..admin::Queue::default()
+        });
+    for queue in queues.iter().cloned().chain(emptied.collect::<Vec<_>>()) {
+        let tool = queue.tool;
+        gauge!("mcp_tasks_queue_waiting", "tool" => tool.clone()).set(queue.waiting as f64);
+        gauge!("mcp_tasks_queue_running", "tool" => tool.clone()).set(queue.running as f64);
+        gauge!("mcp_tasks_queue_oldest_waiting_seconds", "tool" => tool)
+            .set(queue.oldest_waiting_ms.unwrap_or(0) as f64 / 1000.0);
+    }
+    *shown = now_shown;
+    drop(shown);
+    Ok(handle.render())
+}
+
+/// A response went out: count it under its request's method, era and outcome, and time it
+/// from `since` (when the request arrived), if known.
+pub(crate) fn response(message: &Outgoing, since: Option<Instant>) {
+    let Some(method) = &message.method else {
+        return;
+    };
+    let era = match message.era {
+        Some(Era::Modern) => "2026-07-28",
+        _ => "2025-11-25",
+    };
+    let outcome = if message.is_error { "error" } else { "ok" };
+    counter!("mcp_tasks_requests_total", "method" => method.clone(), "era" => era, "outcome" => outcome)
+        .increment(1);
+    if let Some(since) = since {
+        histogram!("mcp_tasks_request_duration_seconds", "method" => method.clone(), "era" => era)
+            .record(since.elapsed().as_secs_f64());
+    }
+}
+
+/// A task event of `tool` (`created`, `completed`, `failed`, `cancelled`, `retried`).
+pub(crate) fn task_event(tool: String, event: &'static str) {
+    counter!("mcp_tasks_task_events_total", "tool" => tool, "event" => event).increment(1);
+}
+
+/// A store call `op` took from `since`, and failed if `failed`.
+pub(crate) fn store_call(op: &'static str, since: Instant, failed: bool) {
+    histogram!("mcp_tasks_store_call_duration_seconds", "op" => op)
+        .record(since.elapsed().as_secs_f64());
+    if failed {
+        counter!("mcp_tasks_store_errors_total", "op" => op).increment(1);
+    }
+}
+
+/// A call into the component trapped.
+pub(crate) fn trap() {
+    counter!("mcp_tasks_component_traps_total").increment(1);
+}
+
+/// A tool run going in this process, counted in `mcp_tasks_runs_in_flight` until dropped.
+pub(crate) struct InFlight(());
+
+impl InFlight {
+    pub(crate) fn start() -> Self {
+        gauge!("mcp_tasks_runs_in_flight").increment(1.0);
+        InFlight(())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        gauge!("mcp_tasks_runs_in_flight").decrement(1.0);
+    }
+}
+
+/// Serve `GET /metrics` alone on `listener` until `stop` completes (a worker's `--metrics`,
+/// which serves no MCP). Anyone who reaches the address may read it: bind it where only the
+/// scraper does.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn TaskStore>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::response::IntoResponse;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || async move {
+            match render(store.as_ref()).await {
+                Ok(text) => (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    text,
+                )
+                    .into_response(),
+                Err(e) => {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
+                }
+            }
+        }),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop)
+        .await
+}
+
+/// `store`, counted: wrapped in a [`crate::store::Metered`] when metrics are on.
+pub(crate) fn wrap(store: Arc<dyn TaskStore>) -> Arc<dyn TaskStore> {
+    if enabled() {
+        Arc::new(crate::store::Metered::new(store))
+    } else {
+        store
+    }
+}
