@@ -1,6 +1,6 @@
 //! Small helpers every part of the host uses: the clock, this machine's and user's names, locks.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch.
@@ -36,4 +36,16 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Every critical section here is a single insert, remove or clone: a panic cannot leave
     // the data half-changed, so a poisoned lock is still sound to use.
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A read lock on `lock`. Every critical section behind these locks is a single insert, remove
+/// or clone: a panic elsewhere cannot leave the data half-changed, so a poisoned lock is still
+/// sound to use.
+pub(crate) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A write lock on `lock` (see [`read`]).
+pub(crate) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
 }

@@ -6,6 +6,7 @@ use std::sync::RwLock;
 use super::sessions::{SessionRecord, SessionStore};
 use super::{Scan, TaskStore, cursor};
 use crate::types::{Page, Status, StoreError, Task};
+use crate::util::{read, write};
 
 /// Tasks in this process's memory, indexed for listing by owner and for expiry.
 #[derive(Default)]
@@ -242,14 +243,4 @@ impl SessionStore for MemoryStore {
         sessions.retain(|_, s| s.seen_at >= seen_before);
         Ok((before - sessions.len()) as u64)
     }
-}
-
-// A panic elsewhere while holding a lock leaves the maps consistent (every change is a single
-// insert or remove), so a poisoned lock is still usable.
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|p| p.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|p| p.into_inner())
 }
