@@ -24,8 +24,12 @@ pub struct AdminArgs {
     /// The servers' tools file, for their settings (the poll interval of a retried task).
     #[arg(long, value_name = "FILE")]
     tools: Option<PathBuf>,
+    /// Serve the live dashboard (and its /metrics) on this loopback address instead of running
+    /// a command, until SIGINT or SIGTERM.
+    #[arg(long, value_name = "IP:PORT", conflicts_with = "command")]
+    http: Option<std::net::SocketAddr>,
     #[command(subcommand)]
-    command: AdminCommand,
+    command: Option<AdminCommand>,
 }
 
 #[derive(Subcommand)]
@@ -135,6 +139,13 @@ fn statuses(names: &[String]) -> anyhow::Result<Vec<Status>> {
         .collect()
 }
 
+impl AdminArgs {
+    /// Whether it serves the dashboard (rather than running one command).
+    pub fn serves(&self) -> bool {
+        self.http.is_some()
+    }
+}
+
 /// Run `mcp-tasks admin`.
 pub fn run(args: AdminArgs) -> anyhow::Result<()> {
     let now = admin::now_ms();
@@ -144,6 +155,19 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
         "a memory store lives in the process that serves it; give the store a server shares \
          (file:PATH or postgres://…)"
     );
+    let command = match (args.command, args.http) {
+        (Some(command), None) => Some(command),
+        (None, Some(addr)) => {
+            anyhow::ensure!(
+                addr.ip().is_loopback(),
+                "the dashboard serves loopback addresses only (127.0.0.1, [::1]); reach it \
+                 from elsewhere through an SSH tunnel"
+            );
+            mcp_tasks::metrics::enable()?;
+            None
+        }
+        _ => anyhow::bail!("give a command (tasks, queues) or --http IP:PORT for the dashboard"),
+    };
     let settings = match &args.tools {
         Some(path) => ToolsFile::load(path)?.settings(),
         None => ToolsFile::default().settings(),
@@ -157,11 +181,35 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
         let guest = Guest::new(&ComponentSource::embedded(), store, settings, Vec::new())?;
         let operator = args.operator.unwrap_or_else(mcp_tasks::os_user);
         let admin = Admin::new(Arc::new(guest), &operator);
-        command(&admin, args.command, now).await
+        match (command, args.http) {
+            (Some(c), _) => run_command(&admin, c, now).await,
+            (None, Some(addr)) => dashboard(admin, addr).await,
+            (None, None) => Ok(()),
+        }
     })
 }
 
-async fn command(admin: &Admin, command: AdminCommand, now: u64) -> anyhow::Result<()> {
+/// Serve the dashboard on `addr` until SIGINT or SIGTERM.
+async fn dashboard(admin: Admin, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "serving the dashboard");
+    let app = mcp_tasks::admin::dashboard::router(Arc::new(admin));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+async fn run_command(admin: &Admin, command: AdminCommand, now: u64) -> anyhow::Result<()> {
     match command {
         AdminCommand::Queues { json } => {
             let queues = admin::queues(admin.store().as_ref(), now).await?;

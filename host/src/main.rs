@@ -329,13 +329,19 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Admin(args) => match admin_command::run(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("mcp-tasks: error: {e:#}");
-                ExitCode::from(2)
+        Command::Admin(args) => {
+            // Commands print one line on failure; the dashboard logs like a server.
+            if args.serves() {
+                init_logging(LogFormat::Text);
             }
-        },
+            match admin_command::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("mcp-tasks: error: {e:#}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::TokenHash => {
             let mut token = String::new();
             match std::io::stdin().read_line(&mut token) {

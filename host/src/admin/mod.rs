@@ -22,8 +22,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod dashboard;
 mod filter;
 mod queues;
+mod summary;
 pub mod view;
 
 use std::sync::Arc;
@@ -31,6 +33,7 @@ use std::sync::Arc;
 pub use crate::util::now_ms;
 pub use filter::{Filter, FilterError, format_time, parse_age, parse_status, parse_time, tool_of};
 pub use queues::{Queue, queues};
+pub use summary::{Bucket, Summary, summary};
 
 use crate::component::{AdminCall, AdminDone};
 use crate::types::{AdminError, Context, Page, Status, StoreError, Task};

@@ -1,0 +1,284 @@
+//! The live dashboard: a web page, embedded in the binary and loading nothing from the network,
+//! over a small JSON API of [`Admin`], and a server-sent event stream that tells the page when
+//! any task changed. `mcp-tasks admin --http IP:PORT` serves it.
+//!
+//! Access: the server binds loopback only, and refuses a `Host` that is not a loopback name and
+//! an `Origin` that is not a loopback origin (DNS rebinding), as `serve --http` does.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::{Admin, AdminFailure, Filter, parse_age, parse_status, summary, view};
+use crate::types::Status;
+use crate::util::now_ms;
+
+const INDEX: &str = include_str!("dashboard/index.html");
+const SCRIPT: &str = include_str!("dashboard/app.js");
+const STYLE: &str = include_str!("dashboard/app.css");
+
+/// How often the event stream looks at the store for changes.
+const LOOK_EVERY: Duration = Duration::from_millis(500);
+
+/// The dashboard's routes over `admin`, with `/metrics` when metrics are on.
+pub fn router(admin: Arc<Admin>) -> Router {
+    let router = Router::new()
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route(
+            "/app.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
+        )
+        .route("/api/summary", get(summary_json))
+        .route("/api/tasks", get(list))
+        .route("/api/tasks/{id}", get(show))
+        .route("/api/tasks/{id}/cancel", post(cancel))
+        .route("/api/tasks/{id}/retry", post(retry))
+        .route("/api/purge", post(purge))
+        .route("/api/events", get(events));
+    let router = if crate::metrics::enabled() {
+        router.route("/metrics", get(metrics))
+    } else {
+        router
+    };
+    router
+        .layer(middleware::from_fn(loopback_only))
+        .with_state(admin)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            // Nothing but this server: no script, style or image from anywhere else.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; img-src 'self' data:",
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Refuse what a DNS-rebinding page would send: a non-loopback `Host` or `Origin`.
+async fn loopback_only(request: Request, next: Next) -> Response {
+    let loopback = |host: &str| {
+        let name = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(host, |(name, _)| name);
+        matches!(name, "127.0.0.1" | "localhost" | "[::1]")
+    };
+    let headers = request.headers();
+    let host_ok = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(loopback);
+    let origin_ok = headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_none_or(|o| {
+            o.strip_prefix("http://")
+                .or_else(|| o.strip_prefix("https://"))
+                .is_some_and(loopback)
+        });
+    if !host_ok || !origin_ok {
+        return (
+            StatusCode::FORBIDDEN,
+            "the dashboard answers loopback hosts and origins only",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// A failure as JSON: 404 for an unknown task, 409 for a change the rules refuse, 400 for bad
+/// input, 503 for a store that failed.
+fn failure(e: AdminFailure) -> Response {
+    let status = match &e {
+        AdminFailure::NotFound(_) => StatusCode::NOT_FOUND,
+        AdminFailure::Refused { .. } => StatusCode::CONFLICT,
+        AdminFailure::Store(_) | AdminFailure::Guest(_) => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(json!({ "error": e.to_string() }))).into_response()
+}
+
+fn bad_request(why: impl std::fmt::Display) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": why.to_string() })),
+    )
+        .into_response()
+}
+
+async fn summary_json(State(admin): State<Arc<Admin>>) -> Response {
+    match summary(admin.store().as_ref(), now_ms()).await {
+        Ok(s) => Json(s).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// Statuses as the query gives them: comma-separated.
+fn statuses(text: Option<&String>) -> Result<Vec<Status>, super::FilterError> {
+    text.into_iter()
+        .flat_map(|s| s.split(','))
+        .filter(|s| !s.is_empty())
+        .map(parse_status)
+        .collect()
+}
+
+async fn list(
+    State(admin): State<Arc<Admin>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let statuses = match statuses(query.get("status")) {
+        Ok(s) => s,
+        Err(e) => return bad_request(e),
+    };
+    let text = |name: &str| query.get(name).filter(|v| !v.is_empty()).cloned();
+    let filter = Filter {
+        statuses,
+        owner: text("owner"),
+        tool: text("tool"),
+        text: text("text"),
+        ..Filter::default()
+    };
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    // Newest first is what an operator looks for: the page lists the last `limit` matches.
+    match admin.all(&filter).await {
+        Ok(mut tasks) => {
+            let total = tasks.len();
+            tasks.reverse();
+            tasks.truncate(limit);
+            let rows: Vec<_> = tasks.iter().map(view::summary).collect();
+            Json(json!({ "tasks": rows, "total": total })).into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+async fn show(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Response {
+    match admin.task(&id).await {
+        Ok(task) => Json(view::detail(&task)).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+async fn cancel(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Response {
+    match admin.cancel(&id).await {
+        Ok(done) => Json(json!({ "task": done.task.as_ref().map(view::detail) })).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+async fn retry(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Response {
+    match admin.retry(&id).await {
+        Ok(task) => Json(json!({ "task": view::detail(&task) })).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// POST /api/purge?status=completed,failed&olderThan=1h
+async fn purge(
+    State(admin): State<Arc<Admin>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let statuses = match statuses(query.get("status")) {
+        Ok(s) if !s.is_empty() => s,
+        Ok(_) => return bad_request("name the statuses to purge"),
+        Err(e) => return bad_request(e),
+    };
+    if statuses
+        .iter()
+        .any(|s| matches!(s, Status::Working | Status::InputRequired))
+    {
+        return bad_request("purge deletes finished tasks only: cancel live ones first");
+    }
+    let age = match parse_age(query.get("olderThan").map_or("0s", String::as_str)) {
+        Ok(age) => age,
+        Err(e) => return bad_request(e),
+    };
+    let filter = Filter {
+        statuses,
+        created_before: Some(now_ms().saturating_sub(age)),
+        ..Filter::default()
+    };
+    let doomed = match admin.all(&filter).await {
+        Ok(tasks) => tasks,
+        Err(e) => return failure(e),
+    };
+    let mut purged = Vec::new();
+    for task in doomed {
+        match admin.purge(&task.id).await {
+            Ok(()) => purged.push(task.id),
+            Err(AdminFailure::NotFound(_)) => {}
+            Err(e) => return failure(e),
+        }
+    }
+    Json(json!({ "purged": purged })).into_response()
+}
+
+/// Server-sent events: a `summary` event at once, and again whenever a task changed.
+async fn events(State(admin): State<Arc<Admin>>) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut last = String::new();
+        loop {
+            if let Ok(s) = summary(admin.store().as_ref(), now_ms()).await
+                && s.fingerprint != last
+            {
+                last = s.fingerprint.clone();
+                let event = Event::default().event("summary").json_data(&s);
+                if let Ok(event) = event
+                    && tx.send(Ok(event)).await.is_err()
+                {
+                    return;
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(LOOK_EVERY) => {}
+                () = tx.closed() => return,
+            }
+        }
+    });
+    let stream: ReceiverStream<Result<Event, Infallible>> = ReceiverStream::new(rx);
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+async fn metrics(State(admin): State<Arc<Admin>>, _headers: HeaderMap) -> Response {
+    match crate::metrics::render(admin.store().as_ref()).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
