@@ -195,6 +195,22 @@ impl Drop for InFlight {
     }
 }
 
+/// The answer to `GET /metrics`: the Prometheus text of [`render`], or 503 saying why not.
+pub(crate) async fn answer(store: &dyn TaskStore) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match render(store).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
 /// Serve `GET /metrics` alone on `listener` until `stop` completes (a worker's `--metrics`,
 /// which serves no MCP). Anyone who reaches the address may read it: bind it where only the
 /// scraper does.
@@ -203,24 +219,9 @@ pub async fn serve(
     store: Arc<dyn TaskStore>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::response::IntoResponse;
     let app = axum::Router::new().route(
         "/metrics",
-        axum::routing::get(move || async move {
-            match render(store.as_ref()).await {
-                Ok(text) => (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4; charset=utf-8",
-                    )],
-                    text,
-                )
-                    .into_response(),
-                Err(e) => {
-                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
-                }
-            }
-        }),
+        axum::routing::get(move || async move { answer(store.as_ref()).await }),
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(stop)

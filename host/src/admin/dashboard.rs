@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -269,16 +269,6 @@ async fn events(State(admin): State<Arc<Admin>>) -> Response {
         .into_response()
 }
 
-async fn metrics(State(admin): State<Arc<Admin>>, _headers: HeaderMap) -> Response {
-    match crate::metrics::render(admin.store().as_ref()).await {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
-    }
+async fn metrics(State(admin): State<Arc<Admin>>) -> Response {
+    crate::metrics::answer(admin.store().as_ref()).await
 }

@@ -13,7 +13,8 @@
 //! use mcp_tasks::{ComponentSource, Guest};
 //!
 //! let store = mcp_tasks::store::open("file:tasks.db").await?;
-//! let guest = Guest::new(&ComponentSource::embedded(), store, Default::default(), Vec::new())?;
+//! let settings = mcp_tasks::tools::default_settings();
+//! let guest = Guest::new(&ComponentSource::embedded(), store, settings, Vec::new())?;
 //! let admin = Admin::new(Arc::new(guest), "ops");
 //! let failed = Filter { statuses: vec![mcp_tasks::types::Status::Failed], ..Filter::default() };
 //! for task in admin.list(&failed, None, 50).await?.tasks {

@@ -138,17 +138,7 @@ pub(super) async fn metrics(State(http): State<Arc<Http>>, headers: HeaderMap) -
     if let Err(refused) = http.caller(&headers).await {
         return *refused;
     }
-    match crate::metrics::render(http.store.as_ref()).await {
-        Ok(text) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            text,
-        )
-            .into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
-    }
+    crate::metrics::answer(http.store.as_ref()).await
 }
 
 #[cfg(test)]
