@@ -13,8 +13,8 @@ use serde_json::json;
 /// See every task of a shared store, whoever owns it, and act on them by the task rules.
 #[derive(Args)]
 pub struct AdminArgs {
-    /// The store: `file:PATH` or `postgres://USER@HOST/DATABASE` (a memory store lives in the
-    /// process that serves it: reach it through that server).
+    /// The store: `file:PATH` or `postgres://USER@HOST/DATABASE`, the one servers and workers
+    /// share (a memory store lives inside the process that serves it, out of reach).
     #[arg(long, value_name = "STORE")]
     store: String,
     /// The operator's name, kept in the history of the tasks it changes (as `admin:NAME`)
