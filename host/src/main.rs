@@ -133,6 +133,14 @@ struct HttpArgs {
     /// checks as the endpoint).
     #[arg(long, requires = "http")]
     no_metrics: bool,
+    /// Serve the operator's dashboard and its API at /admin/ beside the endpoint (the only way
+    /// to see a memory store's tasks). With --auth-tokens or --jwt-issuer, only for the owners
+    /// --admin-owner names; without, for every caller the endpoint admits (loopback).
+    #[arg(long, requires = "http")]
+    admin: bool,
+    /// An owner who may use the dashboard of --admin when callers authenticate. Repeatable.
+    #[arg(long, value_name = "OWNER", requires = "admin")]
+    admin_owner: Vec<String>,
     /// Also accept requests whose Origin header is this (e.g. https://app.example.com); loopback
     /// origins are always accepted. Repeatable.
     #[arg(long, value_name = "ORIGIN", requires = "http")]
@@ -198,6 +206,10 @@ impl HttpArgs {
             self.path
         );
         anyhow::ensure!(
+            !self.admin || !authenticates || !self.admin_owner.is_empty(),
+            "--admin with authenticated callers needs --admin-owner OWNER: who may operate"
+        );
+        anyhow::ensure!(
             addr.ip().is_loopback() || authenticates,
             "--http {addr} is not a loopback address: anyone who reaches it could use this \
              server, so give --auth-tokens or --jwt-issuer (or bind 127.0.0.1)"
@@ -226,6 +238,7 @@ impl HttpArgs {
                 _ => None,
             },
             limits,
+            admins: self.admin.then(|| self.admin_owner.clone()),
         }
     }
 

@@ -348,3 +348,121 @@ fn the_dashboard_shows_and_steers_tasks_live_in_a_real_browser() {
         .expect("base64");
     std::fs::write(&out, png).unwrap();
 }
+
+/// `GET`/`POST` a path of `server` with a bearer token: the status and the JSON body.
+fn api(
+    server: &mcp_tasks_e2e::http::HttpServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("http://{}{path}", server.addr());
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut response = match (method, &bearer) {
+        ("POST", Some(b)) => agent.post(&url).header("authorization", b).send_empty(),
+        ("POST", None) => agent.post(&url).send_empty(),
+        (_, Some(b)) => agent.get(&url).header("authorization", b).call(),
+        (_, None) => agent.get(&url).call(),
+    }
+    .expect("HTTP request");
+    let mut text = String::new();
+    response
+        .body_mut()
+        .as_reader()
+        .read_to_string(&mut text)
+        .unwrap();
+    (
+        response.status().as_u16(),
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[test]
+fn serve_mounts_the_dashboard_for_its_operators_only_on_a_memory_store() {
+    let dir = tempdir::Dir::new();
+    let tokens = mcp_tasks_e2e::http::tokens_file(dir.path());
+    let server = mcp_tasks_e2e::http::HttpServer::start(
+        TOOLS,
+        &[
+            "--auth-tokens",
+            tokens.to_str().unwrap(),
+            "--admin",
+            "--admin-owner",
+            "alice",
+        ],
+    );
+    // Bob's task, in the server's memory.
+    let created = server.modern(
+        Some("bob-token"),
+        1,
+        "tools/call",
+        json!({ "name": "hang", "arguments": {} }),
+    );
+    let id = created.result()["task"]["taskId"]
+        .as_str()
+        .or_else(|| created.result()["taskId"].as_str())
+        .unwrap_or_else(|| panic!("{created:?}"))
+        .to_string();
+
+    // No token: 401; bob is no operator: 403; alice sees every owner's tasks.
+    assert_eq!(api(&server, "GET", "/admin/api/summary", None).0, 401);
+    assert_eq!(
+        api(&server, "GET", "/admin/api/summary", Some("bob-token")).0,
+        403
+    );
+    let (status, summary) = api(&server, "GET", "/admin/api/summary", Some("alice-token"));
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["byStatus"]["working"], 1);
+    let (_, listed) = api(
+        &server,
+        "GET",
+        "/admin/api/tasks?owner=bob",
+        Some("alice-token"),
+    );
+    assert_eq!(listed["tasks"][0]["id"], id.as_str());
+    // The page loads without a token (it asks for one when the API wants it), and its address
+    // without the slash leads to it.
+    let (status, page) = api(&server, "GET", "/admin/", None);
+    assert_eq!(status, 200);
+    assert!(
+        page.as_str()
+            .is_some_and(|p| p.contains("<title>mcp-tasks</title>"))
+    );
+    assert_eq!(api(&server, "GET", "/admin", None).0, 200);
+
+    // Alice cancels bob's task; the history says so; bob sees it cancelled.
+    let (status, cancelled) = api(
+        &server,
+        "POST",
+        &format!("/admin/api/tasks/{id}/cancel"),
+        Some("alice-token"),
+    );
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(cancelled["task"]["status"], "cancelled");
+    let last = cancelled["task"]["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["event"].as_str(), last["by"].as_str()),
+        (Some("status"), Some("admin:alice"))
+    );
+    let task = server.poll(Some("bob-token"), &id, |t| t["status"] == "cancelled");
+    assert_eq!(
+        task["statusMessage"],
+        "The task was cancelled by admin:alice."
+    );
+    let (status, again) = api(
+        &server,
+        "POST",
+        &format!("/admin/api/tasks/{id}/cancel"),
+        Some("alice-token"),
+    );
+    assert_eq!(status, 409, "{again}");
+}

@@ -1,9 +1,10 @@
 //! The live dashboard: a web page, embedded in the binary and loading nothing from the network,
 //! over a small JSON API of [`Admin`], and a server-sent event stream that tells the page when
-//! any task changed. `mcp-tasks admin --http IP:PORT` serves it.
+//! any task changed. `mcp-tasks admin --http IP:PORT` serves it ([`router`]), and `serve --http
+//! --admin` beside its MCP endpoint at `/admin/` ([`routes`], behind the endpoint's own checks).
 //!
-//! Access: the server binds loopback only, and refuses a `Host` that is not a loopback name and
-//! an `Origin` that is not a loopback origin (DNS rebinding), as `serve --http` does.
+//! Access on its own server: it binds loopback only, and refuses a `Host` that is not a loopback
+//! name and an `Origin` that is not a loopback origin (DNS rebinding), as `serve --http` does.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -16,7 +17,7 @@ use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -31,36 +32,71 @@ const STYLE: &str = include_str!("dashboard/app.css");
 /// How often the event stream looks at the store for changes.
 const LOOK_EVERY: Duration = Duration::from_millis(500);
 
-/// The dashboard's routes over `admin`, with `/metrics` when metrics are on.
+/// The dashboard on its own server (`admin --http`): its routes at the root, with `/metrics`
+/// when metrics are on, for loopback hosts and origins only.
 pub fn router(admin: Arc<Admin>) -> Router {
-    let router = Router::new()
-        .route(
-            "/",
-            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
-        )
-        .route(
-            "/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
-        )
-        .route(
-            "/app.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
-        )
-        .route("/api/summary", get(summary_json))
-        .route("/api/tasks", get(list))
-        .route("/api/tasks/{id}", get(show))
-        .route("/api/tasks/{id}/cancel", post(cancel))
-        .route("/api/tasks/{id}/retry", post(retry))
-        .route("/api/purge", post(purge))
-        .route("/api/events", get(events));
+    let (page, api) = routes("", admin.clone());
+    let router = page.merge(api);
     let router = if crate::metrics::enabled() {
-        router.route("/metrics", get(metrics))
+        router.route("/metrics", get(metrics).with_state(admin))
     } else {
         router
     };
-    router
-        .layer(middleware::from_fn(loopback_only))
-        .with_state(admin)
+    router.layer(middleware::from_fn(loopback_only))
+}
+
+/// Who uses the dashboard, where a server that authenticates callers tells: changes are made in
+/// their name. A request without it acts as the [`Admin`]'s own operator.
+#[derive(Debug, Clone)]
+pub struct Operator(pub String);
+
+/// The dashboard under `prefix` (`""`, or `/admin` beside an MCP endpoint), over `admin`, with
+/// no access check of their own: its page (the HTML, script and style, which hold nothing of the
+/// store's, so that a browser can load them before it has a token), and its API, which the
+/// caller guards.
+pub fn routes(prefix: &str, admin: Arc<Admin>) -> (Router, Router) {
+    let at = |path: &str| format!("{prefix}{path}");
+    let page = Router::new()
+        .route(
+            &at("/"),
+            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
+        )
+        .route(
+            &at("/app.js"),
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
+        .route(
+            &at("/app.css"),
+            get(|| async { asset("text/css; charset=utf-8", STYLE) }),
+        );
+    let page = if prefix.is_empty() {
+        page
+    } else {
+        // The page's links are relative: it must be read at `prefix/`.
+        let slash = at("/");
+        page.route(
+            prefix,
+            get(move || async move { axum::response::Redirect::permanent(&slash) }),
+        )
+    };
+    let api = Router::new()
+        .route(&at("/api/summary"), get(summary_json))
+        .route(&at("/api/tasks"), get(list))
+        .route(&at("/api/tasks/{id}"), get(show))
+        .route(&at("/api/tasks/{id}/cancel"), post(cancel))
+        .route(&at("/api/tasks/{id}/retry"), post(retry))
+        .route(&at("/api/purge"), post(purge))
+        .route(&at("/api/events"), get(events))
+        .with_state(admin);
+    (page, api)
+}
+
+/// The operator a request acts for: its [`Operator`], if the server told one.
+fn acting(admin: &Arc<Admin>, operator: Option<Extension<Operator>>) -> Arc<Admin> {
+    match operator {
+        Some(Extension(Operator(name))) => Arc::new(admin.as_operator(&name)),
+        None => admin.clone(),
+    }
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -186,15 +222,23 @@ async fn show(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Respon
     }
 }
 
-async fn cancel(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Response {
-    match admin.cancel(&id).await {
+async fn cancel(
+    State(admin): State<Arc<Admin>>,
+    operator: Option<Extension<Operator>>,
+    Path(id): Path<String>,
+) -> Response {
+    match acting(&admin, operator).cancel(&id).await {
         Ok(done) => Json(json!({ "task": done.task.as_ref().map(view::detail) })).into_response(),
         Err(e) => failure(e),
     }
 }
 
-async fn retry(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Response {
-    match admin.retry(&id).await {
+async fn retry(
+    State(admin): State<Arc<Admin>>,
+    operator: Option<Extension<Operator>>,
+    Path(id): Path<String>,
+) -> Response {
+    match acting(&admin, operator).retry(&id).await {
         Ok(task) => Json(json!({ "task": view::detail(&task) })).into_response(),
         Err(e) => failure(e),
     }
@@ -203,8 +247,10 @@ async fn retry(State(admin): State<Arc<Admin>>, Path(id): Path<String>) -> Respo
 /// POST /api/purge?status=completed,failed&olderThan=1h
 async fn purge(
     State(admin): State<Arc<Admin>>,
+    operator: Option<Extension<Operator>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
+    let admin = acting(&admin, operator);
     let statuses = match statuses(query.get("status")) {
         Ok(s) if !s.is_empty() => s,
         Ok(_) => return bad_request("name the statuses to purge"),

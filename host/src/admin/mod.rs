@@ -93,6 +93,27 @@ impl Admin {
         }
     }
 
+    /// An operator inside a host (`serve --http --admin`): its changes name the host; each
+    /// request names its operator ([`Admin::as_operator`]).
+    pub(crate) fn for_host(guest: Arc<Guest>, executor: String) -> Self {
+        Self {
+            store: guest.task_store(),
+            guest,
+            operator: "admin".into(),
+            executor,
+        }
+    }
+
+    /// The same, acting for the operator `name`.
+    pub fn as_operator(&self, name: &str) -> Self {
+        Self {
+            guest: self.guest.clone(),
+            store: self.store.clone(),
+            operator: format!("admin:{name}"),
+            executor: self.executor.clone(),
+        }
+    }
+
     /// The store it works on.
     pub fn store(&self) -> &Arc<dyn TaskStore> {
         &self.store

@@ -182,6 +182,16 @@ impl Hub {
         }
     }
 
+    /// The component it calls.
+    pub(crate) fn guest(&self) -> Arc<Guest> {
+        self.guest.clone()
+    }
+
+    /// This host's identity among those sharing the store.
+    pub(crate) fn executor(&self) -> String {
+        self.executor.clone()
+    }
+
     /// How many tools run here for calls of this owner.
     pub(crate) fn runs_of(&self, owner: &str) -> usize {
         lock(&self.runs)

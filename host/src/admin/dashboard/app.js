@@ -18,8 +18,23 @@ const svg = (tag, attrs = {}) => {
 const STATUSES = ["working", "input_required", "completed", "failed", "cancelled"];
 let openTask = null;
 
+// Beside an MCP endpoint that authenticates callers, an operator's bearer token (asked once,
+// kept for this tab).
+let token = sessionStorage.getItem("mcp-tasks-token");
+const headers = () => (token ? { authorization: `Bearer ${token}` } : {});
+
+async function authorized(path, options = {}) {
+  let response = await fetch(path, { ...options, headers: headers() });
+  if (response.status === 401) {
+    token = prompt("The bearer token of an operator:");
+    if (token) sessionStorage.setItem("mcp-tasks-token", token);
+    response = await fetch(path, { ...options, headers: headers() });
+  }
+  return response;
+}
+
 async function api(path, options) {
-  const response = await fetch(path, options);
+  const response = await authorized(path, options);
   const body = await response.json();
   if (!response.ok) throw new Error(body.error ?? response.statusText);
   return body;
@@ -145,13 +160,42 @@ $("purge").addEventListener("submit", async (e) => {
   }
 });
 
-const events = new EventSource("api/events");
-events.addEventListener("summary", (e) => {
-  $("live").textContent = "live";
-  $("live").className = "live on";
-  refresh(JSON.parse(e.data)).catch((err) => console.error(err));
-});
-events.addEventListener("error", () => {
-  $("live").textContent = "reconnecting…";
-  $("live").className = "live";
-});
+// The server's event stream, read with fetch (which, unlike EventSource, can carry a token):
+// a `summary` event at once and whenever a task changed. Followed again after a break.
+function live(on) {
+  $("live").textContent = on ? "live" : "reconnecting…";
+  $("live").className = on ? "live on" : "live";
+}
+
+async function follow() {
+  for (;;) {
+    try {
+      const response = await authorized("api/events");
+      if (!response.ok) throw new Error(response.statusText);
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const lines = buffer.slice(0, end).split("\n");
+          buffer = buffer.slice(end + 2);
+          const event = lines.find((l) => l.startsWith("event:"))?.slice(6).trim();
+          const data = lines.filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trimStart()).join("\n");
+          if (event === "summary" && data) {
+            live(true);
+            await refresh(JSON.parse(data)).catch((err) => console.error(err));
+          }
+        }
+      }
+    } catch (err) {
+      console.error(err);
+    }
+    live(false);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+follow();

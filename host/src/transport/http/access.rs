@@ -141,6 +141,37 @@ pub(super) async fn metrics(State(http): State<Arc<Http>>, headers: HeaderMap) -
     crate::metrics::answer(http.store.as_ref()).await
 }
 
+/// The dashboard beside the endpoint (`--admin`): for callers the endpoint admits whose owner is
+/// an operator (any admitted caller when the server does not authenticate: it is then the one
+/// owner, on loopback). Changes are made in the caller's name.
+pub(super) async fn operators_only(
+    State(http): State<Arc<Http>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let owner = match http.caller(request.headers()).await {
+        Ok(owner) => owner,
+        Err(refused) => return *refused,
+    };
+    let admitted = !http.auth.required()
+        || http
+            .options
+            .admins
+            .as_ref()
+            .is_some_and(|admins| admins.contains(&owner));
+    if !admitted {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({ "error": format!("{owner} is not an operator (--admin-owner)") })),
+        )
+            .into_response();
+    }
+    request
+        .extensions_mut()
+        .insert(crate::admin::dashboard::Operator(owner));
+    next.run(request).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,10 @@ pub struct HttpOptions {
     pub jwt: Option<JwtConfig>,
     /// The limits.
     pub limits: Limits,
+    /// Serve the operator's dashboard and its API at `/admin/` beside the endpoint, for these
+    /// owners (when callers authenticate; any admitted caller when they do not). `None`: not at
+    /// all.
+    pub admins: Option<Vec<String>>,
 }
 
 impl Default for HttpOptions {
@@ -84,6 +88,7 @@ impl Default for HttpOptions {
             tokens_file: None,
             jwt: None,
             limits: Limits::default(),
+            admins: None,
         }
     }
 }
@@ -267,23 +272,39 @@ impl Http {
         lock(&self.sessions).clear();
     }
 
-    /// The endpoint, and the metadata beside it.
+    /// The endpoint, and beside it the metadata, `/metrics` when metrics are on, and the
+    /// dashboard at `/admin/` with `--admin`.
     fn router(self: Arc<Self>) -> axum::Router {
         let path = self.options.path.clone();
-        let router = if crate::metrics::enabled() {
-            axum::Router::new().route("/metrics", get(metrics))
-        } else {
-            axum::Router::new()
-        };
-        router
+        let router = axum::Router::new()
             .route(&path, get(get_stream).post(post).delete(delete))
             .route("/.well-known/oauth-protected-resource", get(metadata))
             .route(
                 &format!("/.well-known/oauth-protected-resource{path}"),
                 get(metadata),
-            )
+            );
+        let router = if crate::metrics::enabled() {
+            router.route("/metrics", get(metrics))
+        } else {
+            router
+        };
+        let router = router
             .layer(DefaultBodyLimit::max(self.options.limits.max_body_bytes))
-            .with_state(self)
+            .with_state(self.clone());
+        if self.options.admins.is_none() {
+            return router;
+        }
+        let admin = Arc::new(crate::admin::Admin::for_host(
+            self.hub.guest(),
+            self.hub.executor(),
+        ));
+        let (page, api) = crate::admin::dashboard::routes("/admin", admin);
+        router
+            .merge(page)
+            .merge(api.layer(axum::middleware::from_fn_with_state(
+                self,
+                access::operators_only,
+            )))
     }
 
     fn peer(&self, owner: String, session: Option<&Session>, outbox: Outbox) -> Arc<Peer> {
