@@ -123,15 +123,14 @@ struct RequestHandles {
     duration: Histogram,
 }
 
-/// The request metrics' handles, kept: a handle is a pointer to its atomic, while the
-/// `counter!` macro builds and hashes its key on every call (a tenth of a pipelined `tasks/get`
-/// over HTTP, measured).
-static REQUESTS: RwLock<BTreeMap<(String, &'static str), Arc<RequestHandles>>> =
+/// The request metrics' handles, kept, by era and method: a handle is a pointer to its atomic,
+/// while the `counter!` macro builds and hashes its key on every call. Looked up by `&str`, so a
+/// request allocates nothing for its metrics.
+static REQUESTS: RwLock<BTreeMap<&'static str, BTreeMap<String, Arc<RequestHandles>>>> =
     RwLock::new(BTreeMap::new());
 
 fn request_handles(method: &str, era: &'static str) -> Arc<RequestHandles> {
-    let key = (method.to_string(), era);
-    if let Some(handles) = read(&REQUESTS).get(&key) {
+    if let Some(handles) = read(&REQUESTS).get(era).and_then(|m| m.get(method)) {
         return handles.clone();
     }
     let labels = |outcome: &'static str| {
@@ -150,7 +149,12 @@ fn request_handles(method: &str, era: &'static str) -> Arc<RequestHandles> {
             "era" => era
         ),
     });
-    write(&REQUESTS).entry(key).or_insert(handles).clone()
+    write(&REQUESTS)
+        .entry(era)
+        .or_default()
+        .entry(method.to_string())
+        .or_insert(handles)
+        .clone()
 }
 
 /// A task event of `tool` (`created`, `completed`, `failed`, `cancelled`, `retried`).
