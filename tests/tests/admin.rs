@@ -80,23 +80,13 @@ fn server(store: &str, owner: &str, shared: &std::path::Path) -> Server {
     s
 }
 
-fn create(s: &mut Server, tool: &str, arguments: Value) -> String {
-    let created = s
-        .request(
-            "tools/call",
-            json!({ "name": tool, "arguments": arguments, "task": { "ttl": 600000 } }),
-        )
-        .expect("task created");
-    created["task"]["taskId"].as_str().unwrap().to_string()
-}
-
 fn operate(store: &str) {
     let shared = tempdir::Dir::new();
     let mut alice = server(store, "alice", shared.path());
     let mut bob = server(store, "bob", shared.path());
 
     // A task that asks, fails its first attempt, is retried by the router and completes.
-    let flaky = create(&mut alice, "ask_then_flaky", json!({}));
+    let flaky = alice.create_task("ask_then_flaky", json!({}));
     // Over stdio a question follows the tasks/get that shows it.
     alice.poll_task(&flaky, "input_required", |t| {
         t["status"] == "input_required"
@@ -152,12 +142,12 @@ fn operate(store: &str) {
 
     // Filters: status, owner, tool, text, times, paging.
     let echoes: Vec<String> = (0..3)
-        .map(|i| create(&mut bob, "echo", json!({ "text": format!("hi {i}") })))
+        .map(|i| bob.create_task("echo", json!({ "text": format!("hi {i}") })))
         .collect();
     for id in &echoes {
         bob.poll_task(id, "completed", |t| t["status"] == "completed");
     }
-    let hang = create(&mut alice, "hang_first", json!({}));
+    let hang = alice.create_task("hang_first", json!({}));
     let pid = read_pids(&shared.path().join("hang.pid"), 1);
 
     let bobs = admin_json(store, &["tasks", "list", "--owner", "bob", "--json"]);

@@ -220,23 +220,13 @@ fn dashboard(store: &str) -> (Killed, String) {
     }
 }
 
-fn create(s: &mut Server, tool: &str, arguments: Value) -> String {
-    let created = s
-        .request(
-            "tools/call",
-            json!({ "name": tool, "arguments": arguments, "task": { "ttl": 600000 } }),
-        )
-        .expect("task created");
-    created["task"]["taskId"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn the_dashboard_shows_and_steers_tasks_live_in_a_real_browser() {
     let dir = tempdir::Dir::new();
     let store = format!("file:{}", dir.path().join("tasks.db").display());
     let mut alice = Server::start(TOOLS, &["--owner", "alice", "--store", &store]);
     alice.initialize();
-    let done = create(&mut alice, "echo", json!({ "text": "hi" }));
+    let done = alice.create_task("echo", json!({ "text": "hi" }));
     alice.poll_task(&done, "completed", |t| t["status"] == "completed");
 
     let (_dashboard, addr) = dashboard(&store);
@@ -257,7 +247,7 @@ fn the_dashboard_shows_and_steers_tasks_live_in_a_real_browser() {
     browser.script("window.sameLoad = true; return true");
 
     // A task a client creates appears without a reload, within 2 s.
-    let hang = create(&mut alice, "hang", json!({}));
+    let hang = alice.create_task("hang", json!({}));
     let pid = read_pids(&alice.dir.path().join("hang.pid"), 1);
     let took = browser.until(
         "the new task did not appear within 2 s",
