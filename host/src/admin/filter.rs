@@ -52,7 +52,7 @@ impl Filter {
 
     /// Whether `task` passes every part of the filter.
     pub fn matches(&self, task: &Task) -> bool {
-        self.scan().selects(task)
+        crate::store::selected(self.owner.as_deref(), &self.statuses, task)
             && self.created_after.is_none_or(|t| task.created_at >= t)
             && self.created_before.is_none_or(|t| task.created_at < t)
             && self

@@ -35,7 +35,7 @@ pub async fn queues(store: &dyn TaskStore, now: u64) -> Result<Vec<Queue>, Admin
 }
 
 /// The queues these live tasks make.
-pub(super) fn tally(live: &[Task], now: u64) -> Vec<Queue> {
+pub(super) fn tally<'t>(live: impl IntoIterator<Item = &'t Task>, now: u64) -> Vec<Queue> {
     let mut by_tool: BTreeMap<String, Queue> = BTreeMap::new();
     for task in live {
         let tool = tool_of(task).unwrap_or_default();

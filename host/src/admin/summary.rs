@@ -93,15 +93,13 @@ fn sum_up(tasks: &[Task], now: u64) -> Summary {
         bucket.median_ms = d.get(d.len() / 2).copied();
     }
     let versions: u64 = tasks.iter().map(|t| t.version).sum();
-    let live: Vec<Task> = tasks
+    let live = tasks
         .iter()
-        .filter(|t| matches!(t.status, Status::Working | Status::InputRequired))
-        .cloned()
-        .collect();
+        .filter(|t| matches!(t.status, Status::Working | Status::InputRequired));
     Summary {
         by_status,
         by_tool,
-        queues: super::queues::tally(&live, now),
+        queues: super::queues::tally(live, now),
         hour,
         fingerprint: format!("{count}:{versions}:{latest}"),
     }

@@ -95,8 +95,7 @@ pub struct Scan {
 impl Scan {
     /// Whether `task` is one this scan reads.
     pub fn selects(&self, task: &Task) -> bool {
-        self.owner.as_ref().is_none_or(|o| *o == task.owner)
-            && (self.statuses.is_empty() || self.statuses.contains(&task.status))
+        selected(self.owner.as_deref(), &self.statuses, task)
     }
 
     /// The statuses as the SQL columns spell them, comma-separated (`""` for any).
@@ -104,6 +103,13 @@ impl Scan {
         let names: Vec<&str> = self.statuses.iter().map(|s| row::status_name(*s)).collect();
         names.join(",")
     }
+}
+
+/// Whether `task` is `owner`'s (if given) with a status among `statuses` (any if empty): what a
+/// [`Scan`] selects, for filters that hold the same parts.
+pub(crate) fn selected(owner: Option<&str>, statuses: &[Status], task: &Task) -> bool {
+    owner.is_none_or(|o| o == task.owner)
+        && (statuses.is_empty() || statuses.contains(&task.status))
 }
 
 /// The cursor after `task`, as every backend's `list` and `scan` hand it out.

@@ -156,6 +156,19 @@ fn row_params(c: &Columns) -> [&dyn rusqlite::ToSql; 8] {
     ]
 }
 
+/// One page of a `list` or `scan` query: its statement reads `limit + 1` bodies.
+fn page_of(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+    limit: u32,
+) -> Result<Page, StoreError> {
+    let bodies = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(unavailable)?;
+    row::page(bodies.iter().map(String::as_str), limit)
+}
+
 fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
@@ -262,14 +275,11 @@ impl TaskStore for SqliteStore {
                      LIMIT ?5",
                 )
                 .map_err(unavailable)?;
-            let bodies = stmt
-                .query_map(
-                    params![owner, status, after_at, after_id, i64::from(limit) + 1],
-                    |r| r.get::<_, String>(0),
-                )
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(unavailable)?;
-            row::page(bodies.iter().map(String::as_str), limit)
+            page_of(
+                &mut stmt,
+                params![owner, status, after_at, after_id, i64::from(limit) + 1],
+                limit,
+            )
         })
         .await
     }
@@ -294,14 +304,11 @@ impl TaskStore for SqliteStore {
                      LIMIT ?5",
                 )
                 .map_err(unavailable)?;
-            let bodies = stmt
-                .query_map(
-                    params![owner, statuses, after_at, after_id, i64::from(limit) + 1],
-                    |r| r.get::<_, String>(0),
-                )
-                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-                .map_err(unavailable)?;
-            row::page(bodies.iter().map(String::as_str), limit)
+            page_of(
+                &mut stmt,
+                params![owner, statuses, after_at, after_id, i64::from(limit) + 1],
+                limit,
+            )
         })
         .await
     }
