@@ -183,6 +183,22 @@ pub fn progress_token(params: &Value) -> Option<Value> {
     (token.is_string() || token.is_i64() || token.is_u64()).then(|| token.clone())
 }
 
+/// The `_meta` keys that carry W3C trace context (SEP-414), in the order a run gives them.
+pub const TRACE_CONTEXT_KEYS: [&str; 3] = ["traceparent", "tracestate", "baggage"];
+
+/// The trace context a request's `params` carry: each of [`TRACE_CONTEXT_KEYS`] whose value in
+/// `_meta` is a string, as (key, value). Checked by nobody here: a host's propagator parses it
+/// and ignores what is malformed, as W3C Trace Context asks of a receiver.
+pub fn trace_context(params: &Value) -> Vec<(String, String)> {
+    let Some(meta) = params.get("_meta") else {
+        return Vec::new();
+    };
+    TRACE_CONTEXT_KEYS
+        .iter()
+        .filter_map(|key| Some((key.to_string(), meta.get(*key)?.as_str()?.to_string())))
+        .collect()
+}
+
 /// The client capability a server-to-client request needs: `elicitation`, `sampling` or
 /// `roots`; `None` for a method that is not one of the three.
 pub fn capability_for(method: &str) -> Option<&'static str> {

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tracing::Instrument as _;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -142,6 +143,25 @@ pub enum Call {
     },
 }
 
+impl Call {
+    /// The router function it calls, as the WIT names it (for its trace span).
+    fn function(&self) -> &'static str {
+        match self {
+            Call::Handle(_) => "handle",
+            Call::Progress { .. } => "tool-progress",
+            Call::Finished { .. } => "tool-finished",
+            Call::Input { .. } => "tool-input",
+            Call::Detached { .. } => "tool-detached",
+            Call::TaskChanged { .. } => "task-changed",
+            Call::Log { .. } => "tool-log",
+            Call::Stopped(_) => "request-stopped",
+            Call::ListenEnded { .. } => "listen-ended",
+            Call::Sweep { .. } => "sweep",
+            Call::Released { .. } => "tool-released",
+        }
+    }
+}
+
 /// The WASI a component gets: what the standard library needs (clocks, random) and nothing
 /// inherited from this process: no env, files or stdio.
 pub(crate) struct Wasi {
@@ -198,12 +218,16 @@ impl types::Host for HostState {}
 
 impl store::Host for HostState {
     async fn get(&mut self, id: String) -> Result<Option<types::Task>, store::StoreError> {
-        let result = self.store.get(&id).await;
+        let result = observed("get", self.store.get(&id)).await;
         self.noted(result)
     }
 
     async fn create(&mut self, task: types::Task) -> Result<(), store::StoreError> {
-        let result = self.store.create(task).await;
+        let written = crate::metrics::created(&task);
+        let result = observed("create", self.store.create(task)).await;
+        if let (Some(written), Ok(())) = (written, &result) {
+            written.count();
+        }
         self.noted(result)
     }
 
@@ -212,7 +236,11 @@ impl store::Host for HostState {
         task: types::Task,
         expected_version: u64,
     ) -> Result<(), store::StoreError> {
-        let result = self.store.update(task, expected_version).await;
+        let written = crate::metrics::updated(&task);
+        let result = observed("update", self.store.update(task, expected_version)).await;
+        if let (Some(written), Ok(())) = (written, &result) {
+            written.count();
+        }
         self.noted(result)
     }
 
@@ -223,27 +251,48 @@ impl store::Host for HostState {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<store::Page, store::StoreError> {
-        let result = self
-            .store
-            .list(&owner, status, cursor.as_deref(), limit)
-            .await;
+        let call = self.store.list(&owner, status, cursor.as_deref(), limit);
+        let result = observed("list", call).await;
         self.noted(result)
     }
 
     async fn delete(&mut self, id: String) -> Result<(), store::StoreError> {
-        let result = self.store.delete(&id).await;
+        let result = observed("delete", self.store.delete(&id)).await;
         self.noted(result)
     }
 
     async fn expire(&mut self, now: u64) -> Result<Vec<String>, store::StoreError> {
-        let result = self.store.expire(now).await;
+        let result = observed("expire", self.store.expire(now)).await;
         self.noted(result)
     }
 
     async fn abandoned(&mut self, now: u64, limit: u32) -> Result<Vec<String>, store::StoreError> {
-        let result = self.store.abandoned(now, limit).await;
+        let result = observed("abandoned", self.store.abandoned(now, limit)).await;
         self.noted(result)
     }
+}
+
+/// One store call `op` of the component: timed for the metrics and traced, when they are on
+/// (here rather than in a wrapping store, which would cost a boxed future per call).
+async fn observed<T>(
+    op: &'static str,
+    call: impl Future<Output = Result<T, store::StoreError>>,
+) -> Result<T, store::StoreError> {
+    let span = crate::traces::store(op);
+    let since = crate::metrics::enabled().then(std::time::Instant::now);
+    let result = if span.is_disabled() {
+        call.await
+    } else {
+        call.instrument(span.clone()).await
+    };
+    if let Err(e) = &result {
+        crate::traces::store_failed(&span, e);
+    }
+    if let Some(since) = since {
+        let failed = matches!(result, Err(store::StoreError::Unavailable(_)));
+        crate::metrics::store_call(op, since, failed);
+    }
+    result
 }
 
 impl server::Host for HostState {
@@ -331,64 +380,75 @@ impl Guest {
         call: Call,
         ctx: Context,
     ) -> Result<(Vec<Action>, bool), GuestError> {
+        let span = crate::traces::component(call.function());
         let (_permit, mut instance) = self.checkout().await?;
         instance.store.data_mut().store_failed = false;
         let router = instance.bindings.mcp_tasks_router();
         let store = &mut instance.store;
-        let result = match call {
-            Call::Handle(message) => router.call_handle(store, &message, &ctx).await,
-            Call::Progress {
-                token,
-                run_state,
-                report,
-            } => {
-                router
-                    .call_tool_progress(store, &token, &run_state, &report, &ctx)
-                    .await
+        // The call's future, not a guard held over its awaits: it runs in its span wherever it
+        // is polled.
+        let result = async move {
+            match call {
+                Call::Handle(message) => router.call_handle(store, &message, &ctx).await,
+                Call::Progress {
+                    token,
+                    run_state,
+                    report,
+                } => {
+                    router
+                        .call_tool_progress(store, &token, &run_state, &report, &ctx)
+                        .await
+                }
+                Call::Finished {
+                    token,
+                    outcome,
+                    message,
+                } => {
+                    router
+                        .call_tool_finished(store, &token, &outcome, message.as_deref(), &ctx)
+                        .await
+                }
+                Call::Input {
+                    token,
+                    run_state,
+                    questions,
+                } => {
+                    router
+                        .call_tool_input(store, &token, &run_state, &questions, &ctx)
+                        .await
+                }
+                Call::Detached { token, run_state } => {
+                    router
+                        .call_tool_detached(store, &token, &run_state, &ctx)
+                        .await
+                }
+                Call::TaskChanged {
+                    subscription,
+                    task_id,
+                } => {
+                    router
+                        .call_task_changed(store, &subscription, &task_id, &ctx)
+                        .await
+                }
+                Call::Log { token, entry } => {
+                    router.call_tool_log(store, &token, &entry, &ctx).await
+                }
+                Call::Stopped(message) => router.call_request_stopped(store, &message, &ctx).await,
+                Call::ListenEnded { subscription } => {
+                    router.call_listen_ended(store, &subscription, &ctx).await
+                }
+                Call::Sweep { running, claim } => {
+                    router.call_sweep(store, &running, claim, &ctx).await
+                }
+                Call::Released { token, hand_back } => {
+                    router
+                        .call_tool_released(store, &token, hand_back, &ctx)
+                        .await
+                }
             }
-            Call::Finished {
-                token,
-                outcome,
-                message,
-            } => {
-                router
-                    .call_tool_finished(store, &token, &outcome, message.as_deref(), &ctx)
-                    .await
-            }
-            Call::Input {
-                token,
-                run_state,
-                questions,
-            } => {
-                router
-                    .call_tool_input(store, &token, &run_state, &questions, &ctx)
-                    .await
-            }
-            Call::Detached { token, run_state } => {
-                router
-                    .call_tool_detached(store, &token, &run_state, &ctx)
-                    .await
-            }
-            Call::TaskChanged {
-                subscription,
-                task_id,
-            } => {
-                router
-                    .call_task_changed(store, &subscription, &task_id, &ctx)
-                    .await
-            }
-            Call::Log { token, entry } => router.call_tool_log(store, &token, &entry, &ctx).await,
-            Call::Stopped(message) => router.call_request_stopped(store, &message, &ctx).await,
-            Call::ListenEnded { subscription } => {
-                router.call_listen_ended(store, &subscription, &ctx).await
-            }
-            Call::Sweep { running, claim } => router.call_sweep(store, &running, claim, &ctx).await,
-            Call::Released { token, hand_back } => {
-                router
-                    .call_tool_released(store, &token, hand_back, &ctx)
-                    .await
-            }
-        };
+        }
+        .instrument(span)
+        .await;
         let store_failed = instance.store.data().store_failed;
         Ok((self.checkin(instance, result)?, store_failed))
     }
@@ -400,10 +460,12 @@ impl Guest {
         messages: &[String],
         ctx: Context,
     ) -> Result<Vec<Vec<Action>>, GuestError> {
+        let span = crate::traces::component("handle-batch");
         let (_permit, mut instance) = self.checkout().await?;
         let router = instance.bindings.mcp_tasks_router();
         let result = router
             .call_handle_batch(&mut instance.store, messages, &ctx)
+            .instrument(span)
             .await;
         self.checkin(instance, result)
     }

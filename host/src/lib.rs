@@ -107,6 +107,7 @@ mod outbox;
 mod server;
 pub mod store;
 pub mod tools;
+pub mod traces;
 pub mod transport;
 mod util;
 
@@ -130,7 +131,7 @@ pub use util::os_user;
 /// the tools file's `lease_ms` must leave room for two sweeps.
 pub(crate) const SWEEP_EVERY_MS: u64 = 500;
 
-/// The WIT package `mcp:tasks@0.8.0` that the component implements.
+/// The WIT package `mcp:tasks@0.9.0` that the component implements.
 pub const WIT: &str = include_str!("../wit/tasks.wit");
 
 /// The types of the WIT package, as the host sees them.

@@ -47,7 +47,7 @@ pub struct Machine {
 
 impl Machine {
     /// Compile `component` (or load it from the [`CompileCache`] the environment names) and
-    /// instantiate it with WASI only. Fails if it does not export `mcp:tasks/machine@0.8.0`, or
+    /// instantiate it with WASI only. Fails if it does not export `mcp:tasks/machine@0.9.0`, or
     /// wants an import beyond WASI.
     pub fn new(component: &ComponentSource) -> Result<Self, GuestError> {
         let (engine, compiled) = compile(component, &CompileCache::from_env())?;

@@ -2,6 +2,7 @@
 //! embeds.
 
 mod admin_command;
+mod logging;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,9 +46,8 @@ enum Command {
         owner: Option<String>,
         #[command(flatten)]
         http: Box<HttpArgs>,
-        /// How logs are written to stderr.
-        #[arg(long, value_name = "FORMAT", default_value = "text")]
-        log_format: LogFormat,
+        #[command(flatten)]
+        observe: logging::Observe,
         /// Run this component instead of the embedded one (e.g. a build of your own).
         #[arg(long, value_name = "FILE")]
         component: Option<PathBuf>,
@@ -87,9 +87,8 @@ enum Command {
         /// drain_timeout_ms].
         #[arg(long, value_name = "SECONDS", value_parser = seconds)]
         drain_timeout: Option<std::time::Duration>,
-        /// How logs are written to stderr.
-        #[arg(long, value_name = "FORMAT", default_value = "text")]
-        log_format: LogFormat,
+        #[command(flatten)]
+        observe: logging::Observe,
         /// Serve Prometheus metrics at http://IP:PORT/metrics (unauthenticated: bind it where
         /// only the scraper reaches).
         #[arg(long, value_name = "IP:PORT")]
@@ -101,7 +100,7 @@ enum Command {
     Admin(admin_command::AdminArgs),
     /// Print the hex SHA-256 of a bearer token (read from stdin), as a tokens file lists it.
     TokenHash,
-    /// Print the WIT package mcp:tasks@0.8.0 that the component implements.
+    /// Print the WIT package mcp:tasks@0.9.0 that the component implements.
     Wit,
     /// Write an embedded component (a wasm32-wasip2 component) to a file.
     Component {
@@ -270,15 +269,6 @@ fn at_least_one() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::new().range(1..)
 }
 
-/// How logs look.
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum LogFormat {
-    /// One readable line per event.
-    Text,
-    /// One JSON object per event, for log collectors.
-    Json,
-}
-
 /// Where the tools of the tasks a server creates run.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum RunMode {
@@ -305,55 +295,37 @@ fn main() -> ExitCode {
             store,
             owner,
             http,
-            log_format,
+            observe,
             component,
             cache_dir,
             no_cache,
             run,
-        } => {
-            init_logging(log_format);
+        } => exit(observe.init().and_then(|_traces| {
             let cache = match (no_cache, cache_dir) {
                 (true, _) => CompileCache::disabled(),
                 (false, Some(dir)) => CompileCache::at(dir),
                 (false, None) => CompileCache::from_env(),
             };
-            match serve(tools, &store, owner, &http, component, cache, run) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("mcp-tasks: error: {e:#}");
-                    ExitCode::from(2)
-                }
-            }
-        }
+            serve(tools, &store, owner, &http, component, cache, run)
+        })),
         Command::Worker {
             tools,
             store,
             concurrency,
             drain_timeout,
-            log_format,
+            observe,
             metrics,
-        } => {
-            init_logging(log_format);
-            match work(&tools, &store, concurrency, drain_timeout, metrics) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("mcp-tasks: error: {e:#}");
-                    ExitCode::from(2)
-                }
-            }
-        }
+        } => exit(
+            observe
+                .init()
+                .and_then(|_traces| work(&tools, &store, concurrency, drain_timeout, metrics)),
+        ),
         Command::Admin(args) => {
             // Commands print one line on failure; the dashboard logs like a server.
             if args.serves() {
-                init_logging(LogFormat::Text);
+                logging::init(logging::LogFormat::Text);
             }
-            match admin_command::run(args) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("mcp-tasks: error: {e:#}");
-                    ExitCode::from(2)
-                }
-            }
+            exit(admin_command::run(args))
         }
         Command::TokenHash => {
             let mut token = String::new();
@@ -388,6 +360,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// A command's exit: 0, or 2 with its error on one line of stderr.
+fn exit(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mcp-tasks: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// Writes `bytes` to `path`, creating its missing parent directories first: `--out
 /// build/tasks.wasm` works in a fresh checkout, where `build/` does not exist yet.
 fn write_creating_parents(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -395,18 +378,6 @@ fn write_creating_parents(path: &std::path::Path, bytes: &[u8]) -> std::io::Resu
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(path, bytes)
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => logs.with_ansi(false).init(),
-        LogFormat::Json => logs.json().init(),
-    }
 }
 
 fn serve(

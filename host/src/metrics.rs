@@ -25,7 +25,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::admin;
 use crate::store::TaskStore;
-use crate::types::{Era, Outgoing};
+use crate::types::{Era, HistoryEvent, Outgoing, Status, Task};
 use crate::util::{lock, read, write};
 
 /// Histogram buckets (seconds): from half a millisecond to a minute.
@@ -158,7 +158,7 @@ fn request_handles(method: &str, era: &'static str) -> Arc<RequestHandles> {
 }
 
 /// A task event of `tool` (`created`, `completed`, `failed`, `cancelled`, `retried`).
-pub(crate) fn task_event(tool: String, event: &'static str) {
+fn task_event(tool: String, event: &'static str) {
     counter!("mcp_tasks_task_events_total", "tool" => tool, "event" => event).increment(1);
 }
 
@@ -232,11 +232,62 @@ pub async fn serve(
         .await
 }
 
-/// `store`, counted: wrapped in a [`crate::store::Metered`] when metrics are on.
-pub(crate) fn wrap(store: Arc<dyn TaskStore>) -> Arc<dyn TaskStore> {
-    if enabled() {
-        Arc::new(crate::store::Metered::new(store))
-    } else {
-        store
+/// A task write's place in the lifecycle counts: read off the task before the write, counted
+/// once the store took it.
+pub(crate) struct Written {
+    tool: String,
+    events: &'static [&'static str],
+}
+
+impl Written {
+    /// Count it.
+    pub(crate) fn count(self) {
+        for event in self.events {
+            task_event(self.tool.clone(), event);
+        }
     }
+}
+
+/// A new task: `created` (and `retried`, for an operator's retry, which names the task it
+/// re-runs); `None` when metrics are off.
+pub(crate) fn created(task: &Task) -> Option<Written> {
+    if !enabled() {
+        return None;
+    }
+    let retry = task
+        .variables
+        .as_deref()
+        .is_some_and(|v| v.contains("\"retryOf\""));
+    Some(Written {
+        tool: admin::tool_of(task).unwrap_or_default(),
+        events: if retry {
+            &["created", "retried"]
+        } else {
+            &["created"]
+        },
+    })
+}
+
+/// A changed task: a move to a terminal status, or the start of a later attempt, read off the
+/// history entry the change wrote (at the task's `last-updated-at`; a bookkeeping write, a lease
+/// renewed, adds none); `None` for any other change, or when metrics are off.
+pub(crate) fn updated(task: &Task) -> Option<Written> {
+    if !enabled() {
+        return None;
+    }
+    let last = task.history.last()?;
+    if last.at != task.last_updated_at {
+        return None;
+    }
+    let event: &'static [&'static str] = match (last.event, task.status) {
+        (HistoryEvent::Status, Status::Completed) => &["completed"],
+        (HistoryEvent::Status, Status::Failed) => &["failed"],
+        (HistoryEvent::Status, Status::Cancelled) => &["cancelled"],
+        (HistoryEvent::AttemptStarted, _) if last.attempt > 1 => &["retried"],
+        _ => return None,
+    };
+    Some(Written {
+        tool: admin::tool_of(task).unwrap_or_default(),
+        events: event,
+    })
 }

@@ -81,8 +81,7 @@ impl ServerBuilder {
     /// Compile the component (or load it from the compile cache) and make the server.
     pub fn build(self) -> Result<Server, GuestError> {
         let catalog = Arc::new(Catalog::new(self.settings, self.tools));
-        let store = crate::metrics::wrap(self.store);
-        let guest = Guest::load(&self.component, &self.cache, store, catalog.clone())?;
+        let guest = Guest::load(&self.component, &self.cache, self.store, catalog.clone())?;
         Ok(Server {
             runner: Runner {
                 guest: Arc::new(guest),

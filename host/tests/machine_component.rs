@@ -33,7 +33,7 @@ fn it_imports_nothing_of_ours_but_type_definitions() {
         let ComponentItem::ComponentInstance(instance) = item.ty else {
             panic!("import beyond WASI: {name}");
         };
-        assert_eq!(name, "mcp:tasks/types@0.8.0");
+        assert_eq!(name, "mcp:tasks/types@0.9.0");
         for (member, item) in instance.exports(&engine) {
             assert!(
                 matches!(item.ty, ComponentItem::Type(_)),
@@ -45,7 +45,7 @@ fn it_imports_nothing_of_ours_but_type_definitions() {
         .exports(&engine)
         .map(|(name, _)| name.to_string())
         .collect();
-    assert_eq!(exports, ["mcp:tasks/machine@0.8.0"]);
+    assert_eq!(exports, ["mcp:tasks/machine@0.9.0"]);
 }
 
 #[test]

@@ -234,6 +234,11 @@ pub type Response = Result<Value, Value>;
 impl Server {
     /// Start `mcp-tasks serve --tools <tools.toml>` with these extra arguments.
     pub fn start(tools_toml: &str, args: &[&str]) -> Server {
+        Self::start_with_env(tools_toml, args, &[])
+    }
+
+    /// [`Server::start`], with these environment variables set for the server.
+    pub fn start_with_env(tools_toml: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempdir::Dir::new();
         let tools = dir.path().join("tools.toml");
         std::fs::write(
@@ -246,6 +251,7 @@ impl Server {
             .arg("--tools")
             .arg(&tools)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -528,7 +528,7 @@ fn wit_and_component_subcommands() {
         .unwrap();
     assert!(wit.status.success());
     let wit = String::from_utf8(wit.stdout).unwrap();
-    assert!(wit.contains("package mcp:tasks@0.8.0;"));
+    assert!(wit.contains("package mcp:tasks@0.9.0;"));
     assert!(wit.contains("interface store"));
 
     let dir = mcp_tasks_e2e::tempdir::Dir::new();

@@ -277,6 +277,7 @@ pub(super) fn convert(actions: Vec<Action>) -> Vec<wit_router::Action> {
                 task_id: r.task_id,
                 tool: r.tool,
                 arguments: r.arguments,
+                trace_context: r.trace_context,
             }),
             Action::StopTool(t) => wit_router::Action::StopTool(t),
             Action::Wait(w) => wit_router::Action::Wait(wit_router::Wait {

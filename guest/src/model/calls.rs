@@ -35,6 +35,9 @@ pub struct Run {
     pub tool: String,
     /// The arguments, a JSON object as text.
     pub arguments: String,
+    /// The W3C trace context of the request the run serves (see
+    /// [`trace_context`](crate::protocol::trace_context)).
+    pub trace_context: Vec<(String, String)>,
 }
 
 /// A question a running tool puts to the client.

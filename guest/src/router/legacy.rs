@@ -138,6 +138,7 @@ impl Router<'_> {
                 task_id: None,
                 tool: name.to_string(),
                 arguments: arguments.to_string(),
+                trace_context: protocol::trace_context(params),
             })]),
         }
     }

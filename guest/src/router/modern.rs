@@ -139,6 +139,7 @@ impl Router<'_> {
                     task_id: None,
                     tool: name.to_string(),
                     arguments: arguments.to_string(),
+                    trace_context: protocol::trace_context(params),
                 })])
             }
             // `params.task` means nothing in this era: the server decides.
@@ -158,6 +159,7 @@ impl Router<'_> {
                 task_id: None,
                 tool: name.to_string(),
                 arguments: arguments.to_string(),
+                trace_context: protocol::trace_context(params),
             })]),
         }
     }

@@ -209,6 +209,11 @@ impl Router<'_> {
             task_id: Some(task.id.clone()),
             tool: tool.to_string(),
             arguments: arguments.to_string(),
+            // Whichever host runs it, and however often: the call that created the task.
+            trace_context: serde_json::from_str::<Value>(&task.request)
+                .ok()
+                .and_then(|request| request.get("params").map(protocol::trace_context))
+                .unwrap_or_default(),
         })
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use super::runs::RunBinding;
 use super::watch::Subscription;
@@ -27,6 +28,12 @@ impl Hub {
         line: String,
         places: Option<Places>,
     ) {
+        let span = crate::traces::request(&line, peer.transport);
+        self.handle_line(peer, line, places).instrument(span).await
+    }
+
+    /// [`Hub::handle`], in the request's span.
+    async fn handle_line(self: Arc<Self>, peer: Arc<Peer>, line: String, places: Option<Places>) {
         let since = Instant::now();
         // Boxed: the call's future is large, and this one is moved whole when spawned.
         let call = Box::pin(self.guest.call(Call::Handle(line.clone()), self.ctx(&peer)));
@@ -48,6 +55,13 @@ impl Hub {
         handlers: &mut JoinSet<()>,
     ) {
         tracing::trace!(messages = lines.len(), "a batch");
+        if crate::traces::enabled() {
+            // Each request its own span: the lines go alone, as when a batch traps.
+            for (line, places) in lines.into_iter().zip(places) {
+                handlers.spawn(self.clone().handle(peer.clone(), line, places));
+            }
+            return;
+        }
         let since = Instant::now();
         let mut lines = lines;
         let mut places = places;
@@ -199,6 +213,7 @@ impl Hub {
             match action {
                 Action::Send(message) => {
                     crate::metrics::response(&message, since);
+                    crate::traces::responded(&message);
                     peer.outbox.send(message)
                 }
                 Action::SetSession(session) => *lock(&peer.session) = session,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::{Hub, Peer};
 use crate::bindings::exports::mcp::tasks::router::{Action, Run, ToolQuestion};
@@ -59,116 +60,123 @@ impl Hub {
         // One report or question of the run in the component at a time, in the tool's order:
         // each may replace the run's state, which the next must see.
         let turn = Arc::new(tokio::sync::Mutex::new(()));
-        self.tool_tasks.spawn(async move {
-            let (progress_tx, mut progress_rx) = reports::channel(reports::WAITING);
-            let (questions_tx, questions_rx) = mpsc::unbounded_channel();
-            // The run's parts share this task rather than each spawning its own: the tool; its
-            // reports, forwarded until its context is gone and the last one is in; and its
-            // questions, moot once it has returned.
-            let forward = async {
-                while let Some(reported) = progress_rx.recv().await {
-                    let _turn = turn.lock().await;
-                    let RunBinding { token, state, peer } = lock(&name).clone();
-                    if !lock(&conn.runs).contains_key(&token) {
-                        continue; // Stopped: its request or task has ended.
-                    }
-                    let call = match reported {
-                        Reported::Progress(report) => Call::Progress {
-                            token,
-                            run_state: state,
-                            report,
-                        },
-                        Reported::Log(entry) => Call::Log { token, entry },
-                    };
-                    if let Ok(actions) = conn.guest.call(call, conn.ctx(&peer)).await {
-                        conn.execute(actions, &peer);
-                    }
-                }
-            };
-            let asking = conn
-                .clone()
-                .forward_questions(name.clone(), turn.clone(), questions_rx);
-            let tool = async {
-                match conn.catalog.get(&run.tool) {
-                    Some(tool) => {
-                        let arguments = serde_json::from_str(&run.arguments).unwrap_or(Value::Null);
-                        let cx = ToolContext::new(
-                            run.task_id.clone(),
-                            progress_tx,
-                            questions_tx,
-                            cancel.clone(),
-                        );
-                        tool.call(arguments, cx).await
-                    }
-                    None => {
-                        drop((progress_tx, questions_tx));
-                        ToolOutcome::rpc_error(-32602, format!("Unknown tool: {}", run.tool))
-                    }
-                }
-            };
-            let returned = async {
-                tokio::pin!(tool, asking);
-                tokio::select! {
-                    biased;
-                    outcome = &mut tool => outcome,
-                    // No one can ask any more (every copy of the context is gone).
-                    () = &mut asking => tool.await,
-                }
-            };
-            let (outcome, ()) = tokio::join!(returned, forward);
-            let RunBinding { token, peer, .. } = lock(&name).clone();
-            lock(&conn.questions).retain(|(run, _), _| *run != token);
-            // The outcome is given to the component until it is stored: while the store is away
-            // the run stays listed as running, so the sweep renews its lease once the store is
-            // back rather than taking the run for lost, and the tool's result is not thrown away.
-            let mut wait = Duration::from_millis(100);
-            loop {
-                if !lock(&conn.runs).contains_key(&token) || cancel.is_cancelled() {
-                    lock(&conn.runs).remove(&token);
-                    return; // Stopped on the component's word: the outcome is not wanted.
-                }
-                let call = Call::Finished {
-                    token: token.clone(),
-                    outcome: outcome.outcome.clone(),
-                    message: outcome.message.clone(),
-                };
-                match conn.guest.call_noting_store(call, conn.ctx(&peer)).await {
-                    // Nothing started from it (a workflow's next step goes on the same token):
-                    // give it again.
-                    Ok((actions, true))
-                        if !actions.iter().any(|a| matches!(a, Action::RunTool(_))) =>
-                    {
-                        conn.execute(actions, &peer);
-                        tracing::warn!(
-                            %token,
-                            retry_in_ms = wait.as_millis() as u64,
-                            "a finished tool's outcome could not be stored"
-                        );
-                        tokio::select! {
-                            () = tokio::time::sleep(wait) => {}
-                            () = cancel.cancelled() => {}
+        let span = crate::traces::run(&run.tool, run.task_id.as_deref(), &run.trace_context);
+        let in_span = span.clone();
+        self.tool_tasks.spawn(
+            async move {
+                let (progress_tx, mut progress_rx) = reports::channel(reports::WAITING);
+                let (questions_tx, questions_rx) = mpsc::unbounded_channel();
+                // The run's parts share this task rather than each spawning its own: the tool; its
+                // reports, forwarded until its context is gone and the last one is in; and its
+                // questions, moot once it has returned.
+                let forward = async {
+                    while let Some(reported) = progress_rx.recv().await {
+                        let _turn = turn.lock().await;
+                        let RunBinding { token, state, peer } = lock(&name).clone();
+                        if !lock(&conn.runs).contains_key(&token) {
+                            continue; // Stopped: its request or task has ended.
                         }
-                        wait = (wait * 2).min(Duration::from_secs(5));
+                        let call = match reported {
+                            Reported::Progress(report) => Call::Progress {
+                                token,
+                                run_state: state,
+                                report,
+                            },
+                            Reported::Log(entry) => Call::Log { token, entry },
+                        };
+                        if let Ok(actions) = conn.guest.call(call, conn.ctx(&peer)).await {
+                            conn.execute(actions, &peer);
+                        }
                     }
-                    Ok((actions, _)) => {
-                        lock(&conn.runs).remove(&token);
-                        conn.execute_since(actions, &peer, Some(since));
-                        break;
+                };
+                let asking =
+                    conn.clone()
+                        .forward_questions(name.clone(), turn.clone(), questions_rx);
+                let tool = async {
+                    match conn.catalog.get(&run.tool) {
+                        Some(tool) => {
+                            let arguments =
+                                serde_json::from_str(&run.arguments).unwrap_or(Value::Null);
+                            let cx = ToolContext::new(
+                                run.task_id.clone(),
+                                progress_tx,
+                                questions_tx,
+                                cancel.clone(),
+                            );
+                            tool.call(arguments, cx).await
+                        }
+                        None => {
+                            drop((progress_tx, questions_tx));
+                            ToolOutcome::rpc_error(-32602, format!("Unknown tool: {}", run.tool))
+                        }
                     }
-                    Err(e) => {
+                };
+                let returned = async {
+                    tokio::pin!(tool, asking);
+                    tokio::select! {
+                        biased;
+                        outcome = &mut tool => outcome,
+                        // No one can ask any more (every copy of the context is gone).
+                        () = &mut asking => tool.await,
+                    }
+                };
+                let (outcome, ()) = tokio::join!(returned, forward);
+                crate::traces::run_ended(&in_span, &outcome.outcome);
+                let RunBinding { token, peer, .. } = lock(&name).clone();
+                lock(&conn.questions).retain(|(run, _), _| *run != token);
+                // The outcome is given to the component until it is stored: while the store is away
+                // the run stays listed as running, so the sweep renews its lease once the store is
+                // back rather than taking the run for lost, and the tool's result is not thrown away.
+                let mut wait = Duration::from_millis(100);
+                loop {
+                    if !lock(&conn.runs).contains_key(&token) || cancel.is_cancelled() {
                         lock(&conn.runs).remove(&token);
-                        tracing::error!("reporting a finished tool failed: {e}");
-                        break;
+                        return; // Stopped on the component's word: the outcome is not wanted.
+                    }
+                    let call = Call::Finished {
+                        token: token.clone(),
+                        outcome: outcome.outcome.clone(),
+                        message: outcome.message.clone(),
+                    };
+                    match conn.guest.call_noting_store(call, conn.ctx(&peer)).await {
+                        // Nothing started from it (a workflow's next step goes on the same token):
+                        // give it again.
+                        Ok((actions, true))
+                            if !actions.iter().any(|a| matches!(a, Action::RunTool(_))) =>
+                        {
+                            conn.execute(actions, &peer);
+                            tracing::warn!(
+                                %token,
+                                retry_in_ms = wait.as_millis() as u64,
+                                "a finished tool's outcome could not be stored"
+                            );
+                            tokio::select! {
+                                () = tokio::time::sleep(wait) => {}
+                                () = cancel.cancelled() => {}
+                            }
+                            wait = (wait * 2).min(Duration::from_secs(5));
+                        }
+                        Ok((actions, _)) => {
+                            lock(&conn.runs).remove(&token);
+                            conn.execute_since(actions, &peer, Some(since));
+                            break;
+                        }
+                        Err(e) => {
+                            lock(&conn.runs).remove(&token);
+                            tracing::error!("reporting a finished tool failed: {e}");
+                            break;
+                        }
                     }
                 }
+                // Room for one more run: where tasks may be waiting for a host, claim at once
+                // rather than at the next tick, so a busy worker never idles between sweeps.
+                if conn.backlog.load(Ordering::Relaxed) {
+                    conn.sweep_soon.notify_one();
+                }
+                drop(in_flight);
             }
-            // Room for one more run: where tasks may be waiting for a host, claim at once
-            // rather than at the next tick, so a busy worker never idles between sweeps.
-            if conn.backlog.load(Ordering::Relaxed) {
-                conn.sweep_soon.notify_one();
-            }
-            drop(in_flight);
-        });
+            .instrument(span),
+        );
     }
 
     /// Pass what a run's tool sends to the component, in order: its questions, a batch at a time

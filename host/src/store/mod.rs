@@ -4,7 +4,6 @@
 mod batch;
 mod cursor;
 mod memory;
-mod metered;
 mod postgres;
 mod row;
 mod sessions;
@@ -14,7 +13,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use memory::MemoryStore;
-pub(crate) use metered::Metered;
 pub use postgres::PostgresStore;
 pub(crate) use row::{history_event_name, status_name};
 pub use sessions::{Relayed, SessionRecord, SessionStore};

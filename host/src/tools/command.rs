@@ -203,6 +203,10 @@ impl Tool for CommandTool {
         if let Some(cwd) = &self.cwd {
             command.current_dir(cwd);
         }
+        // The run's trace goes on in the program, if it traces (OpenTelemetry's environment
+        // carrier); when traces are off the variables are not set, nor the inherited ones
+        // touched.
+        command.envs(crate::traces::environment());
         let questions_pipe = match self.questions.then(pipe).transpose() {
             Ok(pipe) => pipe,
             Err(e) => return ToolOutcome::tool_error(format!("cannot make a pipe: {e}")),

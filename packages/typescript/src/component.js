@@ -27,7 +27,7 @@ export async function instantiate(store, server) {
   } catch (e) {
     throw new Error(`mcp-tasks: the transpiled component is missing (${e.message}); run \`npm run build\``);
   }
-  const version = "0.8.0";
+  const version = "0.9.0";
   const wasi = "0.2.6";
   const imports = {
     [`mcp:tasks/store@${version}`]: store,

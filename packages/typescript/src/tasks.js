@@ -52,7 +52,7 @@ export class Tasks {
   constructor(options) {
     this.#options = {
       name: "mcp-tasks",
-      version: "0.8.0",
+      version: "0.9.0",
       owner: "default",
       defaultTtlMs: 3_600_000,
       maxTtlMs: 86_400_000,

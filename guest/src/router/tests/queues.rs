@@ -95,3 +95,43 @@ fn a_waiting_task_whose_tool_this_host_lacks_fails_saying_why() {
         )
     );
 }
+
+#[test]
+fn a_run_carries_the_trace_context_of_the_call_it_serves_to_whichever_host_claims_it() {
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let h = Harness::new();
+    let traced = |extra: Value| {
+        let mut params = json!({
+            "name": "echo",
+            "_meta": { "traceparent": PARENT, "tracestate": "vendor=1", "progressToken": 7 },
+        });
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        params
+    };
+    let expected = vec![
+        ("traceparent".to_string(), PARENT.to_string()),
+        ("tracestate".to_string(), "vendor=1".to_string()),
+    ];
+    // A plain call's run, and a task's started at once: the request's own keys, no others.
+    let plain = run_of(&h.request("tools/call", traced(json!({}))));
+    assert_eq!(plain.trace_context, expected);
+    let local = run_of(&h.request("tools/call", traced(json!({ "task": {} }))));
+    assert_eq!(local.trace_context, expected);
+    // A queued task's, claimed by a worker's sweep: read back from the stored request.
+    h.server.queue.set(true);
+    let queued = h.request("tools/call", traced(json!({ "task": {} })));
+    h.server.queue.set(false);
+    assert!(!queued.iter().any(|a| matches!(a, Action::RunTool(_))));
+    *h.executor.borrow_mut() = "worker-1".into();
+    let claimed = run_of(&h.sweep(&[&plain.token, &local.token]));
+    assert_eq!(claimed.trace_context, expected);
+    // No context, or one that is not text: none.
+    let bare = run_of(&h.request(
+        "tools/call",
+        json!({ "name": "echo", "_meta": { "traceparent": 7 } }),
+    ));
+    assert!(bare.trace_context.is_empty());
+}

@@ -19,7 +19,7 @@ from wasmtime import Engine, Store, WasiConfig
 from wasmtime.component import Component as WasmComponent
 from wasmtime.component import Linker, Record, Variant
 
-PACKAGE = "mcp:tasks/{}@0.8.0"
+PACKAGE = "mcp:tasks/{}@0.9.0"
 
 
 def record(**fields: Any) -> Record:

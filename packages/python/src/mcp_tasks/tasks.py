@@ -60,7 +60,7 @@ class Tasks:
         *,
         owner: str | Callable[[Any], str] = "default",
         name: str = "mcp-tasks",
-        version: str = "0.8.0",
+        version: str = "0.9.0",
         instructions: Optional[str] = None,
         default_ttl_ms: Optional[int] = 3_600_000,
         max_ttl_ms: Optional[int] = 86_400_000,
