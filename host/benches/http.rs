@@ -4,8 +4,9 @@
 //! same run, against the TypeScript SDK's own Streamable HTTP server with its in-memory task store
 //! (`interop/typescript/bench-server.mjs`, 1.32.x, sessions, JSON responses).
 //!
-//! The binary runs twice, with its `/metrics` (the default) and with `--no-metrics`, so the run
-//! shows what counting costs.
+//! The binary runs three times: with its `/metrics` (the default), with `--no-metrics`, and with
+//! `--no-metrics` and traces exported over OTLP to a receiver in this process that takes and
+//! drops them; so the run shows what counting costs, and what tracing every request costs.
 //!
 //! `cargo bench -p mcp-tasks --bench http`. Each figure is the median of the rounds; rounds of
 //! the servers alternate, so that the machine's noise falls on all of them alike.
@@ -241,6 +242,25 @@ fn start_mcp_tasks(dir: &Path, extra: &[&str]) -> (Running, String) {
     (Running(child), format!("http://{addr}/mcp"))
 }
 
+/// An OTLP/HTTP receiver that answers every export with 200 and keeps nothing; its base URL.
+fn start_otlp_sink() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let app = axum::Router::new().route("/v1/traces", axum::routing::post(|| async { "" }));
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    url
+}
+
 fn start_typescript_sdk() -> Option<(Running, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = root.join("interop/typescript");
@@ -275,6 +295,9 @@ fn main() {
     let (_ours, url) = start_mcp_tasks(&dir, &[]);
     // The same server without metrics, for what counting costs.
     let (_plain, plain_url) = start_mcp_tasks(&dir, &["--no-metrics"]);
+    // And without metrics, tracing every request.
+    let sink = start_otlp_sink();
+    let (_traced, traced_url) = start_mcp_tasks(&dir, &["--no-metrics", "--otlp-endpoint", &sink]);
     let baseline = start_typescript_sdk();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -298,6 +321,14 @@ fn main() {
         }
         targets.push(("mcp-tasks --no-metrics, 2025-11-25 sessions", legacy));
         targets.push(("mcp-tasks --no-metrics, 2026-07-28 stateless", modern));
+        let mut legacy = Vec::new();
+        let mut modern = Vec::new();
+        for _ in 0..CLIENTS {
+            legacy.push(Arc::new(Poller::legacy(&traced_url).await));
+            modern.push(Arc::new(Poller::modern(&traced_url).await));
+        }
+        targets.push(("mcp-tasks --no-metrics, traced, 2025-11-25", legacy));
+        targets.push(("mcp-tasks --no-metrics, traced, 2026-07-28", modern));
         if let Some((_, ts_url)) = &baseline {
             let mut ts = Vec::new();
             for _ in 0..CLIENTS {
@@ -316,7 +347,7 @@ fn main() {
             ROUND.as_secs()
         );
         let medians: Vec<f64> = rates.into_iter().map(median).collect();
-        let baseline = (targets.len() == 5).then(|| medians[4]);
+        let baseline = (targets.len() == 7).then(|| medians[6]);
         for ((name, _), rate) in targets.iter().zip(&medians) {
             match baseline {
                 Some(b) => println!("  {name:<46} {rate:>9.0}/s  ({:.2}× the TypeScript SDK)", rate / b),
@@ -327,6 +358,11 @@ fn main() {
             "  metrics on / off: 2025-11-25 {:.3}, 2026-07-28 {:.3}",
             medians[0] / medians[2],
             medians[1] / medians[3]
+        );
+        println!(
+            "  traced / not: 2025-11-25 {:.3}, 2026-07-28 {:.3}",
+            medians[4] / medians[2],
+            medians[5] / medians[3]
         );
     });
     drop(baseline);

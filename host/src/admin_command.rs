@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use mcp_tasks::admin::{self, Admin, Filter, view};
+use mcp_tasks::transport::http::{Gate, HttpOptions};
 use mcp_tasks::types::Status;
 use mcp_tasks::{ComponentSource, Guest, ToolsFile};
 use serde_json::json;
@@ -24,10 +25,21 @@ pub struct AdminArgs {
     /// The servers' tools file, for their settings (the poll interval of a retried task).
     #[arg(long, value_name = "FILE")]
     tools: Option<PathBuf>,
-    /// Serve the live dashboard (and its /metrics) on this loopback address instead of running
-    /// a command, until SIGINT or SIGTERM.
+    /// Serve the live dashboard (and its /metrics) on this address instead of running a
+    /// command, until SIGINT or SIGTERM. A non-loopback address needs --auth-tokens or
+    /// --jwt-issuer.
     #[arg(long, value_name = "IP:PORT", conflicts_with = "command")]
     http: Option<std::net::SocketAddr>,
+    /// With --auth-tokens or --jwt-issuer: an owner who may use the dashboard (its API,
+    /// events and /metrics); changes are made in its name. Repeatable.
+    #[arg(long, value_name = "OWNER", requires = "http")]
+    admin_owner: Vec<String>,
+    /// The dashboard's URL as browsers reach it (behind a proxy, say); it names the protected
+    /// resource, and is the default JWT audience [default: http://IP:PORT/].
+    #[arg(long, value_name = "URL", requires = "http")]
+    public_url: Option<String>,
+    #[command(flatten)]
+    access: crate::access::AccessArgs,
     #[command(subcommand)]
     command: Option<AdminCommand>,
 }
@@ -158,10 +170,11 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
     let command = match (args.command, args.http) {
         (Some(command), None) => Some(command),
         (None, Some(addr)) => {
+            args.access.check(addr)?;
             anyhow::ensure!(
-                addr.ip().is_loopback(),
-                "the dashboard serves loopback addresses only (127.0.0.1, [::1]); reach it \
-                 from elsewhere through an SSH tunnel"
+                !args.access.authenticates() || !args.admin_owner.is_empty(),
+                "the dashboard with authenticated callers needs --admin-owner OWNER: who may \
+                 operate"
             );
             mcp_tasks::metrics::enable()?;
             None
@@ -183,19 +196,45 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
         let admin = Admin::new(Arc::new(guest), &operator);
         match (command, args.http) {
             (Some(c), _) => run_command(&admin, c, now).await,
-            (None, Some(addr)) => dashboard(admin, addr).await,
+            (None, Some(addr)) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr}"))?;
+                let addr = listener.local_addr()?;
+                let public_url = args.public_url.unwrap_or_else(|| format!("http://{addr}/"));
+                let options = HttpOptions {
+                    admins: Some(args.admin_owner),
+                    ..args.access.options(public_url.clone())
+                };
+                // Without authentication every caller acts as the operator --as names.
+                let gate = Gate::new(&options, addr, public_url, operator).await?;
+                dashboard(admin, listener, Arc::new(gate)).await
+            }
             (None, None) => Ok(()),
         }
     })
 }
 
-/// Serve the dashboard on `addr` until SIGINT or SIGTERM.
-async fn dashboard(admin: Admin, addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    tracing::info!(addr = %listener.local_addr()?, "serving the dashboard");
-    let app = mcp_tasks::admin::dashboard::router(Arc::new(admin));
+/// Serve the dashboard on `listener` behind `gate` until SIGINT or SIGTERM.
+async fn dashboard(
+    admin: Admin,
+    listener: tokio::net::TcpListener,
+    gate: Arc<Gate>,
+) -> anyhow::Result<()> {
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        authentication = if gate.authenticates() { "bearer tokens" } else { "none" },
+        "serving the dashboard"
+    );
+    // A JWKS fetched from a URL is fetched again as it ages (the gate knows when).
+    let keys = gate.clone();
+    let _refresh = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            keys.refresh().await;
+        }
+    }));
+    let app = mcp_tasks::admin::dashboard::router(Arc::new(admin), gate);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let mut term =

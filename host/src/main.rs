@@ -1,6 +1,7 @@
 //! The `mcp-tasks` binary: serve MCP Tasks over stdio or Streamable HTTP, or print what it
 //! embeds.
 
+mod access;
 mod admin_command;
 mod logging;
 
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use mcp_tasks::transport::Limits;
-use mcp_tasks::transport::http::{self, HttpOptions, JwksSource, JwtConfig};
+use mcp_tasks::transport::http::{self, HttpOptions};
 use mcp_tasks::{
     CompileCache, ComponentSource, EMBEDDED_COMPONENT, EMBEDDED_MACHINE_COMPONENT, Server,
     ToolsFile, WIT,
@@ -97,7 +98,7 @@ enum Command {
     /// See and steer every task of a shared store, whoever owns it: list with filters, show
     /// one whole (history included), cancel, retry, purge, and the queues. Changes go through
     /// the task rules and are kept in each task's history.
-    Admin(admin_command::AdminArgs),
+    Admin(Box<admin_command::AdminArgs>),
     /// Print the hex SHA-256 of a bearer token (read from stdin), as a tokens file lists it.
     TokenHash,
     /// Print the WIT package mcp:tasks@0.9.0 that the component implements.
@@ -140,28 +141,8 @@ struct HttpArgs {
     /// An owner who may use the dashboard of --admin when callers authenticate. Repeatable.
     #[arg(long, value_name = "OWNER", requires = "admin")]
     admin_owner: Vec<String>,
-    /// Also accept requests whose Origin header is this (e.g. https://app.example.com); loopback
-    /// origins are always accepted. Repeatable.
-    #[arg(long, value_name = "ORIGIN", requires = "http")]
-    allow_origin: Vec<String>,
-    /// Also accept this Host header while bound to loopback (loopback names always are).
-    /// Repeatable.
-    #[arg(long, value_name = "HOST", requires = "http")]
-    allow_host: Vec<String>,
-    /// Authenticate callers by bearer token: a TOML file whose [tokens] table maps each token's
-    /// hex SHA-256 (see `mcp-tasks token-hash`) to its owner.
-    #[arg(long, value_name = "FILE", requires = "http")]
-    auth_tokens: Option<PathBuf>,
-    /// Authenticate callers by JWTs from this issuer (the `iss` they must carry); the owner is
-    /// the token's `sub`, else its `client_id`.
-    #[arg(long, value_name = "URL", requires_all = ["http", "jwks"])]
-    jwt_issuer: Option<String>,
-    /// The `aud` JWTs must carry [default: the public URL].
-    #[arg(long, value_name = "AUDIENCE", requires = "jwt_issuer")]
-    jwt_audience: Option<String>,
-    /// The issuer's signing keys: a JWKS file, or an http(s) URL fetched at start and refreshed.
-    #[arg(long, value_name = "FILE|URL", requires = "jwt_issuer")]
-    jwks: Option<String>,
+    #[command(flatten)]
+    access: access::AccessArgs,
     /// The largest message, in bytes: an HTTP request body (413 beyond), a line on stdio
     /// (answered with -32600 and dropped) [default: 4194304, or the tools file's max_body].
     #[arg(long, value_name = "BYTES", value_parser = at_least_one())]
@@ -198,22 +179,16 @@ struct HttpArgs {
 impl HttpArgs {
     /// What can be refused before anything starts.
     fn check(&self, addr: SocketAddr) -> anyhow::Result<()> {
-        let authenticates = self.auth_tokens.is_some() || self.jwt_issuer.is_some();
         anyhow::ensure!(
             self.path.starts_with('/'),
             "--path must start with '/' (got {})",
             self.path
         );
         anyhow::ensure!(
-            !self.admin || !authenticates || !self.admin_owner.is_empty(),
+            !self.admin || !self.access.authenticates() || !self.admin_owner.is_empty(),
             "--admin with authenticated callers needs --admin-owner OWNER: who may operate"
         );
-        anyhow::ensure!(
-            addr.ip().is_loopback() || authenticates,
-            "--http {addr} is not a loopback address: anyone who reaches it could use this \
-             server, so give --auth-tokens or --jwt-issuer (or bind 127.0.0.1)"
-        );
-        Ok(())
+        self.access.check(addr)
     }
 
     /// The server's options, for the address it is bound to.
@@ -224,20 +199,9 @@ impl HttpArgs {
             .unwrap_or_else(|| format!("http://{addr}{}", self.path));
         HttpOptions {
             path: self.path.clone(),
-            public_url: Some(public_url.clone()),
-            allowed_origins: self.allow_origin.clone(),
-            allowed_hosts: self.allow_host.clone(),
-            tokens_file: self.auth_tokens.clone(),
-            jwt: match (&self.jwt_issuer, &self.jwks) {
-                (Some(issuer), Some(jwks)) => Some(JwtConfig {
-                    issuer: issuer.clone(),
-                    audience: self.jwt_audience.clone().unwrap_or(public_url),
-                    jwks: JwksSource::parse(jwks),
-                }),
-                _ => None,
-            },
             limits,
             admins: self.admin.then(|| self.admin_owner.clone()),
+            ..self.access.options(public_url)
         }
     }
 
@@ -325,7 +289,7 @@ fn main() -> ExitCode {
             if args.serves() {
                 logging::init(logging::LogFormat::Text);
             }
-            exit(admin_command::run(args))
+            exit(admin_command::run(*args))
         }
         Command::TokenHash => {
             let mut token = String::new();
@@ -397,7 +361,7 @@ fn serve(
     }
     if http.http.is_some() && owner.is_some() {
         anyhow::ensure!(
-            http.auth_tokens.is_none() && http.jwt_issuer.is_none(),
+            !http.access.authenticates(),
             "--owner names the one owner of an unauthenticated server; with --auth-tokens or \
              --jwt-issuer, each caller owns its tasks"
         );

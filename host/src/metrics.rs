@@ -34,6 +34,9 @@ const BUCKETS: &[f64] = &[
     60.0,
 ];
 
+/// How often histograms' samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The tools whose queue gauges the last scrape set.
@@ -55,6 +58,18 @@ pub fn enable() -> Result<PrometheusHandle, MetricsError> {
         .build_recorder();
     let handle = recorder.handle();
     ::metrics::set_global_recorder(recorder).map_err(|e| MetricsError(e.to_string()))?;
+    // A histogram keeps each sample until upkeep folds them into its buckets: without it,
+    // memory grows with every request between two scrapes (or forever, with no scraper).
+    let upkeep = handle.clone();
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                upkeep.run_upkeep();
+            }
+        })
+        .map_err(|e| MetricsError(e.to_string()))?;
     let _ = HANDLE.set(handle.clone());
     Ok(HANDLE.get().cloned().unwrap_or(handle))
 }

@@ -189,6 +189,11 @@ impl Drop for Browser {
 
 /// `mcp-tasks admin --http 127.0.0.1:0 --store STORE`, and its address.
 fn dashboard(store: &str) -> (Killed, String) {
+    dashboard_with(store, &[])
+}
+
+/// [`dashboard`], with these arguments too.
+fn dashboard_with(store: &str, extra: &[&str]) -> (Killed, String) {
     let mut child = Command::new(binary())
         .args([
             "admin",
@@ -199,6 +204,7 @@ fn dashboard(store: &str) -> (Killed, String) {
             "--http",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -340,17 +346,12 @@ fn the_dashboard_shows_and_steers_tasks_live_in_a_real_browser() {
 }
 
 /// `GET`/`POST` a path of `server` with a bearer token: the status and the JSON body.
-fn api(
-    server: &mcp_tasks_e2e::http::HttpServer,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-) -> (u16, Value) {
+fn api(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let url = format!("http://{}{path}", server.addr());
+    let url = format!("http://{addr}{path}");
     let bearer = token.map(|t| format!("Bearer {t}"));
     let mut response = match (method, &bearer) {
         ("POST", Some(b)) => agent.post(&url).header("authorization", b).send_empty(),
@@ -399,16 +400,27 @@ fn serve_mounts_the_dashboard_for_its_operators_only_on_a_memory_store() {
         .to_string();
 
     // No token: 401; bob is no operator: 403; alice sees every owner's tasks.
-    assert_eq!(api(&server, "GET", "/admin/api/summary", None).0, 401);
+    assert_eq!(api(server.addr(), "GET", "/admin/api/summary", None).0, 401);
     assert_eq!(
-        api(&server, "GET", "/admin/api/summary", Some("bob-token")).0,
+        api(
+            server.addr(),
+            "GET",
+            "/admin/api/summary",
+            Some("bob-token")
+        )
+        .0,
         403
     );
-    let (status, summary) = api(&server, "GET", "/admin/api/summary", Some("alice-token"));
+    let (status, summary) = api(
+        server.addr(),
+        "GET",
+        "/admin/api/summary",
+        Some("alice-token"),
+    );
     assert_eq!(status, 200, "{summary}");
     assert_eq!(summary["byStatus"]["working"], 1);
     let (_, listed) = api(
-        &server,
+        server.addr(),
         "GET",
         "/admin/api/tasks?owner=bob",
         Some("alice-token"),
@@ -416,17 +428,17 @@ fn serve_mounts_the_dashboard_for_its_operators_only_on_a_memory_store() {
     assert_eq!(listed["tasks"][0]["id"], id.as_str());
     // The page loads without a token (it asks for one when the API wants it), and its address
     // without the slash leads to it.
-    let (status, page) = api(&server, "GET", "/admin/", None);
+    let (status, page) = api(server.addr(), "GET", "/admin/", None);
     assert_eq!(status, 200);
     assert!(
         page.as_str()
             .is_some_and(|p| p.contains("<title>mcp-tasks</title>"))
     );
-    assert_eq!(api(&server, "GET", "/admin", None).0, 200);
+    assert_eq!(api(server.addr(), "GET", "/admin", None).0, 200);
 
     // Alice cancels bob's task; the history says so; bob sees it cancelled.
     let (status, cancelled) = api(
-        &server,
+        server.addr(),
         "POST",
         &format!("/admin/api/tasks/{id}/cancel"),
         Some("alice-token"),
@@ -449,10 +461,101 @@ fn serve_mounts_the_dashboard_for_its_operators_only_on_a_memory_store() {
         "The task was cancelled by admin:alice."
     );
     let (status, again) = api(
-        &server,
+        server.addr(),
         "POST",
         &format!("/admin/api/tasks/{id}/cancel"),
         Some("alice-token"),
     );
     assert_eq!(status, 409, "{again}");
+}
+
+#[test]
+fn the_standalone_dashboard_admits_the_operators_the_servers_tokens_name() {
+    let dir = tempdir::Dir::new();
+    let tokens = mcp_tasks_e2e::http::tokens_file(dir.path());
+    let store = format!("file:{}", dir.path().join("tasks.db").display());
+    // Bob's task, running on a server that shares the file.
+    let mut server = Server::start(TOOLS, &["--owner", "bob", "--store", &store]);
+    server.initialize();
+    let id = server.create_task("hang", json!({}));
+    let (_dashboard, addr) = dashboard_with(
+        &store,
+        &[
+            "--auth-tokens",
+            tokens.to_str().unwrap(),
+            "--admin-owner",
+            "alice",
+        ],
+    );
+
+    // The API and the metrics want a token, and an operator's: 401, 403, 200.
+    assert_eq!(api(&addr, "GET", "/api/summary", None).0, 401);
+    assert_eq!(api(&addr, "GET", "/api/summary", Some("bob-token")).0, 403);
+    assert_eq!(api(&addr, "GET", "/api/summary", Some("wrong")).0, 401);
+    let (status, summary) = api(&addr, "GET", "/api/summary", Some("alice-token"));
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["byStatus"]["working"], 1);
+    assert_eq!(api(&addr, "GET", "/metrics", None).0, 401);
+    let (status, metrics) = api(&addr, "GET", "/metrics", Some("alice-token"));
+    assert_eq!(status, 200);
+    assert!(
+        metrics
+            .as_str()
+            .is_some_and(|m| m.contains("mcp_tasks_queue_running"))
+    );
+    // The page holds nothing of the store's: it loads without one, and asks for it.
+    assert_eq!(api(&addr, "GET", "/", None).0, 200);
+
+    // Alice's cancel is made, and kept in the history, in her name (not the --as operator's).
+    let (status, cancelled) = api(
+        &addr,
+        "POST",
+        &format!("/api/tasks/{id}/cancel"),
+        Some("alice-token"),
+    );
+    assert_eq!(status, 200, "{cancelled}");
+    let last = cancelled["task"]["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["by"], "admin:alice");
+    let task = server.poll_task(&id, "cancelled", |t| t["status"] == "cancelled");
+    assert_eq!(
+        task["statusMessage"],
+        "The task was cancelled by admin:alice."
+    );
+}
+
+#[test]
+fn the_standalone_dashboard_refuses_to_serve_others_without_tokens_and_operators() {
+    let dir = tempdir::Dir::new();
+    let tokens = mcp_tasks_e2e::http::tokens_file(dir.path());
+    let store = format!("file:{}", dir.path().join("tasks.db").display());
+    let refused = |extra: &[&str]| {
+        let out = Command::new(binary())
+            .args(["admin", "--store", &store])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    assert_eq!(
+        refused(&["--http", "0.0.0.0:0"]).trim(),
+        "mcp-tasks: error: --http 0.0.0.0:0 is not a loopback address: anyone who reaches it \
+         could use this server, so give --auth-tokens or --jwt-issuer (or bind 127.0.0.1)"
+    );
+    assert_eq!(
+        refused(&[
+            "--http",
+            "127.0.0.1:0",
+            "--auth-tokens",
+            tokens.to_str().unwrap()
+        ])
+        .trim(),
+        "mcp-tasks: error: the dashboard with authenticated callers needs --admin-owner OWNER: \
+         who may operate"
+    );
 }

@@ -3,17 +3,19 @@
 //! any task changed. `mcp-tasks admin --http IP:PORT` serves it ([`router`]), and `serve --http
 //! --admin` beside its MCP endpoint at `/admin/` ([`routes`], behind the endpoint's own checks).
 //!
-//! Access on its own server: it binds loopback only, and refuses a `Host` that is not a loopback
-//! name and an `Origin` that is not a loopback origin (DNS rebinding), as `serve --http` does.
+//! Access, on its own server as beside an endpoint: a [`Gate`] checks `Origin` and `Host` (DNS
+//! rebinding) on every request, and lets the API, its event stream and `/metrics` through for
+//! operators only: with bearer tokens or JWTs, the owners it names; without, any caller (the
+//! server then binds loopback only).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,6 +24,7 @@ use serde_json::json;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::{Admin, AdminFailure, Filter, parse_age, parse_status, summary, view};
+use crate::transport::http::{self, Gate};
 use crate::types::Status;
 use crate::util::now_ms;
 
@@ -33,16 +36,25 @@ const STYLE: &str = include_str!("dashboard/app.css");
 const LOOK_EVERY: Duration = Duration::from_millis(500);
 
 /// The dashboard on its own server (`admin --http`): its routes at the root, with `/metrics`
-/// when metrics are on, for loopback hosts and origins only.
-pub fn router(admin: Arc<Admin>) -> Router {
+/// when metrics are on, behind `gate` (the page for this site, the rest for operators), and the
+/// protected resource metadata when callers authenticate.
+pub fn router(admin: Arc<Admin>, gate: Arc<Gate>) -> Router {
     let (page, api) = routes("", admin.clone());
-    let router = page.merge(api);
-    let router = if crate::metrics::enabled() {
-        router.route("/metrics", get(metrics).with_state(admin))
+    let api = if crate::metrics::enabled() {
+        api.route("/metrics", get(metrics).with_state(admin))
     } else {
-        router
+        api
     };
-    router.layer(middleware::from_fn(loopback_only))
+    let api = api.layer(middleware::from_fn_with_state(
+        gate.clone(),
+        http::operators_only,
+    ));
+    let metadata = Router::new()
+        .route("/.well-known/oauth-protected-resource", get(http::metadata))
+        .with_state(gate.clone());
+    page.merge(api)
+        .merge(metadata)
+        .layer(middleware::from_fn_with_state(gate, http::same_site))
 }
 
 /// Who uses the dashboard, where a server that authenticates callers tells: changes are made in
@@ -112,38 +124,6 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         body,
     )
         .into_response()
-}
-
-/// Refuse what a DNS-rebinding page would send: a non-loopback `Host` or `Origin`.
-async fn loopback_only(request: Request, next: Next) -> Response {
-    let loopback = |host: &str| {
-        let name = host
-            .rsplit_once(':')
-            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
-            .map_or(host, |(name, _)| name);
-        matches!(name, "127.0.0.1" | "localhost" | "[::1]")
-    };
-    let headers = request.headers();
-    let host_ok = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .is_some_and(loopback);
-    let origin_ok = headers
-        .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
-        .is_none_or(|o| {
-            o.strip_prefix("http://")
-                .or_else(|| o.strip_prefix("https://"))
-                .is_some_and(loopback)
-        });
-    if !host_ok || !origin_ok {
-        return (
-            StatusCode::FORBIDDEN,
-            "the dashboard answers loopback hosts and origins only",
-        )
-            .into_response();
-    }
-    next.run(request).await
 }
 
 /// A failure as JSON: 404 for an unknown task, 409 for a change the rules refuse, 400 for bad

@@ -1,7 +1,9 @@
 //! Who may call: `Origin` and `Host` checked against DNS rebinding, bearer tokens or JWTs
-//! authenticated, and the protected resource metadata (RFC 9728) that tells clients where to get
-//! a token.
+//! authenticated, operators told from other owners, and the protected resource metadata (RFC
+//! 9728) that tells clients where to get a token. One [`Gate`] guards an MCP endpoint, the
+//! dashboard beside it, and the dashboard on its own (`mcp-tasks admin --http`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -9,21 +11,91 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{AuthError, Http, Refused, refusal};
+use super::auth::Authenticator;
+use super::{AuthError, HttpError, HttpOptions, Refused, refusal};
 
-impl Http {
+/// The checks every request to a server passes: the same for its MCP endpoint, its `/metrics`
+/// and its dashboard.
+pub struct Gate {
+    auth: Authenticator,
+    allowed_origins: Vec<String>,
+    allowed_hosts: Vec<String>,
+    /// Bound to loopback: the `Host` header must name loopback too (DNS rebinding).
+    loopback: bool,
+    /// The public URL of the protected resource, and of its metadata.
+    resource: String,
+    metadata_url: String,
+    /// The owners who may operate (the dashboard), when callers authenticate.
+    operators: Vec<String>,
+}
+
+impl Gate {
+    /// The checks `options` ask for, of a server bound to `addr` whose resource is at
+    /// `resource`; without authentication every caller is `owner`. Reads the tokens file and
+    /// fetches the JWKS now: a bad one fails here.
+    pub async fn new(
+        options: &HttpOptions,
+        addr: SocketAddr,
+        resource: String,
+        owner: String,
+    ) -> Result<Gate, HttpError> {
+        let auth = if options.authenticates() {
+            Authenticator::new(options.tokens_file.as_deref(), options.jwt.clone()).await?
+        } else {
+            Authenticator::anonymous(owner)
+        };
+        Ok(Gate {
+            auth,
+            allowed_origins: options.allowed_origins.clone(),
+            allowed_hosts: options.allowed_hosts.clone(),
+            loopback: addr.ip().is_loopback(),
+            metadata_url: metadata_url(&resource),
+            resource,
+            operators: options.admins.clone().unwrap_or_default(),
+        })
+    }
+
+    /// Whether callers must present a token.
+    pub fn authenticates(&self) -> bool {
+        self.auth.required()
+    }
+
+    /// Fetch the JWKS again if it is due (see the authenticator).
+    pub async fn refresh(&self) {
+        self.auth.refresh().await;
+    }
+
     /// Who calls: the owner of a request that passed the DNS-rebinding checks and
     /// authentication.
-    pub(super) async fn caller(&self, headers: &HeaderMap) -> Result<String, Refused> {
+    pub(crate) async fn caller(&self, headers: &HeaderMap) -> Result<String, Refused> {
         self.check_origin(headers)?;
         self.authenticate(headers).await
+    }
+
+    /// Who operates: a caller that is an operator (any admitted caller when callers do not
+    /// authenticate: there is then one owner, and the server is on loopback); else the 401 or
+    /// 403 that says why not.
+    pub(crate) async fn operator(&self, headers: &HeaderMap) -> Result<String, Refused> {
+        let owner = self.caller(headers).await?;
+        if self.auth.required() && !self.operators.contains(&owner) {
+            return Err(Box::new(
+                (
+                    StatusCode::FORBIDDEN,
+                    axum::Json(
+                        json!({ "error": format!("{owner} is not an operator (--admin-owner)") }),
+                    ),
+                )
+                    .into_response(),
+            ));
+        }
+        Ok(owner)
     }
 
     /// `Origin` and (bound to loopback) `Host` must be this server's, against DNS rebinding.
     fn check_origin(&self, headers: &HeaderMap) -> Result<(), Refused> {
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or("");
-            let allowed = self.options.allowed_origins.iter().any(|o| o == origin)
+            let allowed = self.allowed_origins.iter().any(|o| o == origin)
                 || origin
                     .split_once("://")
                     .filter(|(scheme, _)| *scheme == "http" || *scheme == "https")
@@ -39,7 +111,6 @@ impl Http {
                 .unwrap_or("");
             let allowed = is_loopback_host(host)
                 || self
-                    .options
                     .allowed_hosts
                     .iter()
                     .any(|h| h == host || h == strip_port(host));
@@ -81,20 +152,71 @@ impl Http {
     }
 }
 
-/// The OAuth 2.0 protected resource metadata (RFC 9728) clients discover the issuer from.
-pub(super) async fn metadata(State(http): State<Arc<Http>>) -> Response {
-    if !http.auth.required() {
+/// The OAuth 2.0 protected resource metadata (RFC 9728) clients discover the issuer from; 404
+/// when callers do not authenticate.
+pub(crate) async fn metadata(State(gate): State<Arc<Gate>>) -> Response {
+    if !gate.auth.required() {
         return StatusCode::NOT_FOUND.into_response();
     }
     let mut body = json!({
-        "resource": http.resource,
+        "resource": gate.resource,
         "bearer_methods_supported": ["header"],
         "resource_name": "mcp-tasks",
     });
-    if let Some(issuer) = http.auth.issuer() {
+    if let Some(issuer) = gate.auth.issuer() {
         body["authorization_servers"] = json!([issuer]);
     }
     axum::Json(body).into_response()
+}
+
+/// Middleware: requests from this site only (the `Origin` and `Host` checks), with or without
+/// a token: what a page's own assets need.
+pub(crate) async fn same_site(
+    State(gate): State<Arc<Gate>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match gate.check_origin(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => *refused,
+    }
+}
+
+/// Middleware: an operator (see [`Gate::operator`]), whose owner goes with the request as its
+/// [`crate::admin::dashboard::Operator`] (changes are made in its name).
+pub(crate) async fn operators_only(
+    State(gate): State<Arc<Gate>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match gate.operator(request.headers()).await {
+        Ok(owner) => {
+            request
+                .extensions_mut()
+                .insert(crate::admin::dashboard::Operator(owner));
+            next.run(request).await
+        }
+        Err(refused) => *refused,
+    }
+}
+
+/// GET /metrics: the Prometheus text (see [`crate::metrics`]) of `store`, for the callers `gate`
+/// admits (an MCP endpoint's: the callers it admits; the dashboard's: its operators).
+pub(crate) async fn metrics_for(
+    gate: &Gate,
+    operators_only: bool,
+    headers: &HeaderMap,
+    store: &dyn crate::TaskStore,
+) -> Response {
+    let admitted = if operators_only {
+        gate.operator(headers).await
+    } else {
+        gate.caller(headers).await
+    };
+    match admitted {
+        Ok(_) => crate::metrics::answer(store).await,
+        Err(refused) => *refused,
+    }
 }
 
 /// 403 for a header (`Origin`, `Host`) that names another site.
@@ -130,46 +252,6 @@ pub(super) fn metadata_url(resource: &str) -> String {
     } else {
         format!("{scheme}://{host}/.well-known/oauth-protected-resource/{path}")
     }
-}
-
-/// GET /metrics: the Prometheus text (see [`crate::metrics`]), for the callers the endpoint
-/// admits (the same Origin and Host checks, and the same tokens when it authenticates).
-pub(super) async fn metrics(State(http): State<Arc<Http>>, headers: HeaderMap) -> Response {
-    if let Err(refused) = http.caller(&headers).await {
-        return *refused;
-    }
-    crate::metrics::answer(http.store.as_ref()).await
-}
-
-/// The dashboard beside the endpoint (`--admin`): for callers the endpoint admits whose owner is
-/// an operator (any admitted caller when the server does not authenticate: it is then the one
-/// owner, on loopback). Changes are made in the caller's name.
-pub(super) async fn operators_only(
-    State(http): State<Arc<Http>>,
-    mut request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let owner = match http.caller(request.headers()).await {
-        Ok(owner) => owner,
-        Err(refused) => return *refused,
-    };
-    let admitted = !http.auth.required()
-        || http
-            .options
-            .admins
-            .as_ref()
-            .is_some_and(|admins| admins.contains(&owner));
-    if !admitted {
-        return (
-            StatusCode::FORBIDDEN,
-            axum::Json(json!({ "error": format!("{owner} is not an operator (--admin-owner)") })),
-        )
-            .into_response();
-    }
-    request
-        .extensions_mut()
-        .insert(crate::admin::dashboard::Operator(owner));
-    next.run(request).await
 }
 
 #[cfg(test)]

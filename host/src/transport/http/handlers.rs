@@ -46,7 +46,7 @@ async fn answer_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Refused> {
-    let owner = http.caller(&headers).await?;
+    let owner = http.gate.caller(&headers).await?;
     let incoming = Incoming::read(&body, &headers, &http.versions.stateless)?;
     tracing::debug!(
         %owner,
@@ -221,7 +221,7 @@ async fn answer_post(
 
 /// GET: a 2025-11-25 session's stream, for messages that belong to no request.
 pub(super) async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap) -> Response {
-    let owner = match http.caller(&headers).await {
+    let owner = match http.gate.caller(&headers).await {
         Ok(owner) => owner,
         Err(refused) => return *refused,
     };
@@ -281,7 +281,7 @@ pub(super) async fn get_stream(State(http): State<Arc<Http>>, headers: HeaderMap
 
 /// DELETE: end a 2025-11-25 session. Its tasks stay; only the session's state and stream go.
 pub(super) async fn delete(State(http): State<Arc<Http>>, headers: HeaderMap) -> Response {
-    let owner = match http.caller(&headers).await {
+    let owner = match http.gate.caller(&headers).await {
         Ok(owner) => owner,
         Err(refused) => return *refused,
     };

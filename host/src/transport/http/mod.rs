@@ -28,8 +28,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -37,8 +37,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use access::{metadata, metadata_url, metrics};
-use auth::Authenticator;
+pub use access::Gate;
+pub(crate) use access::{metadata, metrics_for, operators_only, same_site};
 pub use auth::{AuthError, JwksSource, JwtConfig, token_hash};
 use handlers::{delete, get_stream, post};
 use limits::PerOwner;
@@ -119,13 +119,9 @@ pub enum HttpError {
 
 struct Http {
     hub: Arc<Hub>,
-    auth: Authenticator,
+    /// Who may call.
+    gate: Arc<Gate>,
     options: HttpOptions,
-    /// Bound to loopback: the `Host` header must name loopback too (DNS rebinding).
-    loopback: bool,
-    /// The public URL of the endpoint and of its protected resource metadata.
-    resource: String,
-    metadata_url: String,
     /// The sessions this host served, by ID (see [`sessions`]).
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     /// The component's store: where sessions are kept, if it keeps them.
@@ -172,16 +168,11 @@ pub(crate) async fn serve(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), HttpError> {
     let addr = listener.local_addr()?;
-    let auth = if options.authenticates() {
-        Authenticator::new(options.tokens_file.as_deref(), options.jwt.clone()).await?
-    } else {
-        Authenticator::anonymous(server.owner.clone())
-    };
     let resource = options
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}{}", options.path));
-    let metadata_url = metadata_url(&resource);
+    let gate = Arc::new(Gate::new(&options, addr, resource, server.owner.clone()).await?);
     let versions = Versions::of(server.guest.versions().await?);
     let store = server.guest.task_store();
     let relayed = match store.sessions() {
@@ -200,10 +191,7 @@ pub(crate) async fn serve(
             let http = Arc::new(Http {
                 shutdown: hub.shutdown.clone(),
                 hub,
-                auth,
-                loopback: addr.ip().is_loopback(),
-                resource,
-                metadata_url,
+                gate,
                 options,
                 sessions: Mutex::new(HashMap::new()),
                 store,
@@ -221,10 +209,10 @@ pub(crate) async fn serve(
             tracing::info!(
                 %addr,
                 path = %http.options.path,
-                authentication = if http.auth.required() { "bearer tokens" } else { "none" },
+                authentication = if http.gate.authenticates() { "bearer tokens" } else { "none" },
                 "serving MCP over Streamable HTTP"
             );
-            if !http.auth.required() {
+            if !http.gate.authenticates() {
                 tracing::warn!(
                     %owner,
                     "no authentication: every caller is the one owner, and sees every task"
@@ -276,21 +264,30 @@ impl Http {
     /// dashboard at `/admin/` with `--admin`.
     fn router(self: Arc<Self>) -> axum::Router {
         let path = self.options.path.clone();
-        let router = axum::Router::new()
-            .route(&path, get(get_stream).post(post).delete(delete))
+        let metadata_routes = axum::Router::new()
             .route("/.well-known/oauth-protected-resource", get(metadata))
             .route(
                 &format!("/.well-known/oauth-protected-resource{path}"),
                 get(metadata),
-            );
+            )
+            .with_state(self.gate.clone());
+        let router = axum::Router::new().route(&path, get(get_stream).post(post).delete(delete));
         let router = if crate::metrics::enabled() {
-            router.route("/metrics", get(metrics))
+            router.route(
+                "/metrics",
+                get(
+                    |State(http): State<Arc<Http>>, headers: HeaderMap| async move {
+                        metrics_for(&http.gate, false, &headers, http.store.as_ref()).await
+                    },
+                ),
+            )
         } else {
             router
         };
         let router = router
             .layer(DefaultBodyLimit::max(self.options.limits.max_body_bytes))
-            .with_state(self.clone());
+            .with_state(self.clone())
+            .merge(metadata_routes);
         if self.options.admins.is_none() {
             return router;
         }
@@ -302,8 +299,8 @@ impl Http {
         router
             .merge(page)
             .merge(api.layer(axum::middleware::from_fn_with_state(
-                self,
-                access::operators_only,
+                self.gate.clone(),
+                operators_only,
             )))
     }
 

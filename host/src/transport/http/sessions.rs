@@ -110,7 +110,7 @@ impl Http {
                     tracing::warn!("idle sessions could not be forgotten: {e}");
                 }
             }
-            self.auth.refresh().await;
+            self.gate.refresh().await;
         }
     }
 
