@@ -3,7 +3,7 @@
 use mcp_tasks::traces::{Exporter, TARGET};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
-use tracing_subscriber::{EnvFilter, Layer as _};
+use tracing_subscriber::{EnvFilter, Layer as _, Registry};
 
 /// How a serving command logs and traces.
 #[derive(clap::Args)]
@@ -34,11 +34,13 @@ impl Observe {
     /// outside the async runtime.
     pub(crate) fn init(&self) -> anyhow::Result<Option<Exporter>> {
         let exporter = Exporter::configured(self.otlp_endpoint.as_deref())?;
-        let traces = exporter.as_ref().map(|e| e.layer());
-        tracing_subscriber::registry()
-            .with(log_lines(self.log_format))
-            .with(traces)
-            .init();
+        // Not an `Option` layer: a missing one says it wants every span, which would make
+        // each span here live (and each request be read for its trace context) with traces off.
+        let mut layers = vec![log_lines(self.log_format)];
+        if let Some(exporter) = &exporter {
+            layers.push(exporter.layer().boxed());
+        }
+        tracing_subscriber::registry().with(layers).init();
         if exporter.is_some() {
             tracing::info!("exporting traces over OTLP");
         }
@@ -55,10 +57,7 @@ pub(crate) fn init(format: LogFormat) {
 
 /// The layer that writes log lines. Its filter leaves out the spans of traces (their target),
 /// so that they cost nothing when not exported and do not prefix the lines when they are.
-fn log_lines<S>(format: LogFormat) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
-where
-    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
-{
+fn log_lines(format: LogFormat) -> Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync> {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info"))
         .add_directive(
@@ -70,5 +69,28 @@ where
     match format {
         LogFormat::Text => lines.with_ansi(false).with_filter(filter).boxed(),
         LogFormat::Json => lines.json().with_filter(filter).boxed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The binary's subscriber lets no span of the traces live when traces are off (so they
+    /// cost one check each), and every one when an exporter is installed.
+    #[test]
+    fn spans_of_traces_live_only_when_exported() {
+        let quiet = || tracing::info_span!(target: TARGET, "request").is_disabled();
+        let logs_only = tracing_subscriber::registry().with(vec![log_lines(LogFormat::Text)]);
+        tracing::subscriber::with_default(logs_only, || {
+            assert!(!tracing::enabled!(target: TARGET, tracing::Level::INFO));
+            assert!(quiet());
+        });
+        let exporter = Exporter::configured(Some("http://127.0.0.1:9"))
+            .unwrap()
+            .unwrap();
+        let traced = tracing_subscriber::registry()
+            .with(vec![log_lines(LogFormat::Text), exporter.layer().boxed()]);
+        tracing::subscriber::with_default(traced, || assert!(!quiet()));
     }
 }
