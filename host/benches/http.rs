@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 const CLIENTS: usize = 64;
 const ROUND: Duration = Duration::from_secs(2);
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 9;
 const MODERN: &str = "2026-07-28";
 
 const TOOLS: &str = r#"

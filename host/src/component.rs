@@ -225,9 +225,7 @@ impl store::Host for HostState {
     async fn create(&mut self, task: types::Task) -> Result<(), store::StoreError> {
         let written = crate::metrics::created(&task);
         let result = observed("create", self.store.create(task)).await;
-        if let (Some(written), Ok(())) = (written, &result) {
-            written.count();
-        }
+        crate::metrics::count_written(written, &result);
         self.noted(result)
     }
 
@@ -238,9 +236,7 @@ impl store::Host for HostState {
     ) -> Result<(), store::StoreError> {
         let written = crate::metrics::updated(&task);
         let result = observed("update", self.store.update(task, expected_version)).await;
-        if let (Some(written), Ok(())) = (written, &result) {
-            written.count();
-        }
+        crate::metrics::count_written(written, &result);
         self.noted(result)
     }
 

@@ -16,8 +16,10 @@
 //! | `mcp_tasks_store_errors_total` | `op` | store calls that failed (`unavailable`) |
 //! | `mcp_tasks_component_traps_total` | | calls into the component that trapped |
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::rc::Rc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use ::metrics::{Counter, Histogram, counter, gauge, histogram};
@@ -26,7 +28,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use crate::admin;
 use crate::store::TaskStore;
 use crate::types::{Era, HistoryEvent, Outgoing, Status, Task};
-use crate::util::{lock, read, write};
+use crate::util::lock;
 
 /// Histogram buckets (seconds): from half a millisecond to a minute.
 const BUCKETS: &[f64] = &[
@@ -138,38 +140,43 @@ struct RequestHandles {
     duration: Histogram,
 }
 
-/// The request metrics' handles, kept, by era and method: a handle is a pointer to its atomic,
-/// while the `counter!` macro builds and hashes its key on every call. Looked up by `&str`, so a
-/// request allocates nothing for its metrics.
-static REQUESTS: RwLock<BTreeMap<&'static str, BTreeMap<String, Arc<RequestHandles>>>> =
-    RwLock::new(BTreeMap::new());
+thread_local! {
+    /// The request metrics' handles, kept per thread by era and method: a handle points at its
+    /// atomics, while the `counter!` macro builds and hashes its key on every call; and a
+    /// thread's own map is read with no lock or reference count that the other threads touch.
+    /// Looked up by `&str`, so a request allocates nothing for its metrics.
+    static REQUESTS: RefCell<BTreeMap<&'static str, BTreeMap<String, Rc<RequestHandles>>>> =
+        const { RefCell::new(BTreeMap::new()) };
+    /// The store calls' histograms, by operation, likewise.
+    static STORE_CALLS: RefCell<BTreeMap<&'static str, Histogram>> =
+        const { RefCell::new(BTreeMap::new()) };
+}
 
-fn request_handles(method: &str, era: &'static str) -> Arc<RequestHandles> {
-    if let Some(handles) = read(&REQUESTS).get(era).and_then(|m| m.get(method)) {
-        return handles.clone();
-    }
-    let labels = |outcome: &'static str| {
-        [
-            ("method", method.to_string()),
-            ("era", era.to_string()),
-            ("outcome", outcome.to_string()),
-        ]
-    };
-    let handles = Arc::new(RequestHandles {
-        ok: counter!("mcp_tasks_requests_total", &labels("ok")),
-        error: counter!("mcp_tasks_requests_total", &labels("error")),
-        duration: histogram!(
-            "mcp_tasks_request_duration_seconds",
-            "method" => method.to_string(),
-            "era" => era
-        ),
-    });
-    write(&REQUESTS)
-        .entry(era)
-        .or_default()
-        .entry(method.to_string())
-        .or_insert(handles)
-        .clone()
+fn request_handles(method: &str, era: &'static str) -> Rc<RequestHandles> {
+    REQUESTS.with_borrow_mut(|kept| {
+        let methods = kept.entry(era).or_default();
+        if let Some(handles) = methods.get(method) {
+            return handles.clone();
+        }
+        let labels = |outcome: &'static str| {
+            [
+                ("method", method.to_string()),
+                ("era", era.to_string()),
+                ("outcome", outcome.to_string()),
+            ]
+        };
+        let handles = Rc::new(RequestHandles {
+            ok: counter!("mcp_tasks_requests_total", &labels("ok")),
+            error: counter!("mcp_tasks_requests_total", &labels("error")),
+            duration: histogram!(
+                "mcp_tasks_request_duration_seconds",
+                "method" => method.to_string(),
+                "era" => era
+            ),
+        });
+        methods.insert(method.to_string(), handles.clone());
+        handles
+    })
 }
 
 /// A task event of `tool` (`created`, `completed`, `failed`, `cancelled`, `retried`).
@@ -179,15 +186,12 @@ fn task_event(tool: String, event: &'static str) {
 
 /// A store call `op` took from `since`, and failed if `failed`.
 pub(crate) fn store_call(op: &'static str, since: Instant, failed: bool) {
-    static CALLS: RwLock<BTreeMap<&'static str, Histogram>> = RwLock::new(BTreeMap::new());
     let elapsed = since.elapsed().as_secs_f64();
-    if let Some(histogram) = read(&CALLS).get(op) {
-        histogram.record(elapsed);
-    } else {
-        let histogram = histogram!("mcp_tasks_store_call_duration_seconds", "op" => op);
-        histogram.record(elapsed);
-        write(&CALLS).insert(op, histogram);
-    }
+    STORE_CALLS.with_borrow_mut(|kept| {
+        kept.entry(op)
+            .or_insert_with(|| histogram!("mcp_tasks_store_call_duration_seconds", "op" => op))
+            .record(elapsed);
+    });
     if failed {
         counter!("mcp_tasks_store_errors_total", "op" => op).increment(1);
     }
@@ -254,11 +258,14 @@ pub(crate) struct Written {
     events: &'static [&'static str],
 }
 
-impl Written {
-    /// Count it.
-    pub(crate) fn count(self) {
-        for event in self.events {
-            task_event(self.tool.clone(), event);
+/// Count `written` if the store took the write (`result`).
+pub(crate) fn count_written(
+    written: Option<Written>,
+    result: &Result<(), crate::types::StoreError>,
+) {
+    if let (Some(written), Ok(())) = (written, result) {
+        for event in written.events {
+            task_event(written.tool.clone(), event);
         }
     }
 }

@@ -345,6 +345,15 @@ fn the_dashboard_shows_and_steers_tasks_live_in_a_real_browser() {
     std::fs::write(&out, png).unwrap();
 }
 
+/// The last entry of the history of the task an API answer holds.
+fn last_entry(answer: &Value) -> Value {
+    answer["task"]["history"]
+        .as_array()
+        .and_then(|h| h.last())
+        .cloned()
+        .unwrap_or_else(|| panic!("no history: {answer}"))
+}
+
 /// `GET`/`POST` a path of `server` with a bearer token: the status and the JSON body.
 fn api(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Value) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -445,12 +454,7 @@ fn serve_mounts_the_dashboard_for_its_operators_only_on_a_memory_store() {
     );
     assert_eq!(status, 200, "{cancelled}");
     assert_eq!(cancelled["task"]["status"], "cancelled");
-    let last = cancelled["task"]["history"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_entry(&cancelled);
     assert_eq!(
         (last["event"].as_str(), last["by"].as_str()),
         (Some("status"), Some("admin:alice"))
@@ -514,13 +518,7 @@ fn the_standalone_dashboard_admits_the_operators_the_servers_tokens_name() {
         Some("alice-token"),
     );
     assert_eq!(status, 200, "{cancelled}");
-    let last = cancelled["task"]["history"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
-    assert_eq!(last["by"], "admin:alice");
+    assert_eq!(last_entry(&cancelled)["by"], "admin:alice");
     let task = server.poll_task(&id, "cancelled", |t| t["status"] == "cancelled");
     assert_eq!(
         task["statusMessage"],

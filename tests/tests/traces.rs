@@ -173,6 +173,14 @@ fn children<'a>(spans: &'a [Seen], parent: &Seen) -> Vec<&'a Seen> {
         .collect()
 }
 
+/// The names of the spans whose parent is `parent`.
+fn child_names<'a>(spans: &'a [Seen], parent: &Seen) -> Vec<&'a str> {
+    children(spans, parent)
+        .into_iter()
+        .map(|s| s.name.as_str())
+        .collect()
+}
+
 fn traced_call() -> serde_json::Value {
     json!({
         "name": "traced",
@@ -243,10 +251,7 @@ fn a_call_is_traced_under_the_clients_trace_from_the_server_into_the_tool_on_a_w
     // Its component call, and that call's store calls (the new task written).
     let handle = one(&ours, "component handle");
     assert_eq!(handle.parent, request.span_id);
-    let stored: Vec<&str> = children(&ours, handle)
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect();
+    let stored = child_names(&ours, handle);
     assert!(stored.contains(&"store create"), "{stored:?}");
     assert!(children(&ours, handle).iter().all(|s| s.kind == 3));
 
@@ -260,10 +265,7 @@ fn a_call_is_traced_under_the_clients_trace_from_the_server_into_the_tool_on_a_w
     // The outcome it reported, and the task written done.
     let finished = one(&ours, "component tool-finished");
     assert_eq!(finished.parent, run.span_id);
-    let writes: Vec<&str> = children(&ours, finished)
-        .iter()
-        .map(|s| s.name.as_str())
-        .collect();
+    let writes = child_names(&ours, finished);
     assert!(writes.contains(&"store update"), "{writes:?}");
     // The command tool was handed the run's context.
     assert_eq!(printed, format!("00-{TRACE_ID}-{}-01", run.span_id));
