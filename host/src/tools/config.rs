@@ -192,9 +192,10 @@ impl ToolsFile {
                 ("timeout_secs", tool.timeout_secs),
                 ("grace_secs", tool.grace_secs),
             ] {
-                if secs.is_some_and(|s| !(s.is_finite() && s > 0.0)) {
+                // A time a `Duration` holds: finite, and not past its ~584 billion years.
+                if secs.is_some_and(|s| !(s > 0.0 && Duration::try_from_secs_f64(s).is_ok())) {
                     return Err(invalid(format!(
-                        "tool '{}': {what} must be a positive number",
+                        "tool '{}': {what} must be a positive number of seconds",
                         tool.name
                     )));
                 }

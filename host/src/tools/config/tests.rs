@@ -259,3 +259,18 @@ fn mistakes_are_named() {
             .contains("task_support")
     );
 }
+
+#[test]
+fn a_time_too_long_for_a_duration_is_refused() {
+    // Found by the property test above: finite, positive, and past what a `Duration` holds.
+    let text = "[[tools]]\nname = \"a\"\ncommand = [\"true\"]\ntimeout_secs = 1.2e70\n";
+    let Err(e) = parse(text) else {
+        panic!("a timeout of 1.2e70 s was taken")
+    };
+    assert!(
+        e.to_string()
+            .contains("timeout_secs must be a positive number of seconds"),
+        "{e}"
+    );
+    check_any_text(text);
+}
