@@ -95,6 +95,15 @@ impl Receiver {
         }
     }
 
+    /// Every export came with this content type.
+    fn all_sent_as(&self, content_type: &str) {
+        let encodings = self.encodings.lock().unwrap();
+        assert!(
+            !encodings.is_empty() && encodings.iter().all(|t| t == content_type),
+            "{encodings:?}"
+        );
+    }
+
     /// Every span received so far.
     fn spans(&self) -> Vec<Seen> {
         self.spans.lock().unwrap().clone()
@@ -278,14 +287,7 @@ fn a_call_is_traced_under_the_clients_trace_from_the_server_into_the_tool_on_a_w
         );
     }
     assert!(!spans.iter().any(|s| s.name == "component sweep"));
-    assert!(
-        receiver
-            .encodings
-            .lock()
-            .unwrap()
-            .iter()
-            .all(|t| t == "application/x-protobuf")
-    );
+    receiver.all_sent_as("application/x-protobuf");
 }
 
 #[test]
@@ -350,14 +352,7 @@ fn the_environment_turns_traces_on_in_json_and_a_failed_call_is_marked() {
         (unknown.status, unknown.attributes["error.type"].as_str()),
         (2, "-32601")
     );
-    assert!(
-        receiver
-            .encodings
-            .lock()
-            .unwrap()
-            .iter()
-            .all(|t| t == "application/json")
-    );
+    receiver.all_sent_as("application/json");
 }
 
 #[test]
